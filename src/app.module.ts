@@ -1,0 +1,34 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER, APP_PIPE } from '@nestjs/core';
+import { AuthModule } from './auth/auth.module';
+import { AllExceptionsFilter } from './common/all-exceptions.filter';
+import { BodyPipe } from './common/body.pipe';
+import { ConfigModule } from './config/config.module';
+import { GatewayConfig } from './config/gateway-config';
+import { EventsModule } from './events/events.module';
+import { HealthModule } from './health/health.module';
+import { IdentityModule } from './identity/identity.module';
+import { SessionModule } from './session/session.module';
+import { StorageModule } from './storage/storage.module';
+
+@Module({})
+export class AppModule {
+  static forRoot(config: GatewayConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        StorageModule.forRoot(config),
+        AuthModule.forRoot(config),
+        IdentityModule,
+        SessionModule,
+        EventsModule,
+        HealthModule,
+      ],
+      providers: [
+        { provide: APP_FILTER, useClass: AllExceptionsFilter },
+        { provide: APP_PIPE, useClass: BodyPipe },
+      ],
+    };
+  }
+}

@@ -1,0 +1,81 @@
+import { CanActivate, ExecutionContext, HttpStatus, Injectable } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import type { FastifyRequest } from 'fastify';
+import { VoraError } from '../common/vora-error';
+import { ACCESS_RULE, AccessRule } from './access.decorator';
+import { Caller } from './caller';
+import { Access, MODE_SCOPE } from './modes';
+import { REALM, TokenVerifier } from './token-verifier';
+
+/**
+ * The one global guard: every route is denied unless it declares `@Public()`
+ * or `@Requires(...)`. Errors follow RFC 6750.
+ */
+@Injectable()
+export class AccessGuard implements CanActivate {
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly verifier: TokenVerifier,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    if (context.getType() !== 'http') return true;
+    const rule = this.reflector.getAllAndOverride<AccessRule | undefined>(ACCESS_RULE, [
+      context.getHandler(),
+      context.getClass(),
+    ]);
+    if (!rule) {
+      throw new Error(`${context.getClass().name}.${context.getHandler().name} declares no access rule`);
+    }
+    if (rule.public) return true;
+
+    const request = context.switchToHttp().getRequest<FastifyRequest>();
+    const token = bearerToken(request);
+    if (!token) {
+      throw new VoraError(HttpStatus.UNAUTHORIZED, 'an access token is required: send Authorization: Bearer <token>', {
+        'www-authenticate': REALM,
+      });
+    }
+    const caller = await this.verifier.verify(token);
+    if (!allows(rule.allowed, caller)) {
+      const scopes = rule.allowed.map((access) => MODE_SCOPE[access]).join(' ');
+      throw new VoraError(HttpStatus.FORBIDDEN, `the access token has insufficient scope: one of ${scopes} is required`, {
+        'www-authenticate': `${REALM}, error="insufficient_scope", scope="${scopes}"`,
+      });
+    }
+    request.caller = caller;
+    return true;
+  }
+}
+
+function allows(allowed: readonly Access[], caller: Caller): boolean {
+  return allowed.some((access) =>
+    access === 'platform' ? caller.scopes.has(MODE_SCOPE.platform) : caller.mode === access,
+  );
+}
+
+/**
+ * The token from the Authorization header or the `access_token` query
+ * parameter (RFC 6750 section 2). Sending it in both is refused.
+ */
+export function bearerToken(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  const query = (request.query as Record<string, unknown> | undefined)?.access_token;
+  const fromHeader = header?.match(/^Bearer[ ]+([^ ]+)[ ]*$/i)?.[1];
+  if (header !== undefined && !fromHeader) {
+    throw new VoraError(HttpStatus.UNAUTHORIZED, 'the Authorization header must use the Bearer scheme', {
+      'www-authenticate': `${REALM}, error="invalid_request", error_description="the Authorization header must use the Bearer scheme"`,
+    });
+  }
+  if (header !== undefined && query !== undefined) {
+    throw new VoraError(HttpStatus.BAD_REQUEST, 'send the access token in one place only, not in the header and the query', {
+      'www-authenticate': `${REALM}, error="invalid_request", error_description="the token was sent in more than one place"`,
+    });
+  }
+  if (query !== undefined && typeof query !== 'string') {
+    throw new VoraError(HttpStatus.BAD_REQUEST, 'send the access token in one place only', {
+      'www-authenticate': `${REALM}, error="invalid_request"`,
+    });
+  }
+  return fromHeader ?? (query as string | undefined);
+}

@@ -1,0 +1,114 @@
+import { HttpStatus, Injectable } from '@nestjs/common';
+import { errors as joseErrors, jwtVerify, JWTPayload } from 'jose';
+import { GatewayConfig } from '../config/gateway-config';
+import { VoraError } from '../common/vora-error';
+import { Caller } from './caller';
+import { ALLOWED_ALGORITHMS, KeySource, KeysUnavailableError, UnknownKeyError } from './key-source';
+import { resolveMode, scopesOf } from './modes';
+
+export const REALM = 'Bearer realm="vora"';
+
+/** RFC 6750 401 for a token that was sent but cannot be accepted. */
+export function invalidToken(description: string): VoraError {
+  return new VoraError(HttpStatus.UNAUTHORIZED, `the access token is invalid: ${description}`, {
+    'www-authenticate': `${REALM}, error="invalid_token", error_description="${description}"`,
+  });
+}
+
+interface CachedCaller {
+  readonly caller: Caller;
+  readonly expiresAt: number;
+}
+
+const CACHE_LIMIT = 10_000;
+const CACHE_TTL_MS = 60_000;
+
+/**
+ * Verifies OAuth 2.0 access tokens (RFC 9068 JWTs). Verified tokens are kept
+ * for at most 60 s (or until `exp`, if sooner) so that a busy client does not
+ * pay for a signature check on every request, while a rotated key or an
+ * expired token still takes effect within that minute.
+ */
+@Injectable()
+export class TokenVerifier {
+  private readonly cache = new Map<string, CachedCaller>();
+  private readonly acceptedTyp: Set<string>;
+
+  constructor(
+    private readonly config: GatewayConfig,
+    private readonly keys: KeySource,
+  ) {
+    this.acceptedTyp = new Set(config.auth.acceptedTyp.map((t) => t.toLowerCase()));
+  }
+
+  async verify(token: string): Promise<Caller> {
+    const now = Date.now();
+    const cached = this.cache.get(token);
+    if (cached && cached.expiresAt > now) return cached.caller;
+    if (cached) this.cache.delete(token);
+
+    const payload = await this.verifySignatureAndClaims(token);
+    const scopes = scopesOf(payload);
+    const caller: Caller = {
+      sub: payload.sub!,
+      mode: resolveMode(scopes),
+      scopes,
+      username: typeof payload.preferred_username === 'string' ? payload.preferred_username : undefined,
+    };
+    this.remember(token, caller, Math.min(payload.exp! * 1000, now + CACHE_TTL_MS));
+    return caller;
+  }
+
+  private async verifySignatureAndClaims(token: string): Promise<JWTPayload> {
+    try {
+      const { payload, protectedHeader } = await jwtVerify(token, (header) => this.keys.keyFor(header), {
+        algorithms: [...ALLOWED_ALGORITHMS],
+        issuer: this.keys.issuer,
+        audience: this.config.auth.audience,
+        clockTolerance: this.config.auth.clockSkewS,
+        requiredClaims: ['exp', 'sub'],
+      });
+      if (!this.acceptedTyp.has(String(protectedHeader.typ ?? '').toLowerCase())) {
+        throw invalidToken(`token type "${protectedHeader.typ ?? ''}" is not an accepted access token type`);
+      }
+      // An ID token is not an access token, even when it is signed by the same issuer.
+      if (payload.nonce !== undefined || payload.at_hash !== undefined || payload.typ === 'ID') {
+        throw invalidToken('an ID token was sent where an access token is required');
+      }
+      return payload;
+    } catch (error) {
+      throw this.translate(error);
+    }
+  }
+
+  private translate(error: unknown): VoraError {
+    if (error instanceof VoraError) return error;
+    if (error instanceof KeysUnavailableError) {
+      return VoraError.unavailable('the token issuer keys are not available yet; retry shortly');
+    }
+    if (error instanceof UnknownKeyError) return invalidToken('the token is signed by an unknown key');
+    if (error instanceof joseErrors.JWTExpired) return invalidToken('the token has expired');
+    if (error instanceof joseErrors.JWTClaimValidationFailed) {
+      const byClaim: Record<string, string> = {
+        nbf: 'the token is not valid yet',
+        iss: 'the token was not issued by the trusted issuer',
+        aud: 'the token is meant for another audience',
+        exp: 'the token has no expiry',
+        sub: 'the token has no subject',
+      };
+      return invalidToken(byClaim[error.claim] ?? `the "${error.claim}" claim is invalid`);
+    }
+    if (error instanceof joseErrors.JOSEAlgNotAllowed) return invalidToken('the signing algorithm is not allowed');
+    if (error instanceof joseErrors.JWSSignatureVerificationFailed) return invalidToken('the signature is invalid');
+    if (error instanceof joseErrors.JOSENotSupported) return invalidToken('the signing algorithm is not supported');
+    return invalidToken('the token is malformed');
+  }
+
+  private remember(token: string, caller: Caller, expiresAt: number): void {
+    if (this.cache.size >= CACHE_LIMIT) {
+      // Maps iterate in insertion order: drop the oldest entry.
+      this.cache.delete(this.cache.keys().next().value!);
+    }
+    this.cache.set(token, { caller, expiresAt });
+  }
+}

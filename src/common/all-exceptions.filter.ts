@@ -1,0 +1,76 @@
+import { randomUUID } from 'node:crypto';
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger, NotFoundException } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import { errorBody } from './error-body';
+import { VoraError } from './vora-error';
+
+interface Failure {
+  status: number;
+  message: string;
+  headers: Readonly<Record<string, string>>;
+}
+
+/**
+ * The one place that turns a thrown value into the seed's error body. Known
+ * failures keep their status and message; anything else becomes a 500 whose
+ * details stay in the log under a correlation id.
+ */
+@Catch()
+export class AllExceptionsFilter implements ExceptionFilter {
+  private readonly logger = new Logger('Errors');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    if (host.getType() !== 'http') return;
+    const reply = host.switchToHttp().getResponse<FastifyReply>();
+    sendFailure(reply, describeFailure(exception, this.logger));
+  }
+}
+
+function sendFailure(reply: FastifyReply, failure: Failure): void {
+  void reply
+    .status(failure.status)
+    .headers({ ...failure.headers, 'content-type': 'application/json; charset=utf-8' })
+    .send(errorBody(failure.status, failure.message));
+}
+
+function describeFailure(exception: unknown, logger: Logger): Failure {
+  if (exception instanceof VoraError) {
+    return { status: exception.status, message: exception.message, headers: exception.headers };
+  }
+  if (exception instanceof NotFoundException && /^Cannot [A-Z]+ /.test(exception.message)) {
+    // Nest's answer for an unknown route.
+    return { status: 404, message: `no operation at ${exception.message.slice('Cannot '.length)}`, headers: {} };
+  }
+  if (exception instanceof HttpException) {
+    const status = exception.getStatus();
+    return { status, message: FASTIFY_MESSAGES[status] ?? httpExceptionMessage(exception), headers: {} };
+  }
+
+  const correlationId = randomUUID();
+  logger.error(`unexpected failure ${correlationId}`, exception instanceof Error ? exception.stack : String(exception));
+  return {
+    status: HttpStatus.INTERNAL_SERVER_ERROR,
+    message: `the gateway failed unexpectedly; quote ${correlationId} when reporting this`,
+    headers: {},
+  };
+}
+
+function httpExceptionMessage(exception: HttpException): string {
+  const response = exception.getResponse();
+  if (typeof response === 'string') return response;
+  const message = (response as { message?: unknown }).message;
+  if (Array.isArray(message)) return message.join('; ');
+  if (typeof message === 'string') return message;
+  return exception.message;
+}
+
+/**
+ * Statuses only Fastify produces (Nest hands its errors over as HttpException
+ * with Fastify's terse message); say what the client should change.
+ */
+const FASTIFY_MESSAGES: Readonly<Record<number, string>> = {
+  413: 'the request body is larger than this endpoint accepts (16 KiB for client operations)',
+  414: 'the request URL is too long',
+  415: 'the request body must be application/json',
+  431: 'the request headers are too large',
+};

@@ -1,0 +1,41 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { VoraError } from './vora-error';
+
+const ALLOWED_METHODS = 'GET, POST, OPTIONS';
+const ALLOWED_HEADERS = 'authorization, content-type, x-request-id';
+
+/**
+ * CORS for browser clients from CORS_ORIGINS. A stock CORS layer answers the
+ * preflight itself with 204 and no body; the seed's `OPTIONS /identity`
+ * answers 200 with a body, so preflights reach the routes and this hook only
+ * adds the headers.
+ */
+export function registerCors(fastify: FastifyInstance, origins: readonly string[]): void {
+  const allowAny = origins.includes('*');
+  const allowed = new Set(origins);
+
+  fastify.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+    const origin = request.headers.origin;
+    if (!origin || !(allowAny || allowed.has(origin))) return;
+    void reply.header('access-control-allow-origin', origin).header('vary', 'Origin');
+    if (request.method === 'OPTIONS' && request.headers['access-control-request-method']) {
+      void reply
+        .header('access-control-allow-methods', ALLOWED_METHODS)
+        .header('access-control-allow-headers', ALLOWED_HEADERS)
+        .header('access-control-max-age', '600');
+    }
+  });
+
+  // Preflights for routes without an OPTIONS operation of their own.
+  fastify.route({
+    method: 'OPTIONS',
+    url: '/*',
+    handler: async (request, reply) => {
+      if (!request.headers['access-control-request-method']) {
+        throw VoraError.notFound(`no operation at OPTIONS ${request.url.split('?')[0]}`);
+      }
+      void reply.status(200).header('allow', ALLOWED_METHODS);
+      return {};
+    },
+  });
+}

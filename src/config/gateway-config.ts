@@ -1,0 +1,53 @@
+/**
+ * The gateway's whole configuration, read from the environment once at
+ * start-up (see `loadConfig`). The class doubles as the injection token.
+ */
+export class GatewayConfig {
+  readonly production: boolean;
+  readonly host: string;
+  readonly port: number;
+  readonly store: 'memory' | 'redis';
+  readonly redisUrl?: string;
+  readonly directoryFile: string;
+  readonly eventsFile: string;
+  readonly auth: AuthConfig;
+  readonly http: HttpConfig;
+  readonly session: SessionConfig;
+  readonly ws: WebSocketConfig;
+}
+
+export interface AuthConfig {
+  /** Set when an external issuer is trusted; absent means the development issuer. */
+  readonly issuer?: string;
+  readonly jwksUri?: string;
+  readonly audience: string;
+  readonly clockSkewS: number;
+  readonly acceptedTyp: readonly string[];
+  /** Directory holding the development issuer's key (git-ignored). */
+  readonly devKeyDir: string;
+}
+
+export interface HttpConfig {
+  readonly clientBodyLimitBytes: number;
+  readonly ingressMaxBodyBytes: number;
+  readonly corsOrigins: readonly string[];
+  readonly requestTimeoutMs: number;
+  readonly headersTimeoutMs: number;
+  readonly maxParamLength: number;
+}
+
+export interface SessionConfig {
+  readonly maxSessionsPerUser: number;
+  readonly idleTtlS: number;
+}
+
+export interface WebSocketConfig {
+  readonly heartbeatIntervalMs: number;
+  readonly maxPayloadBytes: number;
+  readonly maxBufferedBytes: number;
+  readonly allowedOrigins: readonly string[];
+  readonly eventBufferSize: number;
+}
+
+export const isDevIssuer = (config: GatewayConfig): boolean =>
+  !config.auth.issuer && !config.auth.jwksUri;

@@ -1,0 +1,104 @@
+import { GatewayConfig } from './gateway-config';
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+  }
+}
+
+const ALL_TYP = ['at+jwt', 'application/at+jwt', 'JWT'];
+
+/**
+ * Reads and validates the environment into a GatewayConfig. Every problem is
+ * collected so that one start-up attempt names every bad variable.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  const problems: string[] = [];
+
+  const int = (name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      problems.push(`${name} must be an integer between ${min} and ${max}, got "${raw}"`);
+      return fallback;
+    }
+    return value;
+  };
+  const list = (name: string): string[] =>
+    (env[name] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const url = (name: string): string | undefined => {
+    const raw = env[name];
+    if (!raw) return undefined;
+    try {
+      new URL(raw);
+      return raw;
+    } catch {
+      problems.push(`${name} must be an absolute URL, got "${raw}"`);
+      return undefined;
+    }
+  };
+
+  const production = env.NODE_ENV === 'production';
+  const store = env.STORE ?? 'memory';
+  if (store !== 'memory' && store !== 'redis') problems.push(`STORE must be "memory" or "redis", got "${store}"`);
+  const redisUrl = url('REDIS_URL');
+  if (store === 'redis' && !redisUrl) problems.push('REDIS_URL is required when STORE=redis');
+
+  const issuer = url('AUTH_ISSUER');
+  const jwksUri = url('AUTH_JWKS_URI');
+  if (production && !issuer && !jwksUri) {
+    problems.push(
+      'NODE_ENV=production needs an external token issuer: set AUTH_ISSUER (and AUTH_AUDIENCE), ' +
+        'or AUTH_JWKS_URI with AUTH_ISSUER; the development issuer is never used in production',
+    );
+  }
+  if (jwksUri && !issuer) {
+    problems.push('AUTH_ISSUER is required with AUTH_JWKS_URI, so that the "iss" claim can be checked');
+  }
+
+  const acceptedTyp = env.AUTH_ACCEPTED_TYP ? list('AUTH_ACCEPTED_TYP') : ALL_TYP;
+  const unknownTyp = acceptedTyp.filter((t) => !ALL_TYP.includes(t));
+  if (unknownTyp.length || acceptedTyp.length === 0) {
+    problems.push(`AUTH_ACCEPTED_TYP may only list ${ALL_TYP.join(', ')}; got "${env.AUTH_ACCEPTED_TYP}"`);
+  }
+
+  const config: GatewayConfig = {
+    production,
+    host: env.HOST ?? '0.0.0.0',
+    port: int('PORT', 3000, 0, 65535),
+    store: store as GatewayConfig['store'],
+    redisUrl,
+    directoryFile: env.DIRECTORY_FILE ?? 'config/directory.json',
+    eventsFile: env.EVENTS_FILE ?? 'config/events.json',
+    auth: {
+      issuer,
+      jwksUri,
+      audience: env.AUTH_AUDIENCE || 'vora-gateway',
+      clockSkewS: int('AUTH_CLOCK_SKEW_S', 30, 0, 300),
+      acceptedTyp,
+      devKeyDir: env.DEV_KEY_DIR ?? '.data',
+    },
+    http: {
+      clientBodyLimitBytes: 16 * 1024,
+      ingressMaxBodyBytes: int('INGRESS_MAX_BODY_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
+      corsOrigins: list('CORS_ORIGINS'),
+      requestTimeoutMs: int('REQUEST_TIMEOUT_MS', 30_000, 1000),
+      headersTimeoutMs: int('HEADERS_TIMEOUT_MS', 10_000, 1000),
+      maxParamLength: 128,
+    },
+    session: {
+      maxSessionsPerUser: int('MAX_SESSIONS_PER_USER', 10, 1, 10_000),
+      idleTtlS: int('SESSION_IDLE_TTL_S', 3600, 1),
+    },
+    ws: {
+      heartbeatIntervalMs: int('HEARTBEAT_INTERVAL_MS', 25_000, 100),
+      maxPayloadBytes: int('WS_MAX_PAYLOAD_BYTES', 65_536, 128),
+      maxBufferedBytes: int('WS_MAX_BUFFERED_BYTES', 1024 * 1024, 1024),
+      allowedOrigins: list('WS_ALLOWED_ORIGINS'),
+      eventBufferSize: int('EVENT_BUFFER_SIZE', 1000, 1, 1_000_000),
+    },
+  };
+  if (problems.length) throw new ConfigError(problems);
+  return config;
+}

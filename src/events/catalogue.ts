@@ -1,0 +1,54 @@
+import { readFileSync } from 'node:fs';
+import { CLIENT_MODES, ClientMode } from '../auth/modes';
+
+export type EventTarget = 'identity' | 'group';
+
+export interface CatalogueEntry {
+  readonly name: string;
+  readonly target: EventTarget;
+  readonly modes: readonly ClientMode[];
+}
+
+/** The events the platform may publish and who may receive them (SPEC section 5), kept as data. */
+export class EventCatalogue {
+  private readonly byName: ReadonlyMap<string, CatalogueEntry>;
+  private readonly byMode: ReadonlyMap<ClientMode, readonly string[]>;
+
+  constructor(entries: readonly CatalogueEntry[]) {
+    this.byName = new Map(entries.map((e) => [e.name, e]));
+    this.byMode = new Map(CLIENT_MODES.map((mode) => [mode, entries.filter((e) => e.modes.includes(mode)).map((e) => e.name)]));
+  }
+
+  static fromFile(file: string): EventCatalogue {
+    let raw: { events?: unknown };
+    try {
+      raw = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (error) {
+      throw new Error(`EVENTS_FILE ${file} cannot be read as JSON: ${(error as Error).message}`);
+    }
+    if (!Array.isArray(raw?.events)) throw new Error(`${file}: expected {"events": [...]}`);
+    return new EventCatalogue(
+      raw.events.map((entry: Record<string, unknown>, index: number) => {
+        const where = `${file}: events[${index}]`;
+        if (typeof entry?.name !== 'string' || !/^[A-Za-z][A-Za-z0-9]{0,63}$/.test(entry.name)) {
+          throw new Error(`${where}.name must be an alphanumeric event name`);
+        }
+        if (entry.target !== 'identity' && entry.target !== 'group') throw new Error(`${where}.target must be "identity" or "group"`);
+        const modes = entry.modes;
+        if (!Array.isArray(modes) || modes.some((m) => !CLIENT_MODES.includes(m))) {
+          throw new Error(`${where}.modes must list modes among ${CLIENT_MODES.join(', ')}`);
+        }
+        return { name: entry.name, target: entry.target, modes };
+      }),
+    );
+  }
+
+  get(name: string): CatalogueEntry | undefined {
+    return this.byName.get(name);
+  }
+
+  /** Every event the mode may receive, in catalogue order. */
+  allowedFor(mode: ClientMode): readonly string[] {
+    return this.byMode.get(mode) ?? [];
+  }
+}

@@ -1,0 +1,33 @@
+import { Body, Controller, HttpCode, Param, Post } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import { CurrentCaller, Requires } from '../auth/access.decorator';
+import { Caller } from '../auth/caller';
+import { ApiSeedErrors } from '../common/api-responses';
+import { EFFECTIVE_SUBSCRIPTION_SCHEMA, EffectiveSubscription, EventsIn } from './subscription.dto';
+import { SubscriptionService } from './subscription.service';
+
+@ApiTags('identity')
+@Controller('identity')
+export class SubscriptionController {
+  constructor(private readonly subscriptions: SubscriptionService) {}
+
+  /** Administrators have no events: the mode list leaves them out, so they get 403. */
+  @Post(':identity/eventSubscription')
+  @HttpCode(200)
+  @Requires('user', 'manager', 'ott')
+  @ApiOperation({
+    summary: 'Events Subscription',
+    description:
+      'It will be executed also right after the registration by default and the application will be subscribe the required events that it will be informed throughout its registered session. Although it is triggerred automatically in the registration, the application user can sent is anytime to update the subscription state. It is enabled for both user and manager modes..',
+  })
+  @ApiParam({ name: 'identity', description: 'An identity of the caller (E.164; "+" may be sent as %2B).' })
+  @ApiOkResponse({ description: 'Successful operation', schema: EFFECTIVE_SUBSCRIPTION_SCHEMA })
+  @ApiSeedErrors()
+  change(
+    @CurrentCaller() caller: Caller,
+    @Param('identity') identity: string,
+    @Body() input: EventsIn,
+  ): Promise<EffectiveSubscription> {
+    return this.subscriptions.change(caller, identity, input);
+  }
+}

@@ -1,0 +1,72 @@
+import { Injectable } from '@nestjs/common';
+import { Caller } from '../auth/caller';
+import { ClientMode } from '../auth/modes';
+import { ClusterBus } from '../common/cluster-bus';
+import { VoraError } from '../common/vora-error';
+import { GatewayConfig } from '../config/gateway-config';
+import { IdentityService } from '../identity/identity.service';
+import { SessionStore } from '../session/session.store';
+import { StoredSubscription, SUBSCRIBE_ALL, SubscriptionStore } from '../session/subscription.store';
+import { EventCatalogue } from './catalogue';
+import { EffectiveSubscription, EventsIn } from './subscription.dto';
+
+/** Cluster bus topic: a (sub, identity) subscription changed; open sockets reload it. */
+export const SUBSCRIPTION_CHANGED_TOPIC = 'vora:subscription-changed';
+
+export interface SubscriptionChanged {
+  readonly sub: string;
+  readonly identity: string;
+}
+
+@Injectable()
+export class SubscriptionService {
+  constructor(
+    private readonly config: GatewayConfig,
+    private readonly catalogue: EventCatalogue,
+    private readonly store: SubscriptionStore,
+    private readonly sessions: SessionStore,
+    private readonly identities: IdentityService,
+    private readonly bus: ClusterBus,
+  ) {}
+
+  async change(caller: Caller, identity: string, input: EventsIn): Promise<EffectiveSubscription> {
+    await this.identities.assertOwns(caller, identity);
+    const live = (await this.sessions.listByUser(caller.sub)).some((s) => s.identity === identity);
+    if (!live) throw VoraError.notFound(`there is no live session for identity ${identity}; call /identity/setup first`);
+
+    const subscription = this.validate(caller.mode!, input);
+    await this.store.put(caller.sub, identity, subscription, this.config.session.idleTtlS);
+    const message: SubscriptionChanged = { sub: caller.sub, identity };
+    await this.bus.publish(SUBSCRIPTION_CHANGED_TOPIC, JSON.stringify(message));
+    return this.effective(caller.mode!, subscription);
+  }
+
+  /** The subscription a session of this mode receives under. */
+  async current(sub: string, identity: string, mode: ClientMode): Promise<EffectiveSubscription> {
+    return this.effective(mode, (await this.store.get(sub, identity)) ?? SUBSCRIBE_ALL);
+  }
+
+  effective(mode: ClientMode, subscription: StoredSubscription): EffectiveSubscription {
+    const allowed = this.catalogue.allowedFor(mode);
+    return subscription.subscribeAll
+      ? { subscribeAll: true, events: [...allowed] }
+      : { subscribeAll: false, events: subscription.events.filter((e) => allowed.includes(e)) };
+  }
+
+  private validate(mode: ClientMode, input: EventsIn): StoredSubscription {
+    const events = input.events ?? [];
+    if (input.subscribeAll) {
+      if (events.length) throw VoraError.badRequest('events must be absent or empty when subscribeAll is true');
+      return SUBSCRIBE_ALL;
+    }
+    if (!events.length) throw VoraError.badRequest('events must list at least one event when subscribeAll is false');
+    const duplicates = [...new Set(events.filter((e, i) => events.indexOf(e) !== i))];
+    if (duplicates.length) throw VoraError.badRequest(`events are listed more than once: ${duplicates.join(', ')}`);
+    const unknown = events.filter((e) => !this.catalogue.get(e));
+    if (unknown.length) throw VoraError.badRequest(`unknown events: ${unknown.join(', ')}`);
+    const allowed = this.catalogue.allowedFor(mode);
+    const forbidden = events.filter((e) => !allowed.includes(e));
+    if (forbidden.length) throw VoraError.forbidden(`mode ${mode} may not subscribe to: ${forbidden.join(', ')}`);
+    return { subscribeAll: false, events };
+  }
+}

@@ -1,0 +1,13 @@
+import { Module } from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
+import { DrainState } from './drain-state';
+import { HealthController } from './health.controller';
+import { DrainIndicator, KeysIndicator, ProcessIndicator, StoreIndicator } from './indicators';
+
+@Module({
+  imports: [TerminusModule.forRoot({ logger: false })],
+  controllers: [HealthController],
+  providers: [DrainState, ProcessIndicator, StoreIndicator, KeysIndicator, DrainIndicator],
+  exports: [DrainState],
+})
+export class HealthModule {}

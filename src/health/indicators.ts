@@ -1,0 +1,81 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { getHeapStatistics } from 'node:v8';
+import { Injectable, OnModuleDestroy } from '@nestjs/common';
+import { HealthIndicatorService } from '@nestjs/terminus';
+import { KeySource } from '../auth/key-source';
+import { SessionStore } from '../session/session.store';
+import { DrainState } from './drain-state';
+
+const STALL_MS = 5_000;
+const HEAP_LIMIT_RATIO = 0.95;
+
+/** The process itself: an event loop that stalls or a heap near its limit is not alive. */
+@Injectable()
+export class ProcessIndicator implements OnModuleDestroy {
+  private readonly delay = monitorEventLoopDelay({ resolution: 20 });
+
+  constructor(private readonly indicators: HealthIndicatorService) {
+    this.delay.enable();
+  }
+
+  onModuleDestroy(): void {
+    this.delay.disable();
+  }
+
+  check() {
+    const indicator = this.indicators.check('process');
+    const maxDelayMs = this.delay.max / 1e6;
+    this.delay.reset();
+    const heap = getHeapStatistics();
+    const heapRatio = heap.used_heap_size / heap.heap_size_limit;
+    if (maxDelayMs > STALL_MS) return indicator.down({ message: `event loop stalled for ${Math.round(maxDelayMs)} ms` });
+    if (heapRatio > HEAP_LIMIT_RATIO) return indicator.down({ message: `heap at ${Math.round(heapRatio * 100)}% of its limit` });
+    return indicator.up();
+  }
+}
+
+/** The session store (Redis when scaled out) answers. */
+@Injectable()
+export class StoreIndicator {
+  constructor(
+    private readonly indicators: HealthIndicatorService,
+    private readonly store: SessionStore,
+  ) {}
+
+  async check() {
+    const indicator = this.indicators.check('store');
+    try {
+      await this.store.ping();
+      return indicator.up();
+    } catch (error) {
+      return indicator.down({ message: `store unreachable: ${(error as Error).message}` });
+    }
+  }
+}
+
+/** The token issuer's keys have been loaded at least once. */
+@Injectable()
+export class KeysIndicator {
+  constructor(
+    private readonly indicators: HealthIndicatorService,
+    private readonly keys: KeySource,
+  ) {}
+
+  check() {
+    const indicator = this.indicators.check('keys');
+    return this.keys.isReady() ? indicator.up() : indicator.down({ message: 'token issuer keys never loaded' });
+  }
+}
+
+@Injectable()
+export class DrainIndicator {
+  constructor(
+    private readonly indicators: HealthIndicatorService,
+    private readonly drain: DrainState,
+  ) {}
+
+  check() {
+    const indicator = this.indicators.check('shutdown');
+    return this.drain.isDraining ? indicator.down({ message: 'draining for shutdown' }) : indicator.up();
+  }
+}

@@ -1,0 +1,96 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { Caller } from '../auth/caller';
+import { ClusterBus } from '../common/cluster-bus';
+import { VoraError } from '../common/vora-error';
+import { GatewayConfig } from '../config/gateway-config';
+import { IdentityService } from '../identity/identity.service';
+import { Session, SessionCloseCode } from './session';
+import { SESSION_CLOSED_TOPIC, SessionClosed, SessionEvents } from './session-events';
+import { SetupIn } from './session.dto';
+import { SessionStore } from './session.store';
+import { SUBSCRIBE_ALL, SubscriptionStore } from './subscription.store';
+
+/** The webSocketToken is stored and looked up only by this hash. */
+export const hashToken = (token: string): string => createHash('sha256').update(token).digest('base64url');
+
+@Injectable()
+export class SessionService {
+  private readonly ttlS: number;
+  private readonly maxPerUser: number;
+
+  constructor(
+    config: GatewayConfig,
+    private readonly store: SessionStore,
+    private readonly subscriptions: SubscriptionStore,
+    private readonly identities: IdentityService,
+    private readonly bus: ClusterBus,
+    private readonly events: SessionEvents,
+  ) {
+    this.ttlS = config.session.idleTtlS;
+    this.maxPerUser = config.session.maxSessionsPerUser;
+  }
+
+  /** Opens a session and returns its webSocketToken, the only time it is seen in clear. */
+  async setup(caller: Caller, input: SetupIn): Promise<string> {
+    await this.identities.assertOwns(caller, input.identity);
+    const holdUpMode = input.holdUpMode ?? false;
+    if (holdUpMode && input.connectionType !== 'MOBILE') {
+      throw VoraError.badRequest('holdUpMode is allowed only with connectionType MOBILE');
+    }
+    // 256 random bits, independent of the OAuth server.
+    const webSocketToken = randomBytes(32).toString('base64url');
+    const session: Session = {
+      id: randomUUID(),
+      sub: caller.sub,
+      mode: caller.mode!,
+      identity: input.identity,
+      connectionType: input.connectionType,
+      holdUpMode,
+      tokenHash: hashToken(webSocketToken),
+      createdAt: new Date().toISOString(),
+    };
+    const result = await this.store.open(session, { ttlS: this.ttlS, maxPerUser: this.maxPerUser });
+    if (!result.opened) {
+      throw VoraError.conflict(
+        `this account already has ${result.live} live sessions, the most allowed; log out of one before opening another`,
+      );
+    }
+    if (result.replaced) await this.close(result.replaced, SessionCloseCode.Replaced);
+    await this.subscriptions.putIfAbsent(caller.sub, input.identity, SUBSCRIBE_ALL, this.ttlS);
+    return webSocketToken;
+  }
+
+  /** Ends every session of the caller on that identity and forgets its subscription. */
+  async logout(caller: Caller, identity: string): Promise<void> {
+    await this.identities.assertOwns(caller, identity);
+    const sessions = (await this.store.listByUser(caller.sub)).filter((s) => s.identity === identity);
+    if (!sessions.length) throw VoraError.notFound(`there is no live session for identity ${identity}`);
+    await this.subscriptions.delete(caller.sub, identity);
+    await Promise.all(sessions.map((session) => this.close(session, SessionCloseCode.LoggedOut)));
+  }
+
+  /** The live session a webSocketToken opens, if any. */
+  async authenticate(webSocketToken: string): Promise<Session | undefined> {
+    return this.store.findByTokenHash(hashToken(webSocketToken));
+  }
+
+  /** Keeps a session and its subscription alive while a socket holds it; false when it has ended. */
+  async keepAlive(session: Session): Promise<boolean> {
+    const alive = await this.store.touch(session.id, this.ttlS);
+    if (alive) await this.subscriptions.touch(session.sub, session.identity, this.ttlS);
+    return alive;
+  }
+
+  /** Restarts the idle clock when the last socket of a session goes away. */
+  async released(session: Session): Promise<void> {
+    await this.keepAlive(session);
+  }
+
+  private async close(session: Session, code: SessionCloseCode): Promise<void> {
+    await this.store.remove(session.id);
+    await this.events.ended(session);
+    const message: SessionClosed = { sessionId: session.id, code };
+    await this.bus.publish(SESSION_CLOSED_TOPIC, JSON.stringify(message));
+  }
+}

@@ -1,0 +1,28 @@
+import { Session } from './session';
+
+export type OpenResult =
+  | { readonly opened: true; readonly replaced?: Session }
+  | { readonly opened: false; readonly live: number };
+
+/**
+ * Sessions by id, by token hash, by user and by identity. Every session
+ * expires `ttlS` after it was opened or last touched; the gateway touches it
+ * while a socket holds it.
+ */
+export abstract class SessionStore {
+  /**
+   * Stores the session, replacing any session with the same key, unless the
+   * user would then hold more than `maxPerUser` sessions. Atomic.
+   */
+  abstract open(session: Session, limits: { ttlS: number; maxPerUser: number }): Promise<OpenResult>;
+  abstract get(id: string): Promise<Session | undefined>;
+  abstract findByTokenHash(tokenHash: string): Promise<Session | undefined>;
+  abstract listByUser(sub: string): Promise<Session[]>;
+  abstract listByIdentity(identity: string): Promise<Session[]>;
+  /** Extends the session's life; false when it has expired or was removed. */
+  abstract touch(id: string, ttlS: number): Promise<boolean>;
+  /** Removes the session and its token; returns what was removed. */
+  abstract remove(id: string): Promise<Session | undefined>;
+  /** Throws when the store cannot be reached (readiness). */
+  abstract ping(): Promise<void>;
+}

@@ -1,0 +1,30 @@
+import { DynamicModule, Global, Module, Provider } from '@nestjs/common';
+import { ClusterBus } from '../common/cluster-bus';
+import { MemoryClusterBus } from '../common/memory-cluster-bus';
+import { GatewayConfig } from '../config/gateway-config';
+import { MemorySessionStore } from '../session/memory-session.store';
+import { MemorySubscriptionStore } from '../session/memory-subscription.store';
+import { SessionStore } from '../session/session.store';
+import { SubscriptionStore } from '../session/subscription.store';
+
+/**
+ * Picks the adapter of every storage port from STORE, in one place, so that
+ * no caller knows whether it talks to memory or Redis.
+ */
+@Global()
+@Module({})
+export class StorageModule {
+  static forRoot(config: GatewayConfig): DynamicModule {
+    if (config.store !== 'memory') throw new Error(`STORE=${config.store} is not supported by this build`);
+    const providers: Provider[] = [
+      { provide: ClusterBus, useClass: MemoryClusterBus },
+      { provide: SessionStore, useClass: MemorySessionStore },
+      { provide: SubscriptionStore, useClass: MemorySubscriptionStore },
+    ];
+    return {
+      module: StorageModule,
+      providers,
+      exports: providers.map((p) => (p as { provide: unknown }).provide as never),
+    };
+  }
+}
