@@ -2,6 +2,10 @@ import { DynamicModule, Global, Module, Provider } from '@nestjs/common';
 import { ClusterBus } from '../common/cluster-bus';
 import { MemoryClusterBus } from '../common/memory-cluster-bus';
 import { GatewayConfig } from '../config/gateway-config';
+import { EventBuffer } from '../events/event-buffer';
+import { EventBus } from '../events/event-bus';
+import { MemoryEventBuffer } from '../events/memory-event-buffer';
+import { MemoryEventBus } from '../events/memory-event-bus';
 import { MemorySessionStore } from '../session/memory-session.store';
 import { MemorySubscriptionStore } from '../session/memory-subscription.store';
 import { SessionStore } from '../session/session.store';
@@ -20,6 +24,8 @@ export class StorageModule {
       { provide: ClusterBus, useClass: MemoryClusterBus },
       { provide: SessionStore, useClass: MemorySessionStore },
       { provide: SubscriptionStore, useClass: MemorySubscriptionStore },
+      { provide: EventBuffer, useClass: MemoryEventBuffer },
+      { provide: EventBus, useClass: MemoryEventBus },
     ];
     return {
       module: StorageModule,

@@ -1,0 +1,42 @@
+/** An event appended to a session's buffer: its per-session id and its wire frame. */
+export interface BufferedEvent {
+  readonly id: number;
+  readonly frame: string;
+}
+
+export interface Delivery extends BufferedEvent {
+  readonly sessionId: string;
+}
+
+export interface AppendEntry {
+  readonly sessionId: string;
+  /** See envelope.ts: the frame is FRAME_HEAD + id + tail. */
+  readonly tail: string;
+}
+
+export interface BufferSlice {
+  /** Kept events after the asked-for id, oldest first. */
+  readonly events: readonly BufferedEvent[];
+  /** Oldest id still kept; 0 when nothing is kept. */
+  readonly oldestId: number;
+  /** Newest id ever assigned to the session; 0 when none. */
+  readonly newestId: number;
+}
+
+/**
+ * Each session's recent events, so that a client that reconnects with
+ * `lastEventId` (or without it, after the last event written to its socket)
+ * misses nothing. Ids are per session: 1, 2, 3, ... with no holes. A buffer
+ * keeps at least EVENT_BUFFER_SIZE events and lives SESSION_IDLE_TTL_S after
+ * its last append or touch.
+ */
+export abstract class EventBuffer {
+  /** Appends in the given order; entries for one session get consecutive ids. */
+  abstract append(entries: readonly AppendEntry[]): Promise<Delivery[]>;
+  abstract readAfter(sessionId: string, afterId: number): Promise<BufferSlice>;
+  /** The newest id written to a socket of the session (0 when none). */
+  abstract lastWritten(sessionId: string): Promise<number>;
+  abstract markWritten(sessionId: string, id: number): Promise<void>;
+  abstract touch(sessionId: string): Promise<void>;
+  abstract drop(sessionId: string): Promise<void>;
+}

@@ -1,0 +1,82 @@
+import { Injectable, OnModuleDestroy } from '@nestjs/common';
+import { ExpiringMap } from '../common/expiring-map';
+import { GatewayConfig } from '../config/gateway-config';
+import { frameOf } from './envelope';
+import { AppendEntry, BufferedEvent, BufferSlice, Delivery, EventBuffer } from './event-buffer';
+
+/** A ring of the newest frames of one session. */
+class Ring {
+  nextId = 1;
+  lastWritten = 0;
+  private readonly frames: string[] = [];
+  private count = 0;
+
+  constructor(private readonly capacity: number) {}
+
+  push(tail: string): BufferedEvent {
+    const id = this.nextId++;
+    const frame = frameOf(id, tail);
+    // Grows lazily up to capacity so that idle sessions cost little.
+    if (this.frames.length < this.capacity) this.frames.push(frame);
+    else this.frames[(id - 1) % this.capacity] = frame;
+    this.count = Math.min(this.count + 1, this.capacity);
+    return { id, frame };
+  }
+
+  slice(afterId: number): BufferSlice {
+    const newestId = this.nextId - 1;
+    const oldestId = this.count ? newestId - this.count + 1 : 0;
+    const events: BufferedEvent[] = [];
+    for (let id = Math.max(afterId + 1, oldestId || 1); id <= newestId; id++) {
+      events.push({ id, frame: this.frames[(id - 1) % this.capacity] });
+    }
+    return { events, oldestId, newestId };
+  }
+}
+
+@Injectable()
+export class MemoryEventBuffer extends EventBuffer implements OnModuleDestroy {
+  private readonly rings = new ExpiringMap<string, Ring>();
+  private readonly capacity: number;
+  private readonly ttlMs: number;
+
+  constructor(config: GatewayConfig) {
+    super();
+    this.capacity = config.ws.eventBufferSize;
+    this.ttlMs = config.session.idleTtlS * 1000;
+  }
+
+  onModuleDestroy(): void {
+    this.rings.close();
+  }
+
+  async append(entries: readonly AppendEntry[]): Promise<Delivery[]> {
+    return entries.map(({ sessionId, tail }) => {
+      let ring = this.rings.get(sessionId);
+      if (!ring) this.rings.set(sessionId, (ring = new Ring(this.capacity)), this.ttlMs);
+      else this.rings.touch(sessionId, this.ttlMs);
+      return { sessionId, ...ring.push(tail) };
+    });
+  }
+
+  async readAfter(sessionId: string, afterId: number): Promise<BufferSlice> {
+    return this.rings.get(sessionId)?.slice(afterId) ?? { events: [], oldestId: 0, newestId: 0 };
+  }
+
+  async lastWritten(sessionId: string): Promise<number> {
+    return this.rings.get(sessionId)?.lastWritten ?? 0;
+  }
+
+  async markWritten(sessionId: string, id: number): Promise<void> {
+    const ring = this.rings.get(sessionId);
+    if (ring && id > ring.lastWritten) ring.lastWritten = id;
+  }
+
+  async touch(sessionId: string): Promise<void> {
+    this.rings.touch(sessionId, this.ttlMs);
+  }
+
+  async drop(sessionId: string): Promise<void> {
+    this.rings.delete(sessionId);
+  }
+}
