@@ -6,6 +6,7 @@ import { BodyPipe } from './common/body.pipe';
 import { ConfigModule } from './config/config.module';
 import { GatewayConfig } from './config/gateway-config';
 import { EventsModule } from './events/events.module';
+import { GatewayModule } from './gateway/gateway.module';
 import { HealthModule } from './health/health.module';
 import { IdentityModule } from './identity/identity.module';
 import { SessionModule } from './session/session.module';
@@ -23,6 +24,7 @@ export class AppModule {
         IdentityModule,
         SessionModule,
         EventsModule,
+        GatewayModule,
         HealthModule,
       ],
       providers: [

@@ -7,9 +7,8 @@ import { AppModule } from './app.module';
 import { registerCors } from './common/cors';
 import { registerJsonBody } from './common/json-body';
 import { GatewayConfig } from './config/gateway-config';
-
-/** Fastify route config flag for routes that take the larger ingress body limit. */
-export const INGRESS_ROUTE = { ingress: true };
+import { GatewayWsAdapter } from './gateway/gateway-ws.adapter';
+import { HandshakeService } from './gateway/handshake.service';
 
 export interface CreateAppOptions {
   logger?: LoggerService | false;
@@ -41,6 +40,7 @@ export async function createApp(config: GatewayConfig, options: CreateAppOptions
     bufferLogs: false,
     bodyParser: false,
   });
+  app.useWebSocketAdapter(new GatewayWsAdapter(app, app.get(HandshakeService), config.ws));
   app.enableShutdownHooks();
   setUpOpenApi(app);
   await app.init();

@@ -18,7 +18,8 @@ export class BodyPipe extends ValidationPipe {
   }
 
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
-    if (metadata.type === 'body' && metadata.metatype && metadata.metatype !== Array) {
+    // Only DTO classes describe an object; `unknown` bodies are parsed by their service.
+    if (metadata.type === 'body' && metadata.metatype && metadata.metatype !== Object && metadata.metatype !== Array) {
       if (value === undefined || value === null) throw VoraError.badRequest('a JSON object body is required');
       if (typeof value !== 'object' || Array.isArray(value)) {
         throw VoraError.badRequest('the request body must be a JSON object');

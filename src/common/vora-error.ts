@@ -6,7 +6,7 @@ import { HttpStatus } from '@nestjs/common';
  */
 export class VoraError extends Error {
   constructor(
-    readonly status: HttpStatus,
+    readonly status: number,
     message: string,
     readonly headers: Readonly<Record<string, string>> = {},
   ) {

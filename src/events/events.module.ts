@@ -2,20 +2,25 @@ import { Module } from '@nestjs/common';
 import { GatewayConfig } from '../config/gateway-config';
 import { SessionModule } from '../session/session.module';
 import { EventCatalogue } from './catalogue';
+import { EventRouter } from './event-router';
+import { IngressController } from './ingress.controller';
+import { SubscriptionCache } from './subscription-cache';
 import { SubscriptionController } from './subscription.controller';
 import { SubscriptionService } from './subscription.service';
 
 @Module({
   imports: [SessionModule],
-  controllers: [SubscriptionController],
+  controllers: [SubscriptionController, IngressController],
   providers: [
     SubscriptionService,
+    SubscriptionCache,
+    EventRouter,
     {
       provide: EventCatalogue,
       inject: [GatewayConfig],
       useFactory: (config: GatewayConfig) => EventCatalogue.fromFile(config.eventsFile),
     },
   ],
-  exports: [SubscriptionService, EventCatalogue, SessionModule],
+  exports: [SubscriptionService, EventCatalogue, EventRouter, SessionModule],
 })
 export class EventsModule {}

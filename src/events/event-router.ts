@@ -1,0 +1,77 @@
+import { Injectable, OnModuleInit } from '@nestjs/common';
+import { Directory } from '../identity/directory';
+import { Session } from '../session/session';
+import { SessionEvents } from '../session/session-events';
+import { SessionStore } from '../session/session.store';
+import { frameTail } from './envelope';
+import { AppendEntry, EventBuffer } from './event-buffer';
+import { EventBus } from './event-bus';
+import { PublishedEvent, toRouted } from './ingress';
+import { SubscriptionCache } from './subscription-cache';
+
+/**
+ * The one place events are routed: matched against the subscriptions of the
+ * sessions of their identity (or of the managers of their group), appended to
+ * each matching session's buffer with its next id, then handed to whichever
+ * socket holds the session.
+ */
+@Injectable()
+export class EventRouter implements OnModuleInit {
+  /** Batches are routed one after another so that ids follow the order of acceptance. */
+  private chain: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly sessions: SessionStore,
+    private readonly directory: Directory,
+    private readonly subscriptions: SubscriptionCache,
+    private readonly buffer: EventBuffer,
+    private readonly bus: EventBus,
+    private readonly sessionEvents: SessionEvents,
+  ) {}
+
+  onModuleInit(): void {
+    this.sessionEvents.onEnded(async (session) => {
+      this.subscriptions.forget(session.sub, session.identity);
+      await this.buffer.drop(session.id);
+    });
+  }
+
+  /** Resolves once every recipient's buffer holds the events. */
+  route(events: readonly PublishedEvent[]): Promise<void> {
+    const routed = this.chain.then(() => this.routeNow(events));
+    this.chain = routed.catch(() => undefined);
+    return routed;
+  }
+
+  private async routeNow(events: readonly PublishedEvent[]): Promise<void> {
+    const entries: AppendEntry[] = [];
+    for (const event of events) {
+      // The envelope differs per recipient identity only; serialize it once per identity.
+      const tails = new Map<string, string>();
+      for (const session of await this.recipients(event)) {
+        let tail = tails.get(session.identity);
+        if (tail === undefined) tails.set(session.identity, (tail = frameTail(toRouted(event, session.identity))));
+        entries.push({ sessionId: session.id, tail });
+      }
+    }
+    if (!entries.length) return;
+    const deliveries = await this.buffer.append(entries);
+    await this.bus.deliver(deliveries);
+  }
+
+  private async recipients(event: PublishedEvent): Promise<Session[]> {
+    const candidates = event.group === undefined ? await this.sessions.listByIdentity(event.identity!) : await this.managerSessions(event.group);
+    const recipients: Session[] = [];
+    for (const session of candidates) {
+      if (await this.subscriptions.allows(session.sub, session.identity, session.mode, event.event)) recipients.push(session);
+    }
+    return recipients;
+  }
+
+  /** Group events reach the sessions that managers of the group opened in manager mode, and nobody else. */
+  private async managerSessions(group: string): Promise<Session[]> {
+    const managers = await this.directory.managersOf(group);
+    const sessions = await Promise.all(managers.map((manager) => this.sessions.listByUser(manager.sub)));
+    return sessions.flat().filter((session) => session.mode === 'manager');
+  }
+}

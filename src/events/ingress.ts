@@ -1,0 +1,83 @@
+import { VoraError } from '../common/vora-error';
+import { E164 } from '../identity/directory';
+import { EventCatalogue } from './catalogue';
+import { RoutedEvent } from './envelope';
+
+export const MAX_BATCH = 500;
+export const MAX_DATA_BYTES = 16 * 1024;
+const FIELDS = new Set(['event', 'identity', 'group', 'data', 'occurredAt']);
+
+/** An event as the telephony core publishes it (SPEC section 6), before routing. */
+export interface PublishedEvent {
+  readonly event: string;
+  /** Set for identity events. */
+  readonly identity?: string;
+  /** Set for group events. */
+  readonly group?: string;
+  readonly timestamp: string;
+  readonly data: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * Validates a body of `POST /events` (one event or an array of up to 500) or
+ * the items of the ingress stream. A batch with one bad item is refused whole,
+ * with a message naming the item.
+ */
+export function parsePublished(body: unknown, catalogue: EventCatalogue, now = new Date()): PublishedEvent[] {
+  const items = Array.isArray(body) ? body : [body];
+  if (items.length === 0) throw VoraError.badRequest('the batch is empty: send one event or an array of 1 to 500');
+  if (items.length > MAX_BATCH) throw VoraError.badRequest(`a batch holds at most ${MAX_BATCH} events, got ${items.length}`);
+  return items.map((item, index) => {
+    const where = Array.isArray(body) ? `events[${index}]` : 'event';
+    try {
+      return parseOne(item, catalogue, now);
+    } catch (error) {
+      throw VoraError.badRequest(`${where}: ${(error as Error).message}`);
+    }
+  });
+}
+
+function parseOne(item: unknown, catalogue: EventCatalogue, now: Date): PublishedEvent {
+  if (item === null || typeof item !== 'object' || Array.isArray(item)) throw new Error('must be a JSON object');
+  const fields = item as Record<string, unknown>;
+  const unknown = Object.keys(fields).filter((key) => !FIELDS.has(key));
+  if (unknown.length) throw new Error(`unknown fields: ${unknown.join(', ')}`);
+
+  const entry = typeof fields.event === 'string' ? catalogue.get(fields.event) : undefined;
+  if (!entry) throw new Error(`unknown event ${JSON.stringify(fields.event ?? null)}`);
+
+  const { identity, group } = fields;
+  if (entry.target === 'identity') {
+    if (group !== undefined) throw new Error(`${entry.name} is an identity event and takes no group`);
+    if (typeof identity !== 'string' || !E164.test(identity)) throw new Error('identity must be an E.164 number');
+  } else {
+    if (identity !== undefined) throw new Error(`${entry.name} is a group event and takes no identity`);
+    if (typeof group !== 'string' || !group || group.length > 64) throw new Error('group must be a group name');
+  }
+
+  const data = fields.data ?? {};
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) throw new Error('data must be a JSON object');
+  if (Buffer.byteLength(JSON.stringify(data)) > MAX_DATA_BYTES) throw new Error('data is larger than 16 KiB');
+
+  let timestamp = now.toISOString();
+  if (fields.occurredAt !== undefined) {
+    const occurredAt = typeof fields.occurredAt === 'string' ? new Date(fields.occurredAt) : undefined;
+    if (!occurredAt || Number.isNaN(occurredAt.getTime())) throw new Error('occurredAt must be an ISO-8601 date');
+    timestamp = occurredAt.toISOString();
+  }
+  return {
+    event: entry.name,
+    identity: identity as string | undefined,
+    group: group as string | undefined,
+    timestamp,
+    data: data as Record<string, unknown>,
+  };
+}
+
+export const toRouted = (event: PublishedEvent, identity: string): RoutedEvent => ({
+  event: event.event,
+  identity,
+  group: event.group,
+  timestamp: event.timestamp,
+  data: event.data,
+});

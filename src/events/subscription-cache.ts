@@ -1,0 +1,59 @@
+import { Injectable, OnModuleInit } from '@nestjs/common';
+import { ClientMode } from '../auth/modes';
+import { ClusterBus } from '../common/cluster-bus';
+import { SUBSCRIPTION_CHANGED_TOPIC, SubscriptionChanged, SubscriptionService } from './subscription.service';
+
+const MAX_AGE_MS = 30_000;
+const keyOf = (sub: string, identity: string) => `${sub}\u0000${identity}`;
+
+interface Cached {
+  readonly events: ReadonlySet<string>;
+  readonly loadedAt: number;
+}
+
+/**
+ * Effective subscriptions for routing, so that an event does not cost a store
+ * read per recipient. A change anywhere in the cluster evicts the entry at
+ * once (cluster bus); the age limit only bounds a missed bus message.
+ */
+@Injectable()
+export class SubscriptionCache implements OnModuleInit {
+  /** (sub, identity) → mode → effective events; sessions of one identity may differ in mode. */
+  private readonly entries = new Map<string, Map<ClientMode, Cached>>();
+  /** Bumped on every eviction, so that a load that raced an eviction is not cached. */
+  private generation = 0;
+
+  constructor(
+    private readonly subscriptions: SubscriptionService,
+    private readonly bus: ClusterBus,
+  ) {}
+
+  async onModuleInit(): Promise<void> {
+    await this.bus.subscribe(SUBSCRIPTION_CHANGED_TOPIC, (message) => {
+      const { sub, identity } = JSON.parse(message) as SubscriptionChanged;
+      this.forget(sub, identity);
+    });
+  }
+
+  async allows(sub: string, identity: string, mode: ClientMode, event: string): Promise<boolean> {
+    const key = keyOf(sub, identity);
+    let cached = this.entries.get(key)?.get(mode);
+    if (!cached || Date.now() - cached.loadedAt > MAX_AGE_MS) {
+      const generation = this.generation;
+      const effective = await this.subscriptions.current(sub, identity, mode);
+      cached = { events: new Set(effective.events), loadedAt: Date.now() };
+      if (generation === this.generation) {
+        let byMode = this.entries.get(key);
+        if (!byMode) this.entries.set(key, (byMode = new Map()));
+        byMode.set(mode, cached);
+      }
+    }
+    return cached.events.has(event);
+  }
+
+  /** Evicts a (sub, identity): on a change, and when its session ends so the cache tracks live sessions. */
+  forget(sub: string, identity: string): void {
+    this.generation++;
+    this.entries.delete(keyOf(sub, identity));
+  }
+}

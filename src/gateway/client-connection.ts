@@ -1,0 +1,193 @@
+import { randomUUID } from 'node:crypto';
+import { Logger } from '@nestjs/common';
+import type { RawData, WebSocket } from 'ws';
+import { WebSocketConfig } from '../config/gateway-config';
+import { BufferedEvent, BufferSlice, EventBuffer } from '../events/event-buffer';
+import { SubscriptionService } from '../events/subscription.service';
+import { Session } from '../session/session';
+import { CloseCode, parseClientMessage, ServerMessage } from './messages';
+
+const ERROR_LIMIT = 10;
+const ERROR_WINDOW_MS = 60_000;
+/** How long a closing socket may take to finish the close handshake before it is cut. */
+const CLOSE_GRACE_MS = 5_000;
+
+export interface ConnectionContext {
+  readonly buffer: EventBuffer;
+  readonly subscriptions: SubscriptionService;
+  readonly config: WebSocketConfig;
+  readonly log: Logger;
+}
+
+/**
+ * One client socket holding one session. Events reach it in id order, once:
+ * on connect it replays the buffer after `lastEventId`, live deliveries that
+ * arrive meanwhile wait, and a hole in the ids (a lost bus message) is filled
+ * from the buffer before anything newer is written.
+ */
+export class ClientConnection {
+  readonly id = randomUUID();
+  /** False between a ping and its pong. */
+  alive = true;
+  private lastSentId = 0;
+  private persistedId = 0;
+  private catchingUp = true;
+  private pending: BufferedEvent[] = [];
+  private errorTimes: number[] = [];
+  private closing = false;
+
+  constructor(
+    private readonly socket: WebSocket,
+    readonly session: Session,
+    private readonly context: ConnectionContext,
+  ) {
+    socket.on('message', (data, isBinary) => this.onMessage(data, isBinary));
+    socket.on('pong', () => (this.alive = true));
+  }
+
+  get isOpen(): boolean {
+    return !this.closing && this.socket.readyState === this.socket.OPEN;
+  }
+
+  onClose(listener: () => void): void {
+    this.socket.once('close', listener);
+  }
+
+  /** Sends the welcome, then everything buffered after `lastEventId` (or after the last event written). */
+  async open(lastEventId: number | undefined): Promise<void> {
+    const { buffer, subscriptions, config } = this.context;
+    const { session } = this;
+    const after = lastEventId ?? (await buffer.lastWritten(session.id));
+    const slice = await buffer.readAfter(session.id, after);
+    const subscription = await subscriptions.current(session.sub, session.identity, session.mode);
+    this.send({
+      type: 'welcome',
+      sessionId: session.id,
+      identity: session.identity,
+      mode: session.mode,
+      subscription,
+      heartbeatIntervalMs: config.heartbeatIntervalMs,
+      lastEventId: String(slice.newestId),
+      recovered: isRecovered(after, slice),
+    });
+    // An id the session never reached (a stale client) must not hide the events to come.
+    this.lastSentId = Math.min(after, slice.newestId);
+    await this.catchUp(slice);
+  }
+
+  /** A live event for this session, from the bus. */
+  deliver(event: BufferedEvent): void {
+    if (this.closing) return;
+    if (this.catchingUp) {
+      this.pending.push(event);
+    } else if (event.id === this.lastSentId + 1) {
+      this.write(event);
+    } else if (event.id > this.lastSentId) {
+      this.pending.push(event);
+      void this.catchUp();
+    }
+  }
+
+  ping(): void {
+    this.alive = false;
+    this.socket.ping();
+  }
+
+  /** The newest id written, when it has not been recorded yet (for resume without lastEventId). */
+  unpersistedWrittenId(): number | undefined {
+    if (this.lastSentId <= this.persistedId) return undefined;
+    this.persistedId = this.lastSentId;
+    return this.lastSentId;
+  }
+
+  close(code: number, reason: string): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.socket.close(code, reason);
+    setTimeout(() => this.socket.terminate(), CLOSE_GRACE_MS).unref();
+  }
+
+  terminate(): void {
+    this.closing = true;
+    this.socket.terminate();
+  }
+
+  /**
+   * Writes buffered events after lastSentId, then the deliveries that waited,
+   * reading the buffer again while a hole remains.
+   */
+  private async catchUp(initial?: BufferSlice): Promise<void> {
+    if (this.catchingUp && !initial) return;
+    this.catchingUp = true;
+    try {
+      let slice = initial ?? (await this.context.buffer.readAfter(this.session.id, this.lastSentId));
+      for (;;) {
+        // Ids may jump where the buffer had already dropped events (recovered: false).
+        for (const event of slice.events) if (event.id > this.lastSentId) this.write(event);
+        if (!this.drainPending()) break;
+        slice = await this.context.buffer.readAfter(this.session.id, this.lastSentId);
+      }
+    } catch (error) {
+      this.context.log.warn(`session ${this.session.id}: replay failed: ${(error as Error).message}`);
+      this.close(CloseCode.InternalError, 'replay failed; reconnect with lastEventId');
+    } finally {
+      this.catchingUp = false;
+    }
+  }
+
+  /** Writes waiting deliveries in order; true when a hole remains. */
+  private drainPending(): boolean {
+    const waiting = this.pending.sort((a, b) => a.id - b.id);
+    this.pending = [];
+    for (let i = 0; i < waiting.length; i++) {
+      const event = waiting[i];
+      if (event.id <= this.lastSentId) continue;
+      if (event.id !== this.lastSentId + 1) {
+        this.pending = waiting.slice(i);
+        return true;
+      }
+      this.write(event);
+    }
+    return false;
+  }
+
+  private write(event: BufferedEvent): void {
+    if (this.closing) return;
+    // A client that does not read must not make the gateway hold its backlog; it resumes from the buffer.
+    if (this.socket.bufferedAmount > this.context.config.maxBufferedBytes) {
+      this.close(CloseCode.TooSlow, 'too slow; reconnect with lastEventId');
+      return;
+    }
+    this.socket.send(event.frame);
+    this.lastSentId = event.id;
+  }
+
+  private send(message: ServerMessage): void {
+    if (!this.closing) this.socket.send(JSON.stringify(message));
+  }
+
+  private onMessage(data: RawData, isBinary: boolean): void {
+    if (isBinary) return this.close(CloseCode.UnsupportedData, 'binary frames are not supported');
+    const message = parseClientMessage(data.toString());
+    if (typeof message === 'string') return this.reject(message);
+    if (message.type === 'ping') return this.send({ type: 'pong' });
+    // holdUpMode (SPEC section 7) is not built yet: no call ever waits for an answer.
+    this.send({ type: 'error', message: `call ${message.callId} is not waiting for an answer from this session` });
+  }
+
+  /** Answers an invalid message; a client that keeps sending garbage is closed with 1008. */
+  private reject(message: string): void {
+    const now = Date.now();
+    this.errorTimes = this.errorTimes.filter((t) => now - t < ERROR_WINDOW_MS);
+    this.errorTimes.push(now);
+    if (this.errorTimes.length > ERROR_LIMIT) return this.close(CloseCode.PolicyViolation, 'too many invalid messages');
+    this.send({ type: 'error', message });
+  }
+}
+
+/** True when every event after `after` is still in the buffer. */
+export function isRecovered(after: number, slice: BufferSlice): boolean {
+  if (after > slice.newestId) return false;
+  if (after === slice.newestId) return true;
+  return slice.oldestId > 0 && slice.oldestId <= after + 1;
+}

@@ -1,0 +1,51 @@
+import { IncomingMessage } from 'node:http';
+import { BeforeApplicationShutdown, Logger } from '@nestjs/common';
+import { OnGatewayConnection, WebSocketGateway } from '@nestjs/websockets';
+import type { WebSocket } from 'ws';
+import { GatewayConfig } from '../config/gateway-config';
+import { EventBuffer } from '../events/event-buffer';
+import { SubscriptionService } from '../events/subscription.service';
+import { ClientConnection, ConnectionContext } from './client-connection';
+import { HandshakeService } from './handshake.service';
+import { CloseCode } from './messages';
+import { SocketRegistry } from './socket-registry';
+
+/** Shutdown waits at most this long for sockets to finish their close handshake. */
+const SHUTDOWN_CLOSE_WAIT_MS = 2_000;
+
+/** `GET /ws` on the HTTP port: the handshake was checked by GatewayWsAdapter before the upgrade. */
+@WebSocketGateway({ path: '/ws' })
+export class EventsGateway implements OnGatewayConnection, BeforeApplicationShutdown {
+  private readonly log = new Logger('WebSocket');
+  private readonly context: ConnectionContext;
+
+  constructor(
+    config: GatewayConfig,
+    buffer: EventBuffer,
+    subscriptions: SubscriptionService,
+    private readonly handshakes: HandshakeService,
+    private readonly registry: SocketRegistry,
+  ) {
+    this.context = { buffer, subscriptions, config: config.ws, log: this.log };
+  }
+
+  async handleConnection(socket: WebSocket, request: IncomingMessage): Promise<void> {
+    const handshake = this.handshakes.take(request);
+    if (!handshake) return socket.close(CloseCode.InternalError, 'handshake state lost');
+    const connection = new ClientConnection(socket, handshake.session, this.context);
+    try {
+      await this.registry.attach(connection);
+      await connection.open(handshake.lastEventId);
+    } catch (error) {
+      this.log.warn(`session ${handshake.session.id}: socket could not open: ${(error as Error).message}`);
+      connection.close(CloseCode.InternalError, 'the gateway could not open the session; reconnect');
+    }
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    if (!this.registry.size) return;
+    this.registry.closeAll(CloseCode.GoingAway, 'gateway shutting down; reconnect and resume');
+    const deadline = Date.now() + SHUTDOWN_CLOSE_WAIT_MS;
+    while (this.registry.size && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

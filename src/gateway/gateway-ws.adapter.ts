@@ -1,0 +1,55 @@
+import { IncomingMessage } from 'node:http';
+import { INestApplicationContext, Logger } from '@nestjs/common';
+import { WsAdapter } from '@nestjs/platform-ws';
+import { errorBody } from '../common/error-body';
+import { StoreUnavailableError } from '../common/store-unavailable';
+import { WebSocketConfig } from '../config/gateway-config';
+import { HandshakeService } from './handshake.service';
+
+type VerifyCallback = (accept: boolean, code?: number, message?: string, headers?: Record<string, string>) => void;
+
+/**
+ * The `ws` adapter on Fastify's HTTP server, with the handshake checked in
+ * `verifyClient` (before the upgrade) and the limits of SPEC section 4.
+ * Messages are read by ClientConnection, not by Nest's `{event, data}` router.
+ */
+export class GatewayWsAdapter extends WsAdapter {
+  private readonly log = new Logger('WebSocket');
+
+  constructor(
+    app: INestApplicationContext,
+    private readonly handshakes: HandshakeService,
+    private readonly config: WebSocketConfig,
+  ) {
+    super(app);
+  }
+
+  override create(port: number, options: Record<string, unknown> = {}): unknown {
+    return super.create(port, {
+      ...options,
+      maxPayload: this.config.maxPayloadBytes,
+      perMessageDeflate: false,
+      verifyClient: (info: { req: IncomingMessage }, done: VerifyCallback) => {
+        this.handshakes.verify(info.req).then(
+          (result) => (result.accepted ? done(true) : refuse(done, result.status, result.message)),
+          (error: Error) => {
+            if (error instanceof StoreUnavailableError) return refuse(done, 503, 'the session store is unavailable; retry shortly');
+            this.log.error(`handshake failed: ${error.message}`);
+            refuse(done, 500, 'the gateway failed to check the webSocketToken');
+          },
+        );
+      },
+    });
+  }
+
+  override bindMessageHandlers(): void {
+    // ClientConnection handles the protocol's messages itself.
+  }
+}
+
+function refuse(done: VerifyCallback, status: number, message: string): void {
+  const body = JSON.stringify(errorBody(status, message));
+  const headers: Record<string, string> = { 'Content-Type': 'application/json' };
+  if (status === 401) headers['WWW-Authenticate'] = 'Bearer realm="vora"';
+  done(false, status, body, headers);
+}

@@ -1,0 +1,14 @@
+import { Module } from '@nestjs/common';
+import { EventsModule } from '../events/events.module';
+import { EventsGateway } from './events.gateway';
+import { HandshakeService } from './handshake.service';
+import { SocketRegistry } from './socket-registry';
+import { WsInfoController } from './ws-info.controller';
+
+@Module({
+  imports: [EventsModule],
+  controllers: [WsInfoController],
+  providers: [EventsGateway, HandshakeService, SocketRegistry],
+  exports: [HandshakeService, SocketRegistry],
+})
+export class GatewayModule {}

@@ -1,0 +1,69 @@
+import { IncomingMessage } from 'node:http';
+import { HttpStatus, Injectable } from '@nestjs/common';
+import { GatewayConfig } from '../config/gateway-config';
+import { Session } from '../session/session';
+import { SessionService } from '../session/session.service';
+
+export interface AcceptedHandshake {
+  readonly session: Session;
+  readonly lastEventId?: number;
+}
+
+export type HandshakeResult =
+  | ({ readonly accepted: true } & AcceptedHandshake)
+  | { readonly accepted: false; readonly status: number; readonly message: string };
+
+const refuse = (status: number, message: string): HandshakeResult => ({ accepted: false, status, message });
+
+/**
+ * Authenticates `GET /ws` before the upgrade, so that no socket is allocated
+ * for a refused token. The webSocketToken comes from `Authorization: Bearer`
+ * or `?token=`; it is never logged.
+ */
+@Injectable()
+export class HandshakeService {
+  private readonly accepted = new WeakMap<IncomingMessage, AcceptedHandshake>();
+  private readonly allowedOrigins: ReadonlySet<string>;
+
+  constructor(
+    config: GatewayConfig,
+    private readonly sessions: SessionService,
+  ) {
+    this.allowedOrigins = new Set(config.ws.allowedOrigins);
+  }
+
+  async verify(request: IncomingMessage): Promise<HandshakeResult> {
+    const origin = request.headers.origin;
+    // Native apps send no Origin; browsers must come from an allowed one when a list is set.
+    if (origin && this.allowedOrigins.size && !this.allowedOrigins.has(origin)) {
+      return refuse(HttpStatus.FORBIDDEN, `origin ${origin} may not open a socket`);
+    }
+    const query = new URL(request.url ?? '/', 'http://gateway').searchParams;
+    const header = request.headers.authorization;
+    const fromHeader = header?.match(/^Bearer[ ]+([^ ]+)[ ]*$/i)?.[1];
+    const fromQuery = query.get('token');
+    if (header !== undefined && fromQuery !== null) {
+      return refuse(HttpStatus.BAD_REQUEST, 'send the webSocketToken in one place only, not in the header and the query');
+    }
+    const token = fromHeader ?? fromQuery;
+    if (!token) return refuse(HttpStatus.UNAUTHORIZED, 'a webSocketToken from /identity/setup is required');
+
+    const rawLastEventId = query.get('lastEventId');
+    if (rawLastEventId !== null && !/^[0-9]{1,15}$/.test(rawLastEventId)) {
+      return refuse(HttpStatus.BAD_REQUEST, 'lastEventId must be the decimal id of an event received earlier');
+    }
+    const session = await this.sessions.authenticate(token);
+    if (!session) return refuse(HttpStatus.UNAUTHORIZED, 'the webSocketToken is unknown, revoked or expired');
+
+    const handshake = { session, lastEventId: rawLastEventId === null ? undefined : Number(rawLastEventId) };
+    this.accepted.set(request, handshake);
+    return { accepted: true, ...handshake };
+  }
+
+  /** The accepted handshake of an upgraded request, once. */
+  take(request: IncomingMessage): AcceptedHandshake | undefined {
+    const handshake = this.accepted.get(request);
+    this.accepted.delete(request);
+    return handshake;
+  }
+}

@@ -1,0 +1,124 @@
+import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { ClusterBus } from '../common/cluster-bus';
+import { GatewayConfig } from '../config/gateway-config';
+import { Delivery, EventBuffer } from '../events/event-buffer';
+import { EventBus } from '../events/event-bus';
+import { SESSION_CLOSED_TOPIC, SessionClosed } from '../session/session-events';
+import { SessionService } from '../session/session.service';
+import { ClientConnection } from './client-connection';
+import { CloseCode } from './messages';
+
+/** Cluster bus topic: a session's socket opened somewhere; any older socket of it closes with 4002. */
+export const SOCKET_CLAIMED_TOPIC = 'vora:socket-claimed';
+
+interface SocketClaimed {
+  readonly sessionId: string;
+  readonly connectionId: string;
+}
+
+/**
+ * The sockets this instance holds, one per session. It receives deliveries
+ * and session closes from the buses, and runs the heartbeat that keeps live
+ * sessions from expiring and cuts dead sockets.
+ */
+@Injectable()
+export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
+  private readonly log = new Logger('Sockets');
+  private readonly connections = new Map<string, ClientConnection>();
+  private heartbeat?: NodeJS.Timeout;
+
+  constructor(
+    private readonly config: GatewayConfig,
+    private readonly events: EventBus,
+    private readonly cluster: ClusterBus,
+    private readonly sessions: SessionService,
+    private readonly buffer: EventBuffer,
+  ) {}
+
+  async onModuleInit(): Promise<void> {
+    this.events.onDeliveries((deliveries) => this.dispatch(deliveries));
+    await this.cluster.subscribe(SESSION_CLOSED_TOPIC, (message) => {
+      const { sessionId, code } = JSON.parse(message) as SessionClosed;
+      this.connections.get(sessionId)?.close(code, closeReason(code));
+    });
+    await this.cluster.subscribe(SOCKET_CLAIMED_TOPIC, (message) => {
+      const { sessionId, connectionId } = JSON.parse(message) as SocketClaimed;
+      const current = this.connections.get(sessionId);
+      if (current && current.id !== connectionId) current.close(CloseCode.Replaced, 'replaced by a newer socket');
+    });
+    this.heartbeat = setInterval(() => void this.beat(), this.config.ws.heartbeatIntervalMs);
+    this.heartbeat.unref();
+  }
+
+  onModuleDestroy(): void {
+    clearInterval(this.heartbeat);
+  }
+
+  get size(): number {
+    return this.connections.size;
+  }
+
+  /** Makes the connection the session's one socket, here and on every other instance. */
+  async attach(connection: ClientConnection): Promise<void> {
+    const sessionId = connection.session.id;
+    const previous = this.connections.get(sessionId);
+    this.connections.set(sessionId, connection);
+    previous?.close(CloseCode.Replaced, 'replaced by a newer socket');
+    connection.onClose(() => void this.detach(connection));
+    const claim: SocketClaimed = { sessionId, connectionId: connection.id };
+    await this.cluster.publish(SOCKET_CLAIMED_TOPIC, JSON.stringify(claim));
+  }
+
+  /** Closes every socket (shutdown: 1001, reconnect and resume elsewhere). */
+  closeAll(code: number, reason: string): void {
+    for (const connection of this.connections.values()) connection.close(code, reason);
+  }
+
+  private dispatch(deliveries: readonly Delivery[]): void {
+    for (const delivery of deliveries) this.connections.get(delivery.sessionId)?.deliver(delivery);
+  }
+
+  private async detach(connection: ClientConnection): Promise<void> {
+    const sessionId = connection.session.id;
+    if (this.connections.get(sessionId) === connection) this.connections.delete(sessionId);
+    try {
+      await this.recordWritten(connection);
+      // The idle clock of SESSION_IDLE_TTL_S starts when the last socket goes.
+      await this.sessions.released(connection.session);
+      await this.buffer.touch(sessionId);
+    } catch (error) {
+      this.log.warn(`session ${sessionId}: could not record the closed socket: ${(error as Error).message}`);
+    }
+  }
+
+  /** One timer for every socket: cut the silent, ping the rest, keep their sessions alive. */
+  private async beat(): Promise<void> {
+    await Promise.all(
+      [...this.connections.values()].map(async (connection) => {
+        if (!connection.alive) return connection.terminate();
+        connection.ping();
+        try {
+          if (!(await this.sessions.keepAlive(connection.session))) {
+            return connection.close(CloseCode.SessionExpired, 'session expired');
+          }
+          await this.buffer.touch(connection.session.id);
+          await this.recordWritten(connection);
+        } catch (error) {
+          // The store being away is no reason to drop a socket; the next beat retries.
+          this.log.warn(`heartbeat could not refresh session ${connection.session.id}: ${(error as Error).message}`);
+        }
+      }),
+    );
+  }
+
+  private async recordWritten(connection: ClientConnection): Promise<void> {
+    const id = connection.unpersistedWrittenId();
+    if (id !== undefined) await this.buffer.markWritten(connection.session.id, id);
+  }
+}
+
+function closeReason(code: number): string {
+  if (code === CloseCode.LoggedOut) return 'logged out';
+  if (code === CloseCode.Replaced) return 'replaced by a new setup';
+  return 'session ended';
+}
