@@ -14,6 +14,7 @@ export class GatewayConfig {
   readonly http: HttpConfig;
   readonly session: SessionConfig;
   readonly ws: WebSocketConfig;
+  readonly holdUp: HoldUpConfig;
 }
 
 export interface AuthConfig {
@@ -47,6 +48,14 @@ export interface WebSocketConfig {
   readonly maxBufferedBytes: number;
   readonly allowedOrigins: readonly string[];
   readonly eventBufferSize: number;
+}
+
+export interface HoldUpConfig {
+  /** How long a woken mobile client has to answer `ready` (HOLDUP_TIMEOUT_MS). */
+  readonly timeoutMs: number;
+  readonly push: { readonly adapter: 'webhook' | 'none'; readonly webhookUrl?: string; readonly secret?: string };
+  /** Where outcomes go besides the `vora:egress` stream (with Redis). */
+  readonly callback: { readonly url?: string; readonly secret?: string };
 }
 
 export const isDevIssuer = (config: GatewayConfig): boolean =>

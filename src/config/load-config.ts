@@ -63,6 +63,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     problems.push(`AUTH_ACCEPTED_TYP may only list ${ALL_TYP.join(', ')}; got "${env.AUTH_ACCEPTED_TYP}"`);
   }
 
+  const pushWebhookUrl = url('PUSH_WEBHOOK_URL');
+  const pushAdapter = env.PUSH_ADAPTER ?? (pushWebhookUrl ? 'webhook' : 'none');
+  if (pushAdapter !== 'webhook' && pushAdapter !== 'none') {
+    problems.push(`PUSH_ADAPTER must be "webhook" or "none", got "${pushAdapter}"`);
+  }
+  if (pushAdapter === 'webhook' && !pushWebhookUrl) problems.push('PUSH_WEBHOOK_URL is required when PUSH_ADAPTER=webhook');
+  if (pushWebhookUrl && !env.PUSH_WEBHOOK_SECRET) {
+    problems.push('PUSH_WEBHOOK_SECRET is required with PUSH_WEBHOOK_URL, so that the push service can check the signature');
+  }
+  const callbackUrl = url('PLATFORM_CALLBACK_URL');
+  const callbackSecret = env.PLATFORM_CALLBACK_SECRET || env.PUSH_WEBHOOK_SECRET;
+  if (callbackUrl && !callbackSecret) {
+    problems.push('PLATFORM_CALLBACK_SECRET (or PUSH_WEBHOOK_SECRET) is required with PLATFORM_CALLBACK_URL');
+  }
+
   const config: GatewayConfig = {
     production,
     host: env.HOST ?? '0.0.0.0',
@@ -97,6 +112,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
       maxBufferedBytes: int('WS_MAX_BUFFERED_BYTES', 1024 * 1024, 1024),
       allowedOrigins: list('WS_ALLOWED_ORIGINS'),
       eventBufferSize: int('EVENT_BUFFER_SIZE', 1000, 1, 1_000_000),
+    },
+    holdUp: {
+      timeoutMs: int('HOLDUP_TIMEOUT_MS', 10_000, 100, 120_000),
+      push: { adapter: pushAdapter as 'webhook' | 'none', webhookUrl: pushWebhookUrl, secret: env.PUSH_WEBHOOK_SECRET },
+      callback: { url: callbackUrl, secret: callbackSecret },
     },
   };
   if (problems.length) throw new ConfigError(problems);

@@ -4,10 +4,18 @@ import { Session } from '../session/session';
 import { SessionEvents } from '../session/session-events';
 import { SessionStore } from '../session/session.store';
 import { frameTail } from './envelope';
-import { AppendEntry, EventBuffer } from './event-buffer';
+import { AppendEntry, Delivery, EventBuffer } from './event-buffer';
 import { EventBus } from './event-bus';
 import { PublishedEvent, toRouted } from './ingress';
 import { SubscriptionCache } from './subscription-cache';
+
+export interface RoutedRecipient {
+  readonly session: Session;
+  readonly delivery: Delivery;
+}
+
+/** Sees every routed event with its recipients, after they were handed to the bus. */
+export type RouteTap = (event: PublishedEvent, recipients: readonly RoutedRecipient[]) => void;
 
 /**
  * The one place events are routed: matched against the subscriptions of the
@@ -19,6 +27,7 @@ import { SubscriptionCache } from './subscription-cache';
 export class EventRouter implements OnModuleInit {
   /** Batches are routed one after another so that ids follow the order of acceptance. */
   private chain: Promise<unknown> = Promise.resolve();
+  private readonly taps: RouteTap[] = [];
 
   constructor(
     private readonly sessions: SessionStore,
@@ -36,6 +45,10 @@ export class EventRouter implements OnModuleInit {
     });
   }
 
+  tap(listener: RouteTap): void {
+    this.taps.push(listener);
+  }
+
   /** Resolves once every recipient's buffer holds the events. */
   route(events: readonly PublishedEvent[]): Promise<void> {
     const routed = this.chain.then(() => this.routeNow(events));
@@ -45,18 +58,31 @@ export class EventRouter implements OnModuleInit {
 
   private async routeNow(events: readonly PublishedEvent[]): Promise<void> {
     const entries: AppendEntry[] = [];
+    const recipients: Session[][] = [];
     for (const event of events) {
       // The envelope differs per recipient identity only; serialize it once per identity.
       const tails = new Map<string, string>();
-      for (const session of await this.recipients(event)) {
+      const sessions = await this.recipients(event);
+      for (const session of sessions) {
         let tail = tails.get(session.identity);
         if (tail === undefined) tails.set(session.identity, (tail = frameTail(toRouted(event, session.identity))));
         entries.push({ sessionId: session.id, tail });
       }
+      recipients.push(sessions);
     }
     if (!entries.length) return;
     const deliveries = await this.buffer.append(entries);
     await this.bus.deliver(deliveries);
+    if (this.taps.length) this.notifyTaps(events, recipients, deliveries);
+  }
+
+  /** Deliveries come back in entry order: event by event, recipient by recipient. */
+  private notifyTaps(events: readonly PublishedEvent[], recipients: Session[][], deliveries: readonly Delivery[]): void {
+    let next = 0;
+    events.forEach((event, index) => {
+      const routed = recipients[index].map((session) => ({ session, delivery: deliveries[next++] }));
+      for (const tap of this.taps) tap(event, routed);
+    });
   }
 
   private async recipients(event: PublishedEvent): Promise<Session[]> {

@@ -13,6 +13,8 @@ const ERROR_WINDOW_MS = 60_000;
 const CLOSE_GRACE_MS = 5_000;
 
 export interface ConnectionContext {
+  /** A `ready` or `decline` for a held-up call; false when no such call waits for this session. */
+  readonly answer: (session: Session, callId: string, answer: 'ready' | 'decline') => Promise<boolean>;
   readonly buffer: EventBuffer;
   readonly subscriptions: SubscriptionService;
   readonly config: WebSocketConfig;
@@ -171,8 +173,17 @@ export class ClientConnection {
     const message = parseClientMessage(data.toString());
     if (typeof message === 'string') return this.reject(message);
     if (message.type === 'ping') return this.send({ type: 'pong' });
-    // holdUpMode (SPEC section 7) is not built yet: no call ever waits for an answer.
-    this.send({ type: 'error', message: `call ${message.callId} is not waiting for an answer from this session` });
+    void this.answerCall(message.callId, message.type);
+  }
+
+  private async answerCall(callId: string, answer: 'ready' | 'decline'): Promise<void> {
+    try {
+      if (await this.context.answer(this.session, callId, answer)) return;
+      this.send({ type: 'error', message: `call ${callId} is not waiting for an answer from this session` });
+    } catch (error) {
+      this.context.log.warn(`session ${this.session.id}: ${answer} for call ${callId} failed: ${(error as Error).message}`);
+      this.send({ type: 'error', message: `the ${answer} for call ${callId} could not be recorded; send it again` });
+    }
   }
 
   /** Answers an invalid message; a client that keeps sending garbage is closed with 1008. */

@@ -5,6 +5,7 @@ import type { WebSocket } from 'ws';
 import { GatewayConfig } from '../config/gateway-config';
 import { EventBuffer } from '../events/event-buffer';
 import { SubscriptionService } from '../events/subscription.service';
+import { HoldUpService } from '../holdup/holdup.service';
 import { ClientConnection, ConnectionContext } from './client-connection';
 import { HandshakeService } from './handshake.service';
 import { CloseCode } from './messages';
@@ -23,10 +24,17 @@ export class EventsGateway implements OnGatewayConnection, BeforeApplicationShut
     config: GatewayConfig,
     buffer: EventBuffer,
     subscriptions: SubscriptionService,
+    private readonly holdUp: HoldUpService,
     private readonly handshakes: HandshakeService,
     private readonly registry: SocketRegistry,
   ) {
-    this.context = { buffer, subscriptions, config: config.ws, log: this.log };
+    this.context = {
+      answer: (session, callId, answer) => holdUp.answer(session, callId, answer),
+      buffer,
+      subscriptions,
+      config: config.ws,
+      log: this.log,
+    };
   }
 
   async handleConnection(socket: WebSocket, request: IncomingMessage): Promise<void> {
@@ -36,6 +44,7 @@ export class EventsGateway implements OnGatewayConnection, BeforeApplicationShut
     try {
       await this.registry.attach(connection);
       await connection.open(handshake.lastEventId);
+      await this.holdUp.connected(handshake.session);
     } catch (error) {
       this.log.warn(`session ${handshake.session.id}: socket could not open: ${(error as Error).message}`);
       connection.close(CloseCode.InternalError, 'the gateway could not open the session; reconnect');

@@ -1,12 +1,13 @@
 import { Module } from '@nestjs/common';
 import { EventsModule } from '../events/events.module';
+import { HoldUpModule } from '../holdup/holdup.module';
 import { EventsGateway } from './events.gateway';
 import { HandshakeService } from './handshake.service';
 import { SocketRegistry } from './socket-registry';
 import { WsInfoController } from './ws-info.controller';
 
 @Module({
-  imports: [EventsModule],
+  imports: [EventsModule, HoldUpModule],
   controllers: [WsInfoController],
   providers: [EventsGateway, HandshakeService, SocketRegistry],
   exports: [HandshakeService, SocketRegistry],

@@ -3,6 +3,7 @@ import { ClusterBus } from '../common/cluster-bus';
 import { GatewayConfig } from '../config/gateway-config';
 import { Delivery, EventBuffer } from '../events/event-buffer';
 import { EventBus } from '../events/event-bus';
+import { Presence } from '../session/presence';
 import { SESSION_CLOSED_TOPIC, SessionClosed } from '../session/session-events';
 import { SessionService } from '../session/session.service';
 import { ClientConnection } from './client-connection';
@@ -33,7 +34,13 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
     private readonly cluster: ClusterBus,
     private readonly sessions: SessionService,
     private readonly buffer: EventBuffer,
+    private readonly presence: Presence,
   ) {}
+
+  /** Presence outlives a missed heartbeat or two, not a crashed instance. */
+  private get presenceTtlMs(): number {
+    return this.config.ws.heartbeatIntervalMs * 3;
+  }
 
   async onModuleInit(): Promise<void> {
     this.events.onDeliveries((deliveries) => this.dispatch(deliveries));
@@ -65,6 +72,7 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
     this.connections.set(sessionId, connection);
     previous?.close(CloseCode.Replaced, 'replaced by a newer socket');
     connection.onClose(() => void this.detach(connection));
+    await this.presence.connected(sessionId, connection.id, this.presenceTtlMs);
     const claim: SocketClaimed = { sessionId, connectionId: connection.id };
     await this.cluster.publish(SOCKET_CLAIMED_TOPIC, JSON.stringify(claim));
   }
@@ -82,6 +90,7 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
     const sessionId = connection.session.id;
     if (this.connections.get(sessionId) === connection) this.connections.delete(sessionId);
     try {
+      await this.presence.disconnected(sessionId, connection.id);
       await this.recordWritten(connection);
       // The idle clock of SESSION_IDLE_TTL_S starts when the last socket goes.
       await this.sessions.released(connection.session);
@@ -102,6 +111,7 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
             return connection.close(CloseCode.SessionExpired, 'session expired');
           }
           await this.buffer.touch(connection.session.id);
+          await this.presence.connected(connection.session.id, connection.id, this.presenceTtlMs);
           await this.recordWritten(connection);
         } catch (error) {
           // The store being away is no reason to drop a socket; the next beat retries.
