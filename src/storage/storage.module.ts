@@ -6,6 +6,10 @@ import { EventBuffer } from '../events/event-buffer';
 import { EventBus } from '../events/event-bus';
 import { MemoryEventBuffer } from '../events/memory-event-buffer';
 import { MemoryEventBus } from '../events/memory-event-bus';
+import { MemoryPendingCallStore } from '../holdup/memory-pending-calls.store';
+import { PendingCallStore } from '../holdup/pending-calls.store';
+import { MemoryPresence } from '../session/memory-presence';
+import { Presence } from '../session/presence';
 import { MemorySessionStore } from '../session/memory-session.store';
 import { MemorySubscriptionStore } from '../session/memory-subscription.store';
 import { SessionStore } from '../session/session.store';
@@ -26,6 +30,8 @@ export class StorageModule {
       { provide: SubscriptionStore, useClass: MemorySubscriptionStore },
       { provide: EventBuffer, useClass: MemoryEventBuffer },
       { provide: EventBus, useClass: MemoryEventBus },
+      { provide: Presence, useClass: MemoryPresence },
+      { provide: PendingCallStore, useClass: MemoryPendingCallStore },
     ];
     return {
       module: StorageModule,
