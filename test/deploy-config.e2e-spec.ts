@@ -234,6 +234,46 @@ describe('deploy configuration', () => {
       },
     );
 
+    /** Mode scopes Keycloak will put into a user's token: a scope with role scope mappings needs one of those roles. */
+    const permittedModeScopes = (username: string): string[] => {
+      const roles = new Set<string>(realmUsers.find((u) => u.username === username)?.realmRoles ?? []);
+      return MODE_SCOPES.filter((scope) => {
+        const mapped = (realm.scopeMappings ?? [])
+          .filter((m: any) => m.clientScope === scope)
+          .flatMap((m: any) => m.roles as string[]);
+        return mapped.length === 0 || mapped.some((role: string) => roles.has(role));
+      });
+    };
+
+    it('lets each user request only the mode scopes that fit their directory entry', () => {
+      const realmRoles = new Set((realm.roles?.realm ?? []).map((r: any) => r.name));
+      for (const scope of MODE_SCOPES) {
+        const mapped = (realm.scopeMappings ?? []).filter((m: any) => m.clientScope === scope);
+        expect(mapped.length).toBeGreaterThan(0);
+        for (const role of mapped.flatMap((m: any) => m.roles)) expect(realmRoles).toContain(role);
+      }
+      for (const user of realmUsers) {
+        for (const role of user.realmRoles ?? []) expect(realmRoles).toContain(role);
+      }
+      const expected: Record<string, string[]> = {
+        alice: ['vora:user'],
+        bob: ['vora:user'],
+        carol: ['vora:user', 'vora:manager'],
+        dave: ['vora:user'],
+        oscar: ['vora:ott'],
+        'erin.admin': ['vora:admin'],
+      };
+      for (const user of sampleUsers) {
+        const permitted = permittedModeScopes(user.username);
+        if (expected[user.username]) expect(permitted.sort()).toEqual(expected[user.username].sort());
+        // Managers manage groups; admins use no phone number; OTT users have a fixed number.
+        if (permitted.includes('vora:manager')) expect(user.manages.length).toBeGreaterThan(0);
+        if (permitted.includes('vora:admin')) expect(user.identities).toEqual([]);
+        if (permitted.includes('vora:ott')) expect(user.fixedNumber).toEqual(expect.any(String));
+        expect(permitted.length).toBeGreaterThan(0);
+      }
+    });
+
     it('realm user ids are unique', () => {
       const ids = realmUsers.map((u) => u.id);
       expect(new Set(ids).size).toBe(ids.length);
