@@ -5,7 +5,7 @@ import { VoraError } from '../common/vora-error';
 import { ACCESS_RULE, AccessRule } from './access.decorator';
 import { Caller } from './caller';
 import { Access, MODE_SCOPE } from './modes';
-import { REALM, TokenVerifier } from './token-verifier';
+import { invalidToken, REALM, TokenVerifier } from './token-verifier';
 
 /**
  * The one global guard: every route is denied unless it declares `@Public()`
@@ -59,13 +59,12 @@ function allows(allowed: readonly Access[], caller: Caller): boolean {
  * parameter (RFC 6750 section 2). Sending it in both is refused.
  */
 export function bearerToken(request: FastifyRequest): string | undefined {
-  const header = request.headers.authorization;
   const query = (request.query as Record<string, unknown> | undefined)?.access_token;
+  // Another scheme (Basic, ...) carries no bearer token: RFC 6750 section 3.1 answers it like no token at all.
+  const header = /^Bearer(\s|$)/i.test(request.headers.authorization ?? '') ? request.headers.authorization : undefined;
   const fromHeader = header?.match(/^Bearer[ ]+([^ ]+)[ ]*$/i)?.[1];
   if (header !== undefined && !fromHeader) {
-    throw new VoraError(HttpStatus.UNAUTHORIZED, 'the Authorization header must use the Bearer scheme', {
-      'www-authenticate': `${REALM}, error="invalid_request", error_description="the Authorization header must use the Bearer scheme"`,
-    });
+    throw invalidToken('the Authorization header must be Bearer followed by one token');
   }
   if (header !== undefined && query !== undefined) {
     throw new VoraError(HttpStatus.BAD_REQUEST, 'send the access token in one place only, not in the header and the query', {

@@ -22,9 +22,13 @@ export class JwksKeySource extends KeySource implements OnModuleDestroy {
   private readonly logger = new Logger('Jwks');
   private keys: IssuerKey[] = [];
   private loaded = false;
-  private lastFetchAt = 0;
+  /** When an unknown kid last caused a refetch; start-up and background loads do not count. */
+  private lastUnknownKidFetchAt = Number.NEGATIVE_INFINITY;
   private inflight?: Promise<void>;
   private readonly timer: NodeJS.Timeout;
+  private retryTimer?: NodeJS.Timeout;
+  private retryDelayMs = 1_000;
+  private destroyed = false;
   private readonly cooldownMs: number;
   private readonly fetchTimeoutMs: number;
 
@@ -40,24 +44,42 @@ export class JwksKeySource extends KeySource implements OnModuleDestroy {
   }
 
   onModuleDestroy(): void {
+    this.destroyed = true;
     clearInterval(this.timer);
+    clearTimeout(this.retryTimer);
   }
 
   isReady(): boolean {
     return this.loaded;
   }
 
-  /** Loads the keys; used at start-up and by readiness. Never throws. */
+  /**
+   * Loads the keys at start-up. Never throws: until a load succeeds it retries
+   * with backoff (up to the cooldown), so that readiness recovers soon after
+   * the issuer does instead of waiting for the periodic refresh.
+   */
   async warmUp(): Promise<void> {
-    await this.refresh().catch((error: Error) => this.logger.warn(`issuer keys not loaded yet: ${error.message}`));
+    await this.refresh().catch((error: Error) => {
+      this.logger.warn(`issuer keys not loaded yet: ${error.message}`);
+      if (this.loaded || this.destroyed) return;
+      this.retryTimer = setTimeout(() => void this.warmUp(), this.retryDelayMs);
+      this.retryTimer.unref();
+      this.retryDelayMs = Math.min(this.retryDelayMs * 2, this.cooldownMs);
+    });
   }
 
   async keyFor(header: JWSHeaderParameters): Promise<KeyLike> {
     let found = selectKey(this.keys, header);
-    if (!found && Date.now() - this.lastFetchAt >= this.cooldownMs) {
+    if (!found && Date.now() - this.lastUnknownKidFetchAt >= this.cooldownMs) {
+      // Rate-limited, so that tokens with made-up kids cannot make the gateway hammer the issuer.
+      this.lastUnknownKidFetchAt = Date.now();
       await this.refresh().catch((error: Error) => {
         if (!this.loaded) throw new KeysUnavailableError(`issuer keys are unavailable: ${error.message}`);
       });
+      found = selectKey(this.keys, header);
+    } else if (!found && this.inflight) {
+      // A token of a just-rotated key arriving while another request refetches: wait for that fetch.
+      await this.inflight.catch(() => undefined);
       found = selectKey(this.keys, header);
     }
     if (!found) {
@@ -74,7 +96,6 @@ export class JwksKeySource extends KeySource implements OnModuleDestroy {
   }
 
   private async fetchKeys(): Promise<void> {
-    this.lastFetchAt = Date.now();
     const uri = this.options.jwksUri ?? (await this.discoverJwksUri());
     const jwks = (await this.getJson(uri)) as { keys?: unknown };
     const keys = await importKeySet(jwks);

@@ -11,8 +11,18 @@ export const REALM = 'Bearer realm="vora"';
 /** RFC 6750 401 for a token that was sent but cannot be accepted. */
 export function invalidToken(description: string): VoraError {
   return new VoraError(HttpStatus.UNAUTHORIZED, `the access token is invalid: ${description}`, {
-    'www-authenticate': `${REALM}, error="invalid_token", error_description="${description}"`,
+    'www-authenticate': `${REALM}, error="invalid_token", error_description="${headerSafe(description)}"`,
   });
+}
+
+/**
+ * error_description allows only %x20-21 / %x23-5B / %x5D-7E (RFC 6750 section 3).
+ * Descriptions can quote token header values, which the client controls: a
+ * quote or a line break there would break the header (Node then refuses to
+ * send the reply at all).
+ */
+function headerSafe(description: string): string {
+  return description.replace(/["\\]/g, "'").replace(/[^\x20-\x7e]/g, '').slice(0, 200);
 }
 
 interface CachedCaller {

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { VoraError } from './vora-error';
+import { errorBody } from './error-body';
 
 const ALLOWED_METHODS = 'GET, POST, OPTIONS';
 const ALLOWED_HEADERS = 'authorization, content-type, x-request-id';
@@ -32,7 +32,11 @@ export function registerCors(fastify: FastifyInstance, origins: readonly string[
     url: '/*',
     handler: async (request, reply) => {
       if (!request.headers['access-control-request-method']) {
-        throw VoraError.notFound(`no operation at OPTIONS ${request.url.split('?')[0]}`);
+        // This route is Fastify's, not Nest's: the exception filter never sees what it throws.
+        return reply
+          .status(404)
+          .header('content-type', 'application/json; charset=utf-8')
+          .send(errorBody(404, `no operation at OPTIONS ${request.url.split('?')[0]}`));
       }
       void reply.status(200).header('allow', ALLOWED_METHODS);
       return {};

@@ -19,7 +19,8 @@ export class MemorySessionStore extends SessionStore implements OnModuleDestroy 
     const replaced = own.find((s) => sameKey(s, session));
     const live = own.length - (replaced ? 1 : 0);
     if (live >= limits.maxPerUser) return { opened: false, live };
-    if (replaced) await this.remove(replaced.id);
+    // No await between the check and the insert: a concurrent open of the same key must see this one.
+    if (replaced) this.removeNow(replaced.id);
     this.sessions.set(session.id, session, limits.ttlS * 1000);
     this.byTokenHash.set(session.tokenHash, session.id);
     add(this.byUser, session.sub, session.id);
@@ -49,12 +50,16 @@ export class MemorySessionStore extends SessionStore implements OnModuleDestroy 
   }
 
   async remove(id: string): Promise<Session | undefined> {
+    return this.removeNow(id);
+  }
+
+  async ping(): Promise<void> {}
+
+  private removeNow(id: string): Session | undefined {
     const session = this.sessions.delete(id);
     if (session) this.unindex(session);
     return session;
   }
-
-  async ping(): Promise<void> {}
 
   private live(ids: Set<string> | undefined): Session[] {
     const sessions: Session[] = [];

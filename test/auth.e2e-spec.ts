@@ -1,0 +1,554 @@
+import { execFile } from 'node:child_process';
+import { createHmac, createPublicKey } from 'node:crypto';
+import { promisify } from 'node:util';
+import { DevIssuerKey } from '../src/auth/dev-issuer/dev-issuer';
+import { createApp } from '../src/app';
+import { ConfigError, loadConfig } from '../src/config/load-config';
+import { expectError, http, HttpResult, RunningGateway, startGateway } from './support/gateway';
+import { SigningKey, TestIssuer } from './support/test-issuer';
+
+const REALM = 'Bearer realm="vora"';
+const ALICE = ['+905321110001', '+902121110001'];
+
+const b64url = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url');
+const nowS = (): number => Math.floor(Date.now() / 1000);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A 401 for a token that was sent but refused: RFC 6750 invalid_token with a description. */
+function expectInvalidToken(result: HttpResult, description: string): void {
+  expectError(result, 401);
+  expect(result.body.error).toBe('Unauthorized');
+  expect(result.body.message).toBe(`the access token is invalid: ${description}`);
+  expect(result.headers.get('www-authenticate')).toBe(
+    `${REALM}, error="invalid_token", error_description="${description}"`,
+  );
+}
+
+function expectInsufficientScope(result: HttpResult, scopes: string): void {
+  expectError(result, 403, `the access token has insufficient scope: one of ${scopes} is required`);
+  expect(result.body.error).toBe('Forbidden');
+  expect(result.headers.get('www-authenticate')).toBe(`${REALM}, error="insufficient_scope", scope="${scopes}"`);
+}
+
+/** The RFC 9068 claims the test issuer puts in every token, for tokens built by hand. */
+function claims(issuer: TestIssuer, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  const now = nowS();
+  return { iss: issuer.issuer, aud: issuer.audience, sub: 'alice', scope: 'vora:user', iat: now, exp: now + 300, ...extra };
+}
+
+describe('security_auth against an external issuer', () => {
+  let issuer: TestIssuer;
+  let gateway: RunningGateway;
+  let rsa: SigningKey;
+  let ec: SigningKey;
+  let pss: SigningKey;
+  let ed: SigningKey;
+  const identity = (token: string, query = '') => http(`${gateway.url}/identity${query}`, { token });
+
+  beforeAll(async () => {
+    issuer = await TestIssuer.start();
+    rsa = issuer.keys[0];
+    ec = await TestIssuer.generateKey('ES256');
+    pss = await TestIssuer.generateKey('PS256');
+    ed = await TestIssuer.generateKey('EdDSA');
+    issuer.keys.push(ec, pss, ed);
+    gateway = await startGateway(issuer.env());
+  });
+  afterAll(async () => {
+    await gateway.close();
+    await issuer.close();
+  });
+
+  it('accepts a valid token', async () => {
+    const result = await identity(await issuer.sign());
+    expect(result.status).toBe(200);
+    expect(result.body).toEqual({ identities: ALICE });
+  });
+
+  describe('no token', () => {
+    it('answers 401 with a bare Bearer challenge', async () => {
+      const result = await http(`${gateway.url}/identity`);
+      expectError(result, 401, 'an access token is required: send Authorization: Bearer <token>');
+      expect(result.body.error).toBe('Unauthorized');
+      expect(result.headers.get('www-authenticate')).toBe(REALM);
+    });
+
+    it('refuses a Bearer header without a token', async () => {
+      const result = await http(`${gateway.url}/identity`, { headers: { authorization: 'Bearer ' } });
+      expectInvalidToken(result, 'the Authorization header must be Bearer followed by one token');
+    });
+
+    it('treats another authorization scheme as no bearer token (RFC 6750 3.1: no error code)', async () => {
+      const result = await http(`${gateway.url}/identity`, { headers: { authorization: 'Basic YWxpY2U6c2VjcmV0' } });
+      expectError(result, 401);
+      expect(result.headers.get('www-authenticate')).toBe(REALM);
+    });
+  });
+
+  describe('claims', () => {
+    it('refuses an expired token', async () => {
+      const token = await issuer.sign({ claims: { iat: nowS() - 600, exp: nowS() - 120 } });
+      expectInvalidToken(await identity(token), 'the token has expired');
+    });
+
+    it('accepts a token that expired within the clock skew', async () => {
+      const token = await issuer.sign({ claims: { exp: nowS() - 10 } });
+      expect((await identity(token)).status).toBe(200);
+    });
+
+    it('refuses a token whose nbf is further in the future than the skew', async () => {
+      const token = await issuer.sign({ claims: { nbf: nowS() + 120 } });
+      expectInvalidToken(await identity(token), 'the token is not valid yet');
+    });
+
+    it('accepts a token whose nbf is in the future within the skew', async () => {
+      const token = await issuer.sign({ claims: { nbf: nowS() + 20 } });
+      expect((await identity(token)).status).toBe(200);
+    });
+
+    it('accepts an aud array that names the gateway', async () => {
+      const token = await issuer.sign({ claims: { aud: ['account', 'vora-gateway'] } });
+      expect((await identity(token)).status).toBe(200);
+    });
+
+    it('refuses a token for another audience', async () => {
+      const token = await issuer.sign({ claims: { aud: 'another-service' } });
+      expectInvalidToken(await identity(token), 'the token is meant for another audience');
+    });
+
+    it('refuses a token from another issuer', async () => {
+      const token = await issuer.sign({ claims: { iss: 'https://evil.example' } });
+      expectInvalidToken(await identity(token), 'the token was not issued by the trusted issuer');
+    });
+
+    it('refuses a token without exp (RFC 9068)', async () => {
+      const token = await issuer.sign({ claims: { exp: undefined } });
+      expectInvalidToken(await identity(token), 'the token has no expiry');
+    });
+
+    it('refuses a token without sub', async () => {
+      const token = await issuer.sign({ claims: { sub: undefined } });
+      expectInvalidToken(await identity(token), 'the token has no subject');
+    });
+
+    it('refuses an ID token (nonce claim) even from the trusted issuer', async () => {
+      const token = await issuer.sign({ claims: { nonce: 'n-0S6_WzA2Mj' } });
+      expectInvalidToken(await identity(token), 'an ID token was sent where an access token is required');
+    });
+  });
+
+  describe('algorithms and keys', () => {
+    it('refuses alg none (an unsigned token)', async () => {
+      const token = `${b64url({ alg: 'none', typ: 'at+jwt' })}.${b64url(claims(issuer))}.`;
+      expectInvalidToken(await identity(token), 'the signing algorithm is not allowed');
+    });
+
+    it('refuses HS256 signed with the RSA public key as the HMAC secret', async () => {
+      const pem = createPublicKey({ key: rsa.publicJwk as never, format: 'jwk' }).export({ type: 'spki', format: 'pem' });
+      const input = `${b64url({ alg: 'HS256', typ: 'at+jwt', kid: rsa.kid })}.${b64url(claims(issuer))}`;
+      const signature = createHmac('sha256', pem).update(input).digest('base64url');
+      expectInvalidToken(await identity(`${input}.${signature}`), 'the signing algorithm is not allowed');
+    });
+
+    it('refuses an algorithm outside the allowlist (RS384)', async () => {
+      const token = await issuer.sign({ key: { ...rsa, alg: 'RS384' as never } });
+      expectInvalidToken(await identity(token), 'the signing algorithm is not allowed');
+    });
+
+    it('refuses an unknown kid', async () => {
+      const token = await issuer.sign({ header: { kid: 'no-such-key' } });
+      expectInvalidToken(await identity(token), 'the token is signed by an unknown key');
+    });
+
+    it('refuses a tampered signature', async () => {
+      const token = await issuer.sign();
+      const [header, payload, signature] = token.split('.');
+      const middle = Math.floor(signature.length / 2);
+      const flipped = signature[middle] === 'A' ? 'B' : 'A';
+      const tampered = `${header}.${payload}.${signature.slice(0, middle)}${flipped}${signature.slice(middle + 1)}`;
+      expectInvalidToken(await identity(tampered), 'the signature is invalid');
+    });
+
+    it('refuses a tampered payload', async () => {
+      const [header, , signature] = (await issuer.sign()).split('.');
+      const payload = b64url(claims(issuer, { scope: 'vora:admin' }));
+      expectInvalidToken(await identity(`${header}.${payload}.${signature}`), 'the signature is invalid');
+    });
+
+    it('refuses a garbage string', async () => {
+      expectInvalidToken(await identity('not-a-jwt'), 'the token is malformed');
+      expectInvalidToken(await identity('a.b.c'), 'the token is malformed');
+    });
+
+    it.each(['ES256', 'PS256', 'EdDSA'] as const)('accepts a %s key of the issuer', async (alg) => {
+      const key = { ES256: ec, PS256: pss, EdDSA: ed }[alg];
+      const result = await identity(await issuer.sign({ key }));
+      expect(result.status).toBe(200);
+      expect(result.body).toEqual({ identities: ALICE });
+    });
+
+    it('refuses a key used with another algorithm than its own (RS256 key, PS256 header)', async () => {
+      const token = await issuer.sign({ key: { ...rsa, alg: 'PS256' } });
+      expectInvalidToken(await identity(token), 'the token is signed by an unknown key');
+    });
+
+    describe('the header cannot choose the key', () => {
+      let attacker: TestIssuer;
+      beforeAll(async () => {
+        attacker = await TestIssuer.start();
+      });
+      afterAll(() => attacker.close());
+
+      it('ignores an embedded jwk carrying the attacker key and its kid', async () => {
+        const key = attacker.keys[0];
+        const token = await issuer.sign({ key, header: { jwk: key.publicJwk } });
+        expectInvalidToken(await identity(token), 'the token is signed by an unknown key');
+      });
+
+      it('ignores an embedded jwk when the kid names an issuer key', async () => {
+        const key = { ...attacker.keys[0], kid: rsa.kid };
+        const token = await issuer.sign({ key, header: { jwk: attacker.keys[0].publicJwk } });
+        expectInvalidToken(await identity(token), 'the signature is invalid');
+      });
+
+      it('ignores an embedded jwk without a kid', async () => {
+        const token = await issuer.sign({ key: attacker.keys[0], header: { kid: undefined, jwk: attacker.keys[0].publicJwk } });
+        expectInvalidToken(await identity(token), 'the signature is invalid');
+      });
+
+      it('never fetches a jku or x5u the token points at', async () => {
+        const key = attacker.keys[0];
+        for (const header of [
+          { jku: attacker.jwksUri },
+          { jku: attacker.jwksUri, kid: rsa.kid },
+          { x5u: `${attacker.issuer}/cert.pem`, kid: rsa.kid },
+        ]) {
+          const token = await issuer.sign({ key: { ...key, kid: header.kid ?? key.kid }, header });
+          const result = await identity(token);
+          expectError(result, 401);
+          expect(result.headers.get('www-authenticate')).toMatch(/^Bearer realm="vora", error="invalid_token"/);
+        }
+        expect(attacker.jwksRequests).toBe(0);
+      });
+    });
+  });
+
+  describe('typ', () => {
+    it.each(['at+jwt', 'application/at+jwt', 'JWT'])('accepts typ %s', async (typ) => {
+      expect((await identity(await issuer.sign({ header: { typ } }))).status).toBe(200);
+    });
+
+    it('refuses typ id+jwt', async () => {
+      const token = await issuer.sign({ header: { typ: 'id+jwt' } });
+      const result = await identity(token);
+      expectError(result, 401, 'the access token is invalid: token type "id+jwt" is not an accepted access token type');
+      // error_description may not contain a double quote (RFC 6750 section 3)
+      expect(result.headers.get('www-authenticate')).toBe(
+        `${REALM}, error="invalid_token", error_description="token type 'id+jwt' is not an accepted access token type"`,
+      );
+    });
+
+    it('refuses a token without typ', async () => {
+      const result = await identity(await issuer.sign({ header: { typ: undefined } }));
+      expectError(result, 401, 'the access token is invalid: token type "" is not an accepted access token type');
+      expect(result.headers.get('www-authenticate')).toMatch(/^Bearer realm="vora", error="invalid_token", error_description="[^"]*"$/);
+    });
+
+    it('keeps a header free of control characters a hostile typ carries', async () => {
+      const result = await identity(await issuer.sign({ header: { typ: 'x"\r\nset-cookie: a=b' } }));
+      expectError(result, 401);
+      expect(result.headers.get('set-cookie')).toBeNull();
+      expect(result.headers.get('www-authenticate')).toMatch(/^Bearer realm="vora", error="invalid_token", error_description="[^"]*"$/);
+    });
+
+    describe('AUTH_ACCEPTED_TYP narrows the accepted types', () => {
+      let narrow: RunningGateway;
+      beforeAll(async () => {
+        narrow = await startGateway({ ...issuer.env(), AUTH_ACCEPTED_TYP: 'at+jwt' });
+      });
+      afterAll(() => narrow.close());
+
+      it('accepts at+jwt and refuses JWT and application/at+jwt', async () => {
+        const call = async (typ: string) => http(`${narrow.url}/identity`, { token: await issuer.sign({ header: { typ } }) });
+        expect((await call('at+jwt')).status).toBe(200);
+        expectError(await call('JWT'), 401, 'the access token is invalid: token type "JWT" is not an accepted access token type');
+        expectError(await call('application/at+jwt'), 401, /token type "application\/at\+jwt" is not an accepted/);
+      });
+    });
+  });
+
+  describe('where the token is sent', () => {
+    it('accepts the token in the access_token query parameter', async () => {
+      const result = await http(`${gateway.url}/identity?access_token=${await issuer.sign()}`);
+      expect(result.status).toBe(200);
+      expect(result.body).toEqual({ identities: ALICE });
+    });
+
+    it('answers 400 invalid_request to a token in the header and the query at once', async () => {
+      const token = await issuer.sign();
+      const result = await identity(token, `?access_token=${token}`);
+      expectError(result, 400, 'send the access token in one place only, not in the header and the query');
+      expect(result.body.error).toBe('Bad Request');
+      expect(result.headers.get('www-authenticate')).toBe(
+        `${REALM}, error="invalid_request", error_description="the token was sent in more than one place"`,
+      );
+    });
+
+    it('answers 400 to the access_token query parameter sent twice', async () => {
+      const token = await issuer.sign();
+      const result = await http(`${gateway.url}/identity?access_token=${token}&access_token=${token}`);
+      expectError(result, 400, 'send the access token in one place only');
+      expect(result.headers.get('www-authenticate')).toBe(`${REALM}, error="invalid_request"`);
+    });
+  });
+
+  describe('scopes and modes', () => {
+    it('reads scopes from a space separated scope claim', async () => {
+      const result = await identity(await issuer.sign({ scope: 'openid vora:ott profile' }));
+      expect(result.body).toEqual({ identities: ['+902121110001'] });
+    });
+
+    it('reads scopes from an scp array', async () => {
+      const token = await issuer.sign({ claims: { scope: undefined, scp: ['openid', 'vora:ott'] } });
+      const result = await identity(token);
+      expect(result.status).toBe(200);
+      expect(result.body).toEqual({ identities: ['+902121110001'] });
+    });
+
+    it('takes admin over every other mode', async () => {
+      const result = await identity(await issuer.sign({ scope: 'vora:ott vora:user vora:manager vora:admin' }));
+      expect(result.body).toEqual({ identities: ['alice'] });
+    });
+
+    it('takes user over ott', async () => {
+      const result = await identity(await issuer.sign({ scope: 'vora:ott vora:user' }));
+      expect(result.body).toEqual({ identities: ALICE });
+    });
+
+    it('takes manager over user (the manager sees group events)', async () => {
+      const token = await issuer.sign({ sub: 'carol', scope: 'vora:user vora:manager' });
+      const setup = await http(`${gateway.url}/identity/setup`, { token, body: { connectionType: 'WEB', identity: '+905321110003' } });
+      expect(setup.status).toBe(200);
+      const result = await http(`${gateway.url}/identity/+905321110003/eventSubscription`, { token, body: { subscribeAll: true } });
+      expect(result.status).toBe(200);
+      expect(result.body.events).toEqual(expect.arrayContaining(['AgentStateChanged', 'QueueStatusChanged']));
+      await http(`${gateway.url}/logout/+905321110003`, { token, method: 'POST' });
+    });
+
+    it('answers 403 insufficient_scope to a token without any mode scope', async () => {
+      const result = await identity(await issuer.sign({ scope: 'openid profile' }));
+      expectInsufficientScope(result, 'vora:user vora:manager vora:ott vora:admin');
+    });
+
+    it('answers 403 insufficient_scope to the platform scope on a client endpoint', async () => {
+      const result = await identity(await issuer.sign({ scope: 'vora:events:publish' }));
+      expectInsufficientScope(result, 'vora:user vora:manager vora:ott vora:admin');
+    });
+  });
+
+  describe('the verified-token cache', () => {
+    it('does not keep a token valid past its expiry plus the skew', async () => {
+      // Expired 28 s ago: inside the 30 s skew now, outside it two seconds from now.
+      const start = nowS();
+      const token = await issuer.sign({ claims: { exp: start - 28 } });
+      expect((await identity(token)).status).toBe(200);
+      expect((await identity(token)).status).toBe(200);
+      await sleep((start + 2) * 1000 - Date.now() + 50);
+      expectInvalidToken(await identity(token), 'the token has expired');
+    });
+
+    describe('without clock skew', () => {
+      let strict: RunningGateway;
+      beforeAll(async () => {
+        strict = await startGateway({ ...issuer.env(), AUTH_CLOCK_SKEW_S: '0' });
+      });
+      afterAll(() => strict.close());
+
+      it('accepts a token until exp and refuses it after, though it was cached', async () => {
+        const exp = nowS() + 2;
+        const token = await issuer.sign({ claims: { exp } });
+        const call = () => http(`${strict.url}/identity`, { token });
+        expect((await call()).status).toBe(200);
+        expect((await call()).status).toBe(200);
+        await sleep(exp * 1000 - Date.now() + 50);
+        expectInvalidToken(await call(), 'the token has expired');
+      });
+    });
+  });
+});
+
+describe('JWKS caching', () => {
+  let issuer: TestIssuer;
+  let gateway: RunningGateway;
+  const identity = async (key: SigningKey) => http(`${gateway.url}/identity`, { token: await issuer.sign({ key }) });
+
+  beforeAll(async () => {
+    issuer = await TestIssuer.start();
+    gateway = await startGateway(issuer.env());
+  });
+  afterAll(async () => {
+    await gateway.close();
+    await issuer.close();
+  });
+
+  it('loads the keys once at start-up and serves from the cache', async () => {
+    expect(issuer.jwksRequests).toBe(1);
+    expect((await identity(issuer.keys[0])).status).toBe(200);
+    expect((await identity(issuer.keys[0])).status).toBe(200);
+    expect(issuer.jwksRequests).toBe(1);
+  });
+
+  it('refetches on an unknown kid and picks up a rotated-in key', async () => {
+    const rotated = await TestIssuer.generateKey('ES256');
+    issuer.keys.push(rotated);
+    // Concurrent requests with the new kid share one refetch, and none is refused while it runs.
+    const results = await Promise.all([1, 2, 3, 4, 5].map(() => identity(rotated)));
+    for (const result of results) {
+      expect(result.status).toBe(200);
+      expect(result.body).toEqual({ identities: ALICE });
+    }
+    expect(issuer.jwksRequests).toBe(2);
+  });
+
+  it('does not refetch for a second unknown kid within 30 s', async () => {
+    const second = await TestIssuer.generateKey('ES256');
+    issuer.keys.push(second);
+    expectInvalidToken(await identity(second), 'the token is signed by an unknown key');
+    expectInvalidToken(await identity(second), 'the token is signed by an unknown key');
+    expect(issuer.jwksRequests).toBe(2);
+  });
+
+  it('keeps accepting tokens signed by cached keys while the JWKS endpoint is down', async () => {
+    issuer.setDown(true);
+    try {
+      expect((await identity(issuer.keys[0])).status).toBe(200);
+      expect((await identity(issuer.keys[1])).status).toBe(200);
+      const readiness = await http(`${gateway.url}/health/readiness`);
+      expect(readiness.status).toBe(204);
+    } finally {
+      issuer.setDown(false);
+    }
+  });
+});
+
+describe('JWKS endpoint down at start-up', () => {
+  let issuer: TestIssuer;
+  let gateway: RunningGateway;
+  beforeAll(async () => {
+    issuer = await TestIssuer.start();
+    issuer.setDown(true);
+    gateway = await startGateway(issuer.env());
+  });
+  afterAll(async () => {
+    await gateway.close();
+    await issuer.close();
+  });
+
+  it('answers 503 to a client request while no key was ever loaded', async () => {
+    const token = await issuer.sign();
+    expectError(await http(`${gateway.url}/identity`, { token }), 503, 'the token issuer keys are not available yet; retry shortly');
+  });
+});
+
+describe('AUTH_JWKS_URI skips discovery', () => {
+  let issuer: TestIssuer;
+  let gateway: RunningGateway;
+  beforeAll(async () => {
+    issuer = await TestIssuer.start();
+    gateway = await startGateway({ ...issuer.env(), AUTH_JWKS_URI: issuer.jwksUri });
+  });
+  afterAll(async () => {
+    await gateway.close();
+    await issuer.close();
+  });
+
+  it('accepts tokens of the issuer', async () => {
+    const result = await http(`${gateway.url}/identity`, { token: await issuer.sign() });
+    expect(result.status).toBe(200);
+  });
+});
+
+describe('configuration of the issuer', () => {
+  it('refuses to start in production without an issuer, naming AUTH_ISSUER', async () => {
+    const start = startGateway({ NODE_ENV: 'production' });
+    await expect(start).rejects.toBeInstanceOf(ConfigError);
+    await expect(start).rejects.toThrow(/AUTH_ISSUER/);
+  });
+});
+
+describe('development issuer (no AUTH_ISSUER)', () => {
+  let gateway: RunningGateway;
+  beforeAll(async () => {
+    gateway = await startGateway({});
+  });
+  afterAll(() => gateway.close());
+
+  it('accepts a token signed with the development key', async () => {
+    const key = await DevIssuerKey.loadOrCreate(gateway.config.auth.devKeyDir);
+    const token = await key.sign({ sub: 'alice', scope: 'vora:user', audience: gateway.config.auth.audience });
+    const result = await http(`${gateway.url}/identity`, { token });
+    expect(result.status).toBe(200);
+    expect(result.body).toEqual({ identities: ALICE });
+  });
+
+  it('refuses a token of another key, even with the development issuer name', async () => {
+    const stranger = await TestIssuer.start();
+    try {
+      const token = await stranger.sign({ key: { ...stranger.keys[0] }, claims: { iss: 'urn:vora:dev-issuer' } });
+      expectInvalidToken(await http(`${gateway.url}/identity`, { token }), 'the token is signed by an unknown key');
+    } finally {
+      await stranger.close();
+    }
+  });
+
+  it('serves its JWKS without the private part', async () => {
+    const result = await http(`${gateway.url}/dev-issuer/jwks.json`);
+    expect(result.status).toBe(200);
+    expect(result.body.keys).toHaveLength(1);
+    expect(result.body.keys[0]).toMatchObject({ kty: 'EC', crv: 'P-256', alg: 'ES256', use: 'sig' });
+    expect(result.body.keys[0].d).toBeUndefined();
+  });
+
+  it('keeps its key across restarts, so earlier tokens stay valid', async () => {
+    const key = await DevIssuerKey.loadOrCreate(gateway.config.auth.devKeyDir);
+    const token = await key.sign({ sub: 'alice', scope: 'vora:user', audience: 'vora-gateway' });
+    const restarted = await startGateway({ DEV_KEY_DIR: gateway.config.auth.devKeyDir });
+    try {
+      expect((await http(`${restarted.url}/identity`, { token })).status).toBe(200);
+    } finally {
+      await restarted.close();
+    }
+    // A gateway with another key directory has another key.
+    const other = await startGateway({});
+    try {
+      expectInvalidToken(await http(`${other.url}/identity`, { token }), 'the token is signed by an unknown key');
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('warns that development auth is on', async () => {
+    const warnings: string[] = [];
+    const logger = {
+      log: () => undefined,
+      error: () => undefined,
+      warn: (message: unknown) => void warnings.push(String(message)),
+    };
+    const config = loadConfig({ NODE_ENV: 'test', DEV_KEY_DIR: gateway.config.auth.devKeyDir });
+    const app = await createApp(config, { logger });
+    await app.close();
+    expect(warnings).toEqual(expect.arrayContaining([expect.stringMatching(/development token issuer is ON.*AUTH_ISSUER/)]));
+  });
+
+  it('accepts a token printed by `npm run token`', async () => {
+    const { stdout } = await promisify(execFile)('npm', ['run', '--silent', 'token', '--', '--sub', 'alice', '--scope', 'vora:user'], {
+      cwd: `${__dirname}/..`,
+      env: { ...process.env, DEV_KEY_DIR: gateway.config.auth.devKeyDir },
+    });
+    const token = stdout.trim();
+    expect(token).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+    const result = await http(`${gateway.url}/identity`, { token });
+    expect(result.status).toBe(200);
+    expect(result.body).toEqual({ identities: ALICE });
+  });
+});
