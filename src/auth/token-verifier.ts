@@ -78,6 +78,8 @@ export class TokenVerifier {
         clockTolerance: this.config.auth.clockSkewS,
         requiredClaims: ['exp', 'sub'],
       });
+      // jose checks only that `sub` is present; every store keys on it as a string (RFC 7519: StringOrURI).
+      if (typeof payload.sub !== 'string' || payload.sub === '') throw invalidToken('the token has no subject');
       if (!this.acceptedTyp.has(String(protectedHeader.typ ?? '').toLowerCase())) {
         throw invalidToken(`token type "${protectedHeader.typ ?? ''}" is not an accepted access token type`);
       }
