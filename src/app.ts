@@ -2,9 +2,10 @@ import { LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import type { RouteOptions } from 'fastify';
+import type { FastifyError, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import { AppModule } from './app.module';
 import { registerCors } from './common/cors';
+import { errorBody } from './common/error-body';
 import { registerJsonBody } from './common/json-body';
 import { GatewayConfig } from './config/gateway-config';
 import { GatewayWsAdapter } from './gateway/gateway-ws.adapter';
@@ -24,6 +25,12 @@ export async function createApp(config: GatewayConfig, options: CreateAppOptions
     requestTimeout: config.http.requestTimeoutMs,
     connectionTimeout: config.http.requestTimeoutMs,
     return503OnClosing: true,
+    // Bad percent-encoding and over-long path parameters are refused by the router itself.
+    frameworkErrors: (error: FastifyError, _request: FastifyRequest, reply: FastifyReply) => {
+      const status = error.statusCode ?? 400;
+      const message = status === 414 ? 'a path parameter is too long' : 'the request URL is malformed';
+      void reply.status(status).header('content-type', 'application/json; charset=utf-8').send(errorBody(status, message));
+    },
   });
   const fastify = adapter.getInstance();
 
