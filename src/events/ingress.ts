@@ -6,6 +6,7 @@ import { RoutedEvent } from './envelope';
 export const MAX_BATCH = 500;
 export const MAX_DATA_BYTES = 16 * 1024;
 const FIELDS = new Set(['event', 'identity', 'group', 'data', 'occurredAt']);
+const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/i;
 
 /** An event as the telephony core publishes it (SPEC section 6), before routing. */
 export interface PublishedEvent {
@@ -61,8 +62,12 @@ function parseOne(item: unknown, catalogue: EventCatalogue, now: Date): Publishe
 
   let timestamp = now.toISOString();
   if (fields.occurredAt !== undefined) {
-    const occurredAt = typeof fields.occurredAt === 'string' ? new Date(fields.occurredAt) : undefined;
-    if (!occurredAt || Number.isNaN(occurredAt.getTime())) throw new Error('occurredAt must be an ISO-8601 date');
+    // RFC 3339 with an offset: Date would also take "1" or an RFC 2822 string, and a local time is ambiguous.
+    const raw = fields.occurredAt;
+    const occurredAt = typeof raw === 'string' && ISO_DATE_TIME.test(raw) ? new Date(raw) : undefined;
+    if (!occurredAt || Number.isNaN(occurredAt.getTime())) {
+      throw new Error('occurredAt must be an ISO-8601 date-time with an offset, e.g. 2026-11-28T10:15:30.120Z');
+    }
     timestamp = occurredAt.toISOString();
   }
   return {

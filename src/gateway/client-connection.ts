@@ -126,8 +126,12 @@ export class ClientConnection {
       for (;;) {
         // Ids may jump where the buffer had already dropped events (recovered: false).
         for (const event of slice.events) if (event.id > this.lastSentId) this.write(event);
-        if (!this.drainPending()) break;
+        // A socket that stopped taking writes would never fill the hole: looping on would starve the process.
+        if (!this.drainPending() || !this.isOpen) break;
         slice = await this.context.buffer.readAfter(this.session.id, this.lastSentId);
+        if (!slice.events.some((event) => event.id > this.lastSentId)) {
+          throw new Error(`the events after ${this.lastSentId} are no longer buffered`);
+        }
       }
     } catch (error) {
       this.context.log.warn(`session ${this.session.id}: replay failed: ${(error as Error).message}`);
@@ -154,7 +158,8 @@ export class ClientConnection {
   }
 
   private write(event: BufferedEvent): void {
-    if (this.closing) return;
+    // An event handed to a closing socket is not written: resume without lastEventId must send it again.
+    if (!this.isOpen) return;
     // A client that does not read must not make the gateway hold its backlog; it resumes from the buffer.
     if (this.socket.bufferedAmount > this.context.config.maxBufferedBytes) {
       this.close(CloseCode.TooSlow, 'too slow; reconnect with lastEventId');

@@ -40,6 +40,7 @@ export class EventsGateway implements OnGatewayConnection, BeforeApplicationShut
   async handleConnection(socket: WebSocket, request: IncomingMessage): Promise<void> {
     const handshake = this.handshakes.take(request);
     if (!handshake) return socket.close(CloseCode.InternalError, 'handshake state lost');
+    if (this.handshakes.draining) return socket.close(CloseCode.GoingAway, 'gateway shutting down; reconnect and resume');
     const connection = new ClientConnection(socket, handshake.session, this.context);
     try {
       await this.registry.attach(connection);
@@ -52,6 +53,8 @@ export class EventsGateway implements OnGatewayConnection, BeforeApplicationShut
   }
 
   async beforeApplicationShutdown(): Promise<void> {
+    // The HTTP server listens until the sockets are closed: a client told to reconnect must go elsewhere.
+    this.handshakes.drain();
     if (!this.registry.size) return;
     this.registry.closeAll(CloseCode.GoingAway, 'gateway shutting down; reconnect and resume');
     const deadline = Date.now() + SHUTDOWN_CLOSE_WAIT_MS;

@@ -24,6 +24,8 @@ const refuse = (status: number, message: string): HandshakeResult => ({ accepted
 export class HandshakeService {
   private readonly accepted = new WeakMap<IncomingMessage, AcceptedHandshake>();
   private readonly allowedOrigins: ReadonlySet<string>;
+  /** Set when shutdown begins: no new socket is accepted. */
+  private isDraining = false;
 
   constructor(
     config: GatewayConfig,
@@ -32,7 +34,16 @@ export class HandshakeService {
     this.allowedOrigins = new Set(config.ws.allowedOrigins);
   }
 
+  get draining(): boolean {
+    return this.isDraining;
+  }
+
+  drain(): void {
+    this.isDraining = true;
+  }
+
   async verify(request: IncomingMessage): Promise<HandshakeResult> {
+    if (this.isDraining) return refuse(HttpStatus.SERVICE_UNAVAILABLE, 'the gateway is shutting down; reconnect to resume');
     const origin = request.headers.origin;
     // Native apps send no Origin; browsers must come from an allowed one when a list is set.
     if (origin && this.allowedOrigins.size && !this.allowedOrigins.has(origin)) {

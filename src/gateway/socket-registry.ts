@@ -70,7 +70,11 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
     const sessionId = connection.session.id;
     const previous = this.connections.get(sessionId);
     this.connections.set(sessionId, connection);
-    previous?.close(CloseCode.Replaced, 'replaced by a newer socket');
+    if (previous) {
+      previous.close(CloseCode.Replaced, 'replaced by a newer socket');
+      // Before the new socket resumes without lastEventId: it must start after what the old one was sent.
+      await this.recordWritten(previous);
+    }
     connection.onClose(() => void this.detach(connection));
     await this.presence.connected(sessionId, connection.id, this.presenceTtlMs);
     const claim: SocketClaimed = { sessionId, connectionId: connection.id };

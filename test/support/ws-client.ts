@@ -160,6 +160,35 @@ export class TestSocket {
     (this.socket as unknown as { _socket: { resume(): void } })._socket.resume();
   }
 
+  /**
+   * Opens a socket with extra `ws` client options (e.g. `autoPong: false` for a
+   * client that never answers pings) and resolves once the upgrade succeeded.
+   */
+  static openWith(
+    gateway: RunningGateway | string,
+    options: SocketOptions,
+    clientOptions: WebSocket.ClientOptions,
+  ): Promise<TestSocket> {
+    const socket = new WebSocket(TestSocket.url(gateway, options), {
+      perMessageDeflate: false,
+      ...clientOptions,
+      headers: { ...TestSocket.headers(options), ...clientOptions.headers },
+    });
+    const client = new TestSocket(socket);
+    return new Promise((resolve, reject) => {
+      socket.once('open', () => resolve(client));
+      socket.once('unexpected-response', (_request, response) => reject(new Error(`upgrade refused with ${response.statusCode}`)));
+      socket.once('error', reject);
+    });
+  }
+
+  /** The next message, which must be an event; fails on anything else. */
+  async nextEvent(timeoutMs = DEFAULT_WAIT_MS): Promise<any> {
+    const message = await this.next(timeoutMs);
+    if (message?.type !== 'event') throw new Error(`expected an event, got ${JSON.stringify(message)}`);
+    return message;
+  }
+
   async close(): Promise<void> {
     if (this.closeInfo) return;
     this.socket.close();
@@ -205,4 +234,34 @@ export async function setupSession(
 /** POST /events as the platform; returns the HTTP result. */
 export function publish(gateway: RunningGateway, platformToken: string, events: unknown) {
   return http(`${gateway.url}/events`, { token: platformToken, body: events });
+}
+
+/** POST /identity/setup, then GET /ws with the token; returns the token, the socket and its welcome. */
+export async function openSession(
+  gateway: RunningGateway,
+  accessToken: string,
+  body: { identity: string; connectionType?: string; holdUpMode?: boolean },
+  options: Omit<SocketOptions, 'token'> = {},
+): Promise<{ token: string; socket: TestSocket; welcome: any }> {
+  const token = await setupSession(gateway, accessToken, body);
+  const { socket, welcome } = await TestSocket.connect(gateway, { ...options, token });
+  return { token, socket, welcome };
+}
+
+/** POST /events as the platform; fails unless the gateway answered 202 {"accepted": n}. */
+export async function publishAccepted(gateway: RunningGateway, platformToken: string, events: unknown): Promise<void> {
+  const result = await publish(gateway, platformToken, events);
+  const count = Array.isArray(events) ? events.length : 1;
+  if (result.status !== 202 || result.body?.accepted !== count) {
+    throw new Error(`publish failed: ${result.status} ${JSON.stringify(result.body)}`);
+  }
+}
+
+/** Polls a condition until it holds, or fails after `timeoutMs` (for state that no message announces). */
+export async function eventually(condition: () => boolean | Promise<boolean>, timeoutMs = 5_000, what = 'the condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
 }
