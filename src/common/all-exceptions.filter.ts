@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger, NotFoundException } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { errorBody } from './error-body';
+import { StoreUnavailableError } from './store-unavailable';
 import { VoraError } from './vora-error';
 
 interface Failure {
@@ -37,6 +38,13 @@ function describeFailure(exception: unknown, logger: Logger): Failure {
   if (exception instanceof VoraError) {
     return { status: exception.status, message: exception.message, headers: exception.headers };
   }
+  if (exception instanceof StoreUnavailableError) {
+    return {
+      status: HttpStatus.SERVICE_UNAVAILABLE,
+      message: 'the session store is unavailable; retry shortly',
+      headers: { 'retry-after': '2' },
+    };
+  }
   if (exception instanceof NotFoundException && /^Cannot [A-Z]+ /.test(exception.message)) {
     // Nest's answer for an unknown route.
     return { status: 404, message: `no operation at ${exception.message.slice('Cannot '.length)}`, headers: {} };
@@ -69,7 +77,7 @@ function httpExceptionMessage(exception: HttpException): string {
  * with Fastify's terse message); say what the client should change.
  */
 const FASTIFY_MESSAGES: Readonly<Record<number, string>> = {
-  413: 'the request body is larger than this endpoint accepts (16 KiB for client operations)',
+  413: 'the request body is larger than this endpoint accepts (16 KiB for client operations, INGRESS_MAX_BODY_BYTES for POST /events)',
   414: 'the request URL is too long',
   415: 'the request body must be application/json',
   431: 'the request headers are too large',

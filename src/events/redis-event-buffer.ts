@@ -1,0 +1,170 @@
+import { Injectable } from '@nestjs/common';
+import Redis, { Result } from 'ioredis';
+import { GatewayConfig } from '../config/gateway-config';
+import { execPipeline, RedisConnection, viaRedis } from '../storage/redis-connection';
+import { FRAME_HEAD, frameOf } from './envelope';
+import { AppendEntry, BufferedEvent, BufferSlice, Delivery, EventBuffer } from './event-buffer';
+
+/**
+ * One session's buffer is two keys in the slot `{s:<sessionId>}`: a HASH with
+ * `seq` (the newest id ever assigned) and `written` (the newest id written to
+ * a socket), and a LIST of the newest frames, oldest first. The list holds
+ * consecutive ids, so the id of any element follows from `seq` and its length.
+ */
+const keys = {
+  meta: (sessionId: string) => `vora:{s:${sessionId}}:meta`,
+  frames: (sessionId: string) => `vora:{s:${sessionId}}:frames`,
+};
+
+/** Lua 5.1 prints large numbers in exponent form; ids must stay decimal. */
+const NUMBER = `local function int(n) return string.format('%d', n) end`;
+
+/**
+ * KEYS: meta, frames; ARGV: head, capacity, ttlMs, tail... → the first id.
+ * Assigns consecutive ids, stores frames head..id..tail and trims to capacity.
+ */
+const APPEND = `${NUMBER}
+local n = #ARGV - 3
+local capacity = tonumber(ARGV[2])
+local last = redis.call('HINCRBY', KEYS[1], 'seq', n)
+local first = last - n + 1
+local frames = {}
+-- Frames beyond capacity would be trimmed at once; their ids are still spent.
+for i = math.max(1, n - capacity + 1), n do
+  frames[#frames + 1] = ARGV[1] .. int(first + i - 1) .. ARGV[3 + i]
+  if #frames == 1000 then
+    redis.call('RPUSH', KEYS[2], unpack(frames))
+    frames = {}
+  end
+end
+if #frames > 0 then redis.call('RPUSH', KEYS[2], unpack(frames)) end
+redis.call('LTRIM', KEYS[2], -capacity, -1)
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+return first
+`;
+
+/** KEYS: meta, frames; ARGV: afterId → {newestId, oldestId, frames after afterId}. */
+const READ_AFTER = `
+local newest = tonumber(redis.call('HGET', KEYS[1], 'seq') or '0')
+local length = redis.call('LLEN', KEYS[2])
+if length == 0 then return {newest, 0, {}} end
+local oldest = newest - length + 1
+local from = math.max(tonumber(ARGV[1]) + 1, oldest)
+if from > newest then return {newest, oldest, {}} end
+return {newest, oldest, redis.call('LRANGE', KEYS[2], from - oldest, -1)}
+`;
+
+/** KEYS: meta; ARGV: id. Raises `written`, never lowers it; creates nothing. */
+const MARK_WRITTEN = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local written = tonumber(redis.call('HGET', KEYS[1], 'written') or '0')
+if tonumber(ARGV[1]) > written then redis.call('HSET', KEYS[1], 'written', ARGV[1]) end
+return 0
+`;
+
+/**
+ * KEYS: meta, frames; ARGV: lastId, ttlMs. When the store lost the buffer (or
+ * holds older ids), the next id becomes lastId + 1 and no frames are kept.
+ */
+const CONTINUE_FROM = `
+local seq = tonumber(redis.call('HGET', KEYS[1], 'seq') or '0')
+if seq >= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'seq', ARGV[1])
+redis.call('DEL', KEYS[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+`;
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    voraBufferAppend(
+      meta: string,
+      frames: string,
+      head: string,
+      capacity: number,
+      ttlMs: number,
+      ...tails: string[]
+    ): Result<number, Context>;
+    voraBufferReadAfter(meta: string, frames: string, afterId: number): Result<[number, number, string[]], Context>;
+    voraBufferMarkWritten(meta: string, id: number): Result<number, Context>;
+    voraBufferContinueFrom(meta: string, frames: string, lastId: number, ttlMs: number): Result<number, Context>;
+  }
+}
+
+@Injectable()
+export class RedisEventBuffer extends EventBuffer {
+  private readonly redis: Redis;
+  private readonly capacity: number;
+  private readonly ttlMs: number;
+
+  constructor(connection: RedisConnection, config: GatewayConfig) {
+    super();
+    this.redis = connection.client;
+    this.capacity = config.ws.eventBufferSize;
+    this.ttlMs = config.session.idleTtlS * 1000;
+    this.redis.defineCommand('voraBufferAppend', { numberOfKeys: 2, lua: APPEND });
+    this.redis.defineCommand('voraBufferReadAfter', { numberOfKeys: 2, lua: READ_AFTER, readOnly: true });
+    this.redis.defineCommand('voraBufferMarkWritten', { numberOfKeys: 1, lua: MARK_WRITTEN });
+    this.redis.defineCommand('voraBufferContinueFrom', { numberOfKeys: 2, lua: CONTINUE_FROM });
+  }
+
+  /** One round trip: one script call per session in the batch, pipelined. */
+  async append(entries: readonly AppendEntry[]): Promise<Delivery[]> {
+    if (!entries.length) return [];
+    const tailsBySession = new Map<string, string[]>();
+    for (const { sessionId, tail } of entries) {
+      const tails = tailsBySession.get(sessionId);
+      if (tails) tails.push(tail);
+      else tailsBySession.set(sessionId, [tail]);
+    }
+    const pipeline = this.redis.pipeline();
+    for (const [sessionId, tails] of tailsBySession) {
+      pipeline.voraBufferAppend(keys.meta(sessionId), keys.frames(sessionId), FRAME_HEAD, this.capacity, this.ttlMs, ...tails);
+    }
+    const firstIds = (await execPipeline(pipeline)) as number[];
+
+    const nextId = new Map<string, number>();
+    [...tailsBySession.keys()].forEach((sessionId, i) => nextId.set(sessionId, Number(firstIds[i])));
+    return entries.map(({ sessionId, tail }) => {
+      const id = nextId.get(sessionId)!;
+      nextId.set(sessionId, id + 1);
+      return { sessionId, id, frame: frameOf(id, tail) };
+    });
+  }
+
+  async readAfter(sessionId: string, afterId: number): Promise<BufferSlice> {
+    const [newestId, oldestId, frames] = await viaRedis(() =>
+      this.redis.voraBufferReadAfter(keys.meta(sessionId), keys.frames(sessionId), afterId),
+    );
+    const firstId = newestId - frames.length + 1;
+    const events: BufferedEvent[] = frames.map((frame, i) => ({ id: firstId + i, frame }));
+    return { events, oldestId: Number(oldestId), newestId: Number(newestId) };
+  }
+
+  async lastWritten(sessionId: string): Promise<number> {
+    const written = await viaRedis(() => this.redis.hget(keys.meta(sessionId), 'written'));
+    return written === null ? 0 : Number(written);
+  }
+
+  async markWritten(sessionId: string, id: number): Promise<void> {
+    await viaRedis(() => this.redis.voraBufferMarkWritten(keys.meta(sessionId), id));
+  }
+
+  async touch(sessionId: string): Promise<void> {
+    await execPipeline(
+      this.redis.pipeline().pexpire(keys.meta(sessionId), this.ttlMs).pexpire(keys.frames(sessionId), this.ttlMs),
+    );
+  }
+
+  async continueFrom(sessionId: string, lastId: number): Promise<void> {
+    await viaRedis(() =>
+      this.redis.voraBufferContinueFrom(keys.meta(sessionId), keys.frames(sessionId), lastId, this.ttlMs),
+    );
+  }
+
+  async drop(sessionId: string): Promise<void> {
+    // Both keys share the session's slot, so one DEL is Cluster-safe.
+    await viaRedis(() => this.redis.del(keys.meta(sessionId), keys.frames(sessionId)));
+  }
+}

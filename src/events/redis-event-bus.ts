@@ -1,0 +1,54 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { RedisConnection, viaRedis } from '../storage/redis-connection';
+import { Delivery } from './event-buffer';
+import { EventBus } from './event-bus';
+
+/**
+ * Every instance hears every delivery and hands on those whose sessions it
+ * holds. One channel for the whole cluster: see docs/scaling.md for when to
+ * shard it.
+ */
+export const DELIVERIES_CHANNEL = 'vora:deliveries';
+
+@Injectable()
+export class RedisEventBus extends EventBus {
+  private readonly logger = new Logger('EventBus');
+  private readonly handlers: Array<(deliveries: readonly Delivery[]) => void> = [];
+  private subscribed = false;
+
+  constructor(private readonly connection: RedisConnection) {
+    super();
+  }
+
+  async deliver(deliveries: readonly Delivery[]): Promise<void> {
+    if (!deliveries.length) return;
+    const message = JSON.stringify(deliveries.map(({ sessionId, id, frame }) => ({ sessionId, id, frame })));
+    await viaRedis(() => this.connection.client.publish(DELIVERIES_CHANNEL, message));
+  }
+
+  onDeliveries(handler: (deliveries: readonly Delivery[]) => void): void {
+    this.handlers.push(handler);
+    if (this.subscribed) return;
+    this.subscribed = true;
+    // Not awaited: the port's registration is synchronous, and start-up must not wait for Redis.
+    void this.connection.subscribe(DELIVERIES_CHANNEL, (message) => this.dispatch(message));
+  }
+
+  private dispatch(message: string): void {
+    let deliveries: Delivery[];
+    try {
+      deliveries = JSON.parse(message) as Delivery[];
+      if (!Array.isArray(deliveries)) throw new Error('not an array');
+    } catch (error) {
+      this.logger.error(`ignored a malformed message on ${DELIVERIES_CHANNEL}: ${(error as Error).message}`);
+      return;
+    }
+    for (const handler of this.handlers) {
+      try {
+        handler(deliveries);
+      } catch (error) {
+        this.logger.error('a deliveries handler failed', (error as Error).stack);
+      }
+    }
+  }
+}

@@ -1,0 +1,328 @@
+import { Injectable } from '@nestjs/common';
+import Redis, { Result } from 'ioredis';
+import { execPipeline, RedisConnection, viaRedis } from '../storage/redis-connection';
+import { Session } from './session';
+import { OpenResult, SessionStore } from './session.store';
+
+/**
+ * Pointers outlive the session they lead to by this much, so a touch at the
+ * very edge of the TTL never finds the pointer gone while the session is
+ * still there. A pointer alone opens nothing: every lookup checks the session.
+ */
+const POINTER_GRACE_MS = 5_000;
+
+/**
+ * The hash tag of everything that belongs to one user: its sessions and its
+ * subscriptions share a Redis Cluster slot, so open() can enforce the
+ * per-user limit in one script. The sub is URI-encoded so that braces in it
+ * cannot end the tag early.
+ */
+export const userKey = (sub: string, suffix: string): string => `vora:{u:${encodeURIComponent(sub)}}:${suffix}`;
+
+/** See docs/scaling.md for the whole layout. */
+const keys = {
+  /** HASH session id → session JSON (the source of truth). */
+  sessions: (sub: string) => userKey(sub, 'sessions'),
+  /** ZSET session id → expiry (ms, Redis clock). */
+  expiry: (sub: string) => userKey(sub, 'expiry'),
+  /** STRING → sub: which user slot holds the session. */
+  id: (id: string) => `vora:sid:${id}`,
+  /** STRING → {"sub","id"}: the session a webSocketToken hash opens. */
+  token: (tokenHash: string) => `vora:tok:${tokenHash}`,
+  /** ZSET sub → expiry: the users that may hold sessions of this identity. */
+  identity: (identity: string) => `vora:idn:${identity}`,
+};
+
+interface TokenRef {
+  readonly sub: string;
+  readonly id: string;
+}
+
+// KEYS[1] = sessions hash, KEYS[2] = expiry zset of one user. Time is Redis's,
+// so that instances with skewed clocks agree on what has expired.
+const USER_PRELUDE = `
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function ms(n) return string.format('%d', n) end
+local function prune(now)
+  local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ms(now))
+  for _, id in ipairs(expired) do redis.call('HDEL', KEYS[1], id) end
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ms(now))
+end
+local function keep(now)
+  local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
+  if #last == 0 then
+    redis.call('DEL', KEYS[1], KEYS[2])
+    return
+  end
+  local ttl = ms(tonumber(last[2]) - now)
+  redis.call('PEXPIRE', KEYS[1], ttl)
+  redis.call('PEXPIRE', KEYS[2], ttl)
+end
+`;
+
+/** ARGV: id, json, identity, connectionType, ttlMs, maxPerUser → {1[, replaced json]} or {0, live}. */
+const OPEN = `${USER_PRELUDE}
+local now = now_ms()
+prune(now)
+local ids = redis.call('ZRANGE', KEYS[2], 0, -1)
+local replacedId, replaced
+for _, id in ipairs(ids) do
+  local json = redis.call('HGET', KEYS[1], id)
+  if json then
+    local s = cjson.decode(json)
+    if s.identity == ARGV[3] and s.connectionType == ARGV[4] then
+      replacedId, replaced = id, json
+    end
+  end
+end
+local live = #ids
+if replacedId then live = live - 1 end
+if live >= tonumber(ARGV[6]) then return {0, live} end
+if replacedId then
+  redis.call('HDEL', KEYS[1], replacedId)
+  redis.call('ZREM', KEYS[2], replacedId)
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[2], ms(now + tonumber(ARGV[5])), ARGV[1])
+keep(now)
+if replaced then return {1, replaced} end
+return {1}
+`;
+
+/** ARGV: id → json of the live session, or nil. */
+const GET = `${USER_PRELUDE}
+local score = redis.call('ZSCORE', KEYS[2], ARGV[1])
+if not score or tonumber(score) <= now_ms() then return nil end
+return redis.call('HGET', KEYS[1], ARGV[1])
+`;
+
+/** → json of every live session of the user. */
+const LIST = `${USER_PRELUDE}
+local ids = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. ms(now_ms()), '+inf')
+local sessions = {}
+for _, id in ipairs(ids) do
+  local json = redis.call('HGET', KEYS[1], id)
+  if json then sessions[#sessions + 1] = json end
+end
+return sessions
+`;
+
+/** ARGV: id, ttlMs → json of the session when it was live, or nil. */
+const TOUCH = `${USER_PRELUDE}
+local now = now_ms()
+local score = redis.call('ZSCORE', KEYS[2], ARGV[1])
+if not score or tonumber(score) <= now then
+  prune(now)
+  keep(now)
+  return nil
+end
+redis.call('ZADD', KEYS[2], ms(now + tonumber(ARGV[2])), ARGV[1])
+keep(now)
+return redis.call('HGET', KEYS[1], ARGV[1])
+`;
+
+/** ARGV: id → {} when unknown, else {1 when it was live, json}. */
+const REMOVE = `${USER_PRELUDE}
+local now = now_ms()
+local score = redis.call('ZSCORE', KEYS[2], ARGV[1])
+local json = redis.call('HGET', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+prune(now)
+keep(now)
+if not json then return {} end
+if score and tonumber(score) > now then return {1, json} end
+return {0, json}
+`;
+
+/** ARGV: id, json, ttlMs → 1 when put back, 0 when the session is live already. No limit, no replacement. */
+const RESTORE = `${USER_PRELUDE}
+local now = now_ms()
+prune(now)
+if redis.call('ZSCORE', KEYS[2], ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[2], ms(now + tonumber(ARGV[3])), ARGV[1])
+keep(now)
+return 1
+`;
+
+/** KEYS[1] = identity index; ARGV: sub, ttlMs. Keeps the sub listed at least ttlMs more. */
+const EXTEND_IDENTITY = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%d', now))
+redis.call('ZADD', KEYS[1], 'GT', string.format('%d', now + tonumber(ARGV[2])), ARGV[1])
+local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+redis.call('PEXPIRE', KEYS[1], string.format('%d', tonumber(last[2]) - now))
+return 1
+`;
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    voraSessionOpen(
+      sessions: string,
+      expiry: string,
+      id: string,
+      json: string,
+      identity: string,
+      connectionType: string,
+      ttlMs: number,
+      maxPerUser: number,
+    ): Result<[number, string | number | undefined], Context>;
+    voraSessionGet(sessions: string, expiry: string, id: string): Result<string | null, Context>;
+    voraSessionList(sessions: string, expiry: string): Result<string[], Context>;
+    voraSessionTouch(sessions: string, expiry: string, id: string, ttlMs: number): Result<string | null, Context>;
+    voraSessionRemove(sessions: string, expiry: string, id: string): Result<[] | [number, string], Context>;
+    voraSessionRestore(sessions: string, expiry: string, id: string, json: string, ttlMs: number): Result<number, Context>;
+    voraIdentityExtend(identity: string, sub: string, ttlMs: number): Result<number, Context>;
+  }
+}
+
+/**
+ * Sessions in Redis. The user's slot `{u:<sub>}` is the source of truth and
+ * is changed only by scripts, so open() is atomic; the id, token and identity
+ * pointers are single keys written before and removed after it, and every
+ * lookup through them checks the session itself.
+ */
+@Injectable()
+export class RedisSessionStore extends SessionStore {
+  private readonly redis: Redis;
+
+  constructor(connection: RedisConnection) {
+    super();
+    this.redis = connection.client;
+    this.redis.defineCommand('voraSessionOpen', { numberOfKeys: 2, lua: OPEN });
+    this.redis.defineCommand('voraSessionGet', { numberOfKeys: 2, lua: GET, readOnly: true });
+    this.redis.defineCommand('voraSessionList', { numberOfKeys: 2, lua: LIST, readOnly: true });
+    this.redis.defineCommand('voraSessionTouch', { numberOfKeys: 2, lua: TOUCH });
+    this.redis.defineCommand('voraSessionRemove', { numberOfKeys: 2, lua: REMOVE });
+    this.redis.defineCommand('voraSessionRestore', { numberOfKeys: 2, lua: RESTORE });
+    this.redis.defineCommand('voraIdentityExtend', { numberOfKeys: 1, lua: EXTEND_IDENTITY });
+  }
+
+  async open(session: Session, limits: { ttlS: number; maxPerUser: number }): Promise<OpenResult> {
+    const { sub } = session;
+    const ttlMs = limits.ttlS * 1000;
+    const pointerMs = ttlMs + POINTER_GRACE_MS;
+    const ref: TokenRef = { sub, id: session.id };
+    // Pointers first: should the connection drop before the script, they lead nowhere.
+    const [, , , result] = (await execPipeline(
+      this.redis
+        .pipeline()
+        .set(keys.id(session.id), sub, 'PX', pointerMs)
+        .set(keys.token(session.tokenHash), JSON.stringify(ref), 'PX', pointerMs)
+        .voraIdentityExtend(keys.identity(session.identity), sub, pointerMs)
+        .voraSessionOpen(
+          keys.sessions(sub),
+          keys.expiry(sub),
+          session.id,
+          JSON.stringify(session),
+          session.identity,
+          session.connectionType,
+          ttlMs,
+          limits.maxPerUser,
+        ),
+    )) as [unknown, unknown, unknown, [number, string | number | undefined]];
+
+    if (result[0] === 0) {
+      await this.dropPointers(session);
+      return { opened: false, live: Number(result[1]) };
+    }
+    if (typeof result[1] !== 'string') return { opened: true };
+    const replaced = parse(result[1]);
+    await this.dropPointers(replaced);
+    return { opened: true, replaced };
+  }
+
+  async get(id: string): Promise<Session | undefined> {
+    const sub = await viaRedis(() => this.redis.get(keys.id(id)));
+    return sub === null ? undefined : this.getOf(sub, id);
+  }
+
+  async findByTokenHash(tokenHash: string): Promise<Session | undefined> {
+    const raw = await viaRedis(() => this.redis.get(keys.token(tokenHash)));
+    if (raw === null) return undefined;
+    const ref = JSON.parse(raw) as TokenRef;
+    const session = await this.getOf(ref.sub, ref.id);
+    // A replaced or removed session never answers for a token that is not its own.
+    return session?.tokenHash === tokenHash ? session : undefined;
+  }
+
+  async listByUser(sub: string): Promise<Session[]> {
+    const sessions = await viaRedis(() => this.redis.voraSessionList(keys.sessions(sub), keys.expiry(sub)));
+    return sessions.map(parse);
+  }
+
+  async listByIdentity(identity: string): Promise<Session[]> {
+    const subs = await viaRedis(() => this.redis.zrange(keys.identity(identity), '0', '-1'));
+    const perUser = await Promise.all(subs.map((sub) => this.listByUser(sub)));
+    return perUser.flat().filter((session) => session.identity === identity);
+  }
+
+  async touch(id: string, ttlS: number): Promise<boolean> {
+    const sub = await viaRedis(() => this.redis.get(keys.id(id)));
+    if (sub === null) return false;
+    const ttlMs = ttlS * 1000;
+    const json = await viaRedis(() => this.redis.voraSessionTouch(keys.sessions(sub), keys.expiry(sub), id, ttlMs));
+    if (json === null) return false;
+    const session = parse(json);
+    const pointerMs = ttlMs + POINTER_GRACE_MS;
+    await execPipeline(
+      this.redis
+        .pipeline()
+        .pexpire(keys.id(id), pointerMs)
+        .pexpire(keys.token(session.tokenHash), pointerMs)
+        .voraIdentityExtend(keys.identity(session.identity), sub, pointerMs),
+    );
+    return true;
+  }
+
+  async remove(id: string): Promise<Session | undefined> {
+    const sub = await viaRedis(() => this.redis.get(keys.id(id)));
+    if (sub === null) return undefined;
+    const result = await viaRedis(() => this.redis.voraSessionRemove(keys.sessions(sub), keys.expiry(sub), id));
+    if (result.length === 0) {
+      await viaRedis(() => this.redis.del(keys.id(id)));
+      return undefined;
+    }
+    const session = parse(result[1]);
+    await this.dropPointers(session);
+    return result[0] === 1 ? session : undefined;
+  }
+
+  async restore(session: Session, ttlS: number): Promise<boolean> {
+    const { sub } = session;
+    const ttlMs = ttlS * 1000;
+    const pointerMs = ttlMs + POINTER_GRACE_MS;
+    const ref: TokenRef = { sub, id: session.id };
+    // The pointers lead to this very session either way, so writing them when it exists is harmless.
+    const [, , , restored] = (await execPipeline(
+      this.redis
+        .pipeline()
+        .set(keys.id(session.id), sub, 'PX', pointerMs)
+        .set(keys.token(session.tokenHash), JSON.stringify(ref), 'PX', pointerMs)
+        .voraIdentityExtend(keys.identity(session.identity), sub, pointerMs)
+        .voraSessionRestore(keys.sessions(sub), keys.expiry(sub), session.id, JSON.stringify(session), ttlMs),
+    )) as [unknown, unknown, unknown, number];
+    return restored === 1;
+  }
+
+  async ping(): Promise<void> {
+    await viaRedis(() => this.redis.ping());
+  }
+
+  private async getOf(sub: string, id: string): Promise<Session | undefined> {
+    const json = await viaRedis(() => this.redis.voraSessionGet(keys.sessions(sub), keys.expiry(sub), id));
+    return json === null ? undefined : parse(json);
+  }
+
+  /** One command per key: the pointers live in different Cluster slots. */
+  private async dropPointers(session: Session): Promise<void> {
+    await execPipeline(this.redis.pipeline().del(keys.id(session.id)).del(keys.token(session.tokenHash)));
+  }
+}
+
+const parse = (json: string): Session => JSON.parse(json) as Session;

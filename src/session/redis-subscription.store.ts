@@ -1,0 +1,46 @@
+import { Injectable } from '@nestjs/common';
+import Redis from 'ioredis';
+import { execPipeline, RedisConnection, viaRedis } from '../storage/redis-connection';
+import { userKey } from './redis-session.store';
+import { StoredSubscription, SubscriptionStore } from './subscription.store';
+
+/** STRING → subscription JSON, in the user's slot next to its sessions. */
+const keyOf = (sub: string, identity: string): string => userKey(sub, `sub:${identity}`);
+
+@Injectable()
+export class RedisSubscriptionStore extends SubscriptionStore {
+  private readonly redis: Redis;
+
+  constructor(connection: RedisConnection) {
+    super();
+    this.redis = connection.client;
+  }
+
+  async get(sub: string, identity: string): Promise<StoredSubscription | undefined> {
+    const json = await viaRedis(() => this.redis.get(keyOf(sub, identity)));
+    return json === null ? undefined : (JSON.parse(json) as StoredSubscription);
+  }
+
+  async put(sub: string, identity: string, subscription: StoredSubscription, ttlS: number): Promise<void> {
+    await viaRedis(() => this.redis.set(keyOf(sub, identity), encode(subscription), 'PX', ttlS * 1000));
+  }
+
+  async putIfAbsent(sub: string, identity: string, subscription: StoredSubscription, ttlS: number): Promise<void> {
+    const key = keyOf(sub, identity);
+    // SET NX keeps a subscription that exists; the PEXPIRE after it refreshes the TTL either way.
+    await execPipeline(
+      this.redis.pipeline().set(key, encode(subscription), 'PX', ttlS * 1000, 'NX').pexpire(key, ttlS * 1000),
+    );
+  }
+
+  async touch(sub: string, identity: string, ttlS: number): Promise<void> {
+    await viaRedis(() => this.redis.pexpire(keyOf(sub, identity), ttlS * 1000));
+  }
+
+  async delete(sub: string, identity: string): Promise<void> {
+    await viaRedis(() => this.redis.del(keyOf(sub, identity)));
+  }
+}
+
+const encode = (subscription: StoredSubscription): string =>
+  JSON.stringify({ subscribeAll: subscription.subscribeAll, events: subscription.events });

@@ -1,0 +1,221 @@
+import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import Redis, { RedisOptions } from 'ioredis';
+import { StoreUnavailableError } from '../common/store-unavailable';
+import { GatewayConfig } from '../config/gateway-config';
+
+const CONNECT_TIMEOUT_MS = 2_000;
+const RETRY_CAP_MS = 2_000;
+/** A command that gets no answer in this time fails: a frozen Redis must not hold requests. */
+const COMMAND_TIMEOUT_MS = 2_000;
+
+/** Redis answers that mean "not now" rather than "wrong command". */
+const UNAVAILABLE_REPLY = /^(LOADING|BUSY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|READONLY|NOREPLICAS|OOM)\b/;
+
+type Handler = (message: string) => void;
+
+/**
+ * The two Redis connections of one gateway instance: one for commands and
+ * one in subscriber mode for pub/sub (a subscribed connection can run no
+ * other command). Neither ever gives up reconnecting; while Redis is away,
+ * commands fail at once with StoreUnavailableError instead of queueing, so
+ * requests answer 503 rather than hang.
+ */
+@Injectable()
+export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
+  readonly client: Redis;
+  readonly subscriber: Redis;
+  private readonly logger = new Logger('Redis');
+  private readonly channels = new Map<string, { handlers: Set<Handler>; subscribed: Promise<void> }>();
+  private closing = false;
+
+  constructor(config: GatewayConfig) {
+    if (!config.redisUrl) throw new Error('REDIS_URL is required when STORE=redis');
+    const where = addressOf(config.redisUrl);
+    const common: RedisOptions = {
+      lazyConnect: false,
+      connectTimeout: CONNECT_TIMEOUT_MS,
+      // Closing a connection that is already down arms a timer of this length; keep shutdown short.
+      disconnectTimeout: 500,
+      // Capped backoff with jitter, never null: the gateway outlives any Redis outage.
+      retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), RETRY_CAP_MS) + Math.floor(Math.random() * 100),
+    };
+    this.client = new Redis(config.redisUrl, {
+      ...common,
+      connectionName: 'vora-gateway',
+      enableOfflineQueue: false,
+      // 0: commands in flight when the connection drops are rejected at once. Resending them
+      // after a reconnect could run a non-idempotent script (an append) twice.
+      maxRetriesPerRequest: 0,
+      autoResendUnfulfilledCommands: false,
+      commandTimeout: COMMAND_TIMEOUT_MS,
+    });
+    this.subscriber = new Redis(config.redisUrl, {
+      ...common,
+      connectionName: 'vora-gateway-sub',
+      // SUBSCRIBE issued while Redis is away waits for the connection; ioredis then
+      // re-subscribes every channel after each reconnect.
+      enableOfflineQueue: true,
+      maxRetriesPerRequest: null,
+      autoResubscribe: true,
+    });
+    this.watch(this.client, 'command', where);
+    this.watch(this.subscriber, 'subscriber', where);
+    this.subscriber.on('message', (channel: string, message: string) => this.dispatch(channel, message));
+  }
+
+  /**
+   * Gives Redis one connect timeout to answer before the app starts listening,
+   * so the first requests do not race the connection; never waits longer, so
+   * the gateway starts (not ready) while Redis is down.
+   */
+  async onModuleInit(): Promise<void> {
+    if (!(await this.ready(CONNECT_TIMEOUT_MS))) {
+      this.logger.warn('starting without Redis; readiness stays 503 until it answers');
+    }
+  }
+
+  /** Closed last, after every other module's shutdown work that may still write. */
+  async onApplicationShutdown(): Promise<void> {
+    await this.close();
+  }
+
+  /** True once both connections are ready, false when `timeoutMs` passes first. */
+  async ready(timeoutMs: number): Promise<boolean> {
+    const results = await Promise.all([this.client, this.subscriber].map((redis) => whenReady(redis, timeoutMs)));
+    return results.every(Boolean);
+  }
+
+  /**
+   * Runs `handler` for every message on `channel`. Resolves once Redis has
+   * confirmed the subscription, or at once while Redis is unreachable (the
+   * subscription is then made on reconnect; nothing can be published before).
+   */
+  async subscribe(channel: string, handler: Handler): Promise<void> {
+    let entry = this.channels.get(channel);
+    if (!entry) {
+      entry = { handlers: new Set(), subscribed: this.startSubscription(channel) };
+      this.channels.set(channel, entry);
+    }
+    entry.handlers.add(handler);
+    await entry.subscribed;
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    await Promise.all([this.client, this.subscriber].map(quit));
+  }
+
+  private startSubscription(channel: string): Promise<void> {
+    const confirmed = this.subscriber.subscribe(channel).then(
+      () => undefined,
+      (error: unknown) => {
+        if (!this.closing) this.logger.error(`cannot subscribe to ${channel}: ${(error as Error).message}`);
+      },
+    );
+    if (this.subscriber.status !== 'ready') return Promise.resolve();
+    // A connection lost before the confirmation must not hold the caller until Redis returns.
+    return new Promise<void>((resolve) => {
+      this.subscriber.once('close', resolve);
+      void confirmed.then(() => {
+        this.subscriber.off('close', resolve);
+        resolve();
+      });
+    });
+  }
+
+  private dispatch(channel: string, message: string): void {
+    for (const handler of this.channels.get(channel)?.handlers ?? []) {
+      try {
+        handler(message);
+      } catch (error) {
+        this.logger.error(`a handler of ${channel} failed`, (error as Error).stack);
+      }
+    }
+  }
+
+  /** Logs each change of connection state once, not every retry. */
+  private watch(redis: Redis, role: string, where: string): void {
+    let state: 'starting' | 'up' | 'down' = 'starting';
+    let lastError: string | undefined;
+    redis.on('error', (error: NodeJS.ErrnoException) => {
+      lastError = error.code ?? error.message;
+    });
+    redis.on('ready', () => {
+      if (state !== 'up') this.logger.log(`${role} connection to ${where} is up`);
+      state = 'up';
+      lastError = undefined;
+    });
+    redis.on('close', () => {
+      if (state === 'down' || this.closing) return;
+      const cause = lastError ? ` (${lastError})` : '';
+      this.logger.warn(`${role} connection to ${where} is down${cause}; reconnecting every ${RETRY_CAP_MS / 1000} s at most`);
+      state = 'down';
+    });
+  }
+}
+
+/**
+ * Runs one Redis operation, turning failures that mean "Redis cannot answer
+ * now" into StoreUnavailableError; other failures (a bad script, a wrong
+ * type) stay what they are, a bug.
+ */
+export async function viaRedis<T>(operation: () => Promise<T>): Promise<T> {
+  try {
+    return await operation();
+  } catch (error) {
+    throw isUnavailable(error) ? new StoreUnavailableError(undefined, { cause: error }) : error;
+  }
+}
+
+/** The results of a pipeline, throwing the first failure the way `viaRedis` does. */
+export async function execPipeline(pipeline: { exec(): Promise<[Error | null, unknown][] | null> }): Promise<unknown[]> {
+  return viaRedis(async () => {
+    const results = await pipeline.exec();
+    if (!results) throw new StoreUnavailableError();
+    return results.map(([error, value]) => {
+      if (error) throw error;
+      return value;
+    });
+  });
+}
+
+function isUnavailable(error: unknown): boolean {
+  if (error instanceof StoreUnavailableError) return true;
+  if (!(error instanceof Error)) return false;
+  // Everything that is not a server reply is the connection: closed, refused, timed out, aborted.
+  if (error.name !== 'ReplyError') return true;
+  return UNAVAILABLE_REPLY.test(error.message);
+}
+
+/** host:port only: a REDIS_URL may carry a password. */
+function addressOf(url: string): string {
+  const parsed = new URL(url);
+  return `${parsed.hostname}:${parsed.port || 6379}`;
+}
+
+function whenReady(redis: Redis, timeoutMs: number): Promise<boolean> {
+  if (redis.status === 'ready') return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const done = (ready: boolean) => {
+      clearTimeout(timer);
+      redis.off('ready', onReady);
+      resolve(ready);
+    };
+    const onReady = () => done(true);
+    const timer = setTimeout(() => done(false), timeoutMs);
+    redis.once('ready', onReady);
+  });
+}
+
+async function quit(redis: Redis): Promise<void> {
+  if (redis.status === 'ready') {
+    try {
+      await redis.quit();
+      return;
+    } catch {
+      // Fall through: a connection that cannot say goodbye is simply dropped.
+    }
+  }
+  redis.disconnect();
+}

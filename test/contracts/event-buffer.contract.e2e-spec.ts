@@ -1,0 +1,214 @@
+import { randomUUID } from 'node:crypto';
+import { GatewayConfig } from '../../src/config/gateway-config';
+import { FRAME_HEAD, frameTail } from '../../src/events/envelope';
+import { EventBuffer } from '../../src/events/event-buffer';
+import { MemoryEventBuffer } from '../../src/events/memory-event-buffer';
+import { RedisEventBuffer } from '../../src/events/redis-event-buffer';
+import { eventually } from '../support/eventually';
+import { connectRedis, redisConfig, startRedis, TestRedis } from '../support/redis-server';
+
+interface Harness {
+  buffer: EventBuffer;
+  close(): Promise<void>;
+}
+
+let redis: TestRedis;
+beforeAll(async () => {
+  redis = await startRedis();
+});
+afterAll(async () => {
+  await redis?.close();
+});
+
+const CAPACITY = 5;
+
+/** Builds a buffer of each adapter from one validated configuration. */
+const adapters: Array<[string, (env: Record<string, string>) => Promise<Harness>]> = [
+  [
+    'memory',
+    async (env) => {
+      const buffer = new MemoryEventBuffer(redisConfig(redis.url, env));
+      return { buffer, close: async () => buffer.onModuleDestroy() };
+    },
+  ],
+  [
+    'redis',
+    async (env) => {
+      const connection = await connectRedis(redis.url, env);
+      const config: GatewayConfig = redisConfig(redis.url, env);
+      return { buffer: new RedisEventBuffer(connection, config), close: () => connection.close() };
+    },
+  ],
+];
+
+/** A realistic tail, with quotes, unicode and nesting that must survive byte for byte. */
+const tail = (n: number): string =>
+  frameTail({
+    event: 'CallDelivered',
+    identity: '+905321110001',
+    timestamp: new Date(Date.UTC(2026, 10, 28, 10, 0, n)).toISOString(),
+    data: { callId: `call-${n}`, direction: 'terminating', remoteParty: 'Çağrı "quoted" \u2028 \\ ☎', n },
+  });
+
+describe.each(adapters)('EventBuffer contract: %s', (_name, make) => {
+  let harness: Harness;
+  let buffer: EventBuffer;
+  const sid = () => `session-${randomUUID()}`;
+
+  const append = (sessionId: string, ...ns: number[]) => buffer.append(ns.map((n) => ({ sessionId, tail: tail(n) })));
+
+  describe('with room for 5 events for 60 s', () => {
+    beforeEach(async () => {
+      harness = await make({ EVENT_BUFFER_SIZE: String(CAPACITY), SESSION_IDLE_TTL_S: '60' });
+      buffer = harness.buffer;
+    });
+    afterEach(async () => {
+      await harness.close();
+    });
+
+    it('gives each session consecutive ids from 1 and frames exactly FRAME_HEAD + id + tail', async () => {
+      const s = sid();
+      const deliveries = await append(s, 1, 2, 3);
+      expect(deliveries).toEqual([1, 2, 3].map((id) => ({ sessionId: s, id, frame: FRAME_HEAD + id + tail(id) })));
+      for (const { id, frame } of deliveries) expect(JSON.parse(frame)).toMatchObject({ type: 'event', id: String(id) });
+      expect(await append(s, 4)).toEqual([{ sessionId: s, id: 4, frame: FRAME_HEAD + 4 + tail(4) }]);
+      expect(await buffer.readAfter(s, 0)).toEqual({
+        events: [1, 2, 3, 4].map((id) => ({ id, frame: FRAME_HEAD + id + tail(id) })),
+        oldestId: 1,
+        newestId: 4,
+      });
+    });
+
+    it('answers an empty slice for a session it never saw', async () => {
+      expect(await buffer.readAfter(sid(), 0)).toEqual({ events: [], oldestId: 0, newestId: 0 });
+      expect(await buffer.append([])).toEqual([]);
+    });
+
+    it('keeps the newest events up to its capacity', async () => {
+      const s = sid();
+      await append(s, 1, 2, 3);
+      await append(s, 4, 5, 6, 7, 8);
+      const kept = [4, 5, 6, 7, 8].map((id) => ({ id, frame: FRAME_HEAD + id + tail(id) }));
+      expect(await buffer.readAfter(s, 0)).toEqual({ events: kept, oldestId: 4, newestId: 8 });
+      expect(await buffer.readAfter(s, 2)).toEqual({ events: kept, oldestId: 4, newestId: 8 });
+      expect(await buffer.readAfter(s, 6)).toEqual({ events: kept.slice(3), oldestId: 4, newestId: 8 });
+      expect(await buffer.readAfter(s, 8)).toEqual({ events: [], oldestId: 4, newestId: 8 });
+      expect(await buffer.readAfter(s, 100)).toEqual({ events: [], oldestId: 4, newestId: 8 });
+    });
+
+    it('spends every id of a batch larger than its capacity and keeps the newest', async () => {
+      const s = sid();
+      const ns = Array.from({ length: 12 }, (_, i) => i + 1);
+      const deliveries = await append(s, ...ns);
+      expect(deliveries.map((d) => d.id)).toEqual(ns);
+      const slice = await buffer.readAfter(s, 0);
+      expect(slice.events.map((e) => e.id)).toEqual([8, 9, 10, 11, 12]);
+      expect(slice.events[4].frame).toBe(FRAME_HEAD + 12 + tail(12));
+      expect([slice.oldestId, slice.newestId]).toEqual([8, 12]);
+    });
+
+    it('appends for many sessions in one call, in order per session', async () => {
+      const [a, b, c] = [sid(), sid(), sid()];
+      const order: Array<[string, number]> = [
+        [a, 1],
+        [b, 2],
+        [a, 3],
+        [c, 4],
+        [b, 5],
+        [a, 6],
+      ];
+      const deliveries = await buffer.append(order.map(([sessionId, n]) => ({ sessionId, tail: tail(n) })));
+      expect(deliveries.map((d) => [d.sessionId, d.id])).toEqual([
+        [a, 1],
+        [b, 1],
+        [a, 2],
+        [c, 1],
+        [b, 2],
+        [a, 3],
+      ]);
+      expect(deliveries.map((d) => d.frame)).toEqual(order.map(([, n], i) => FRAME_HEAD + deliveries[i].id + tail(n)));
+      expect((await buffer.readAfter(a, 0)).events.map((e) => e.frame)).toEqual([1, 3, 6].map((n, i) => FRAME_HEAD + (i + 1) + tail(n)));
+      expect((await buffer.readAfter(b, 0)).events.map((e) => e.frame)).toEqual([2, 5].map((n, i) => FRAME_HEAD + (i + 1) + tail(n)));
+      expect((await buffer.readAfter(c, 1)).events).toEqual([]);
+    });
+
+    it('keeps ids without holes under concurrent appends', async () => {
+      const s = sid();
+      const batches = await Promise.all(Array.from({ length: 10 }, (_, i) => append(s, 2 * i, 2 * i + 1)));
+      const ids = batches.flat().map((d) => d.id);
+      expect([...ids].sort((x, y) => x - y)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+      for (const batch of batches) expect(batch[1].id).toBe(batch[0].id + 1);
+    });
+
+    it('remembers the newest id written to a socket, never going back', async () => {
+      const s = sid();
+      expect(await buffer.lastWritten(s)).toBe(0);
+      await append(s, 1, 2, 3);
+      expect(await buffer.lastWritten(s)).toBe(0);
+      await buffer.markWritten(s, 2);
+      expect(await buffer.lastWritten(s)).toBe(2);
+      await buffer.markWritten(s, 1);
+      expect(await buffer.lastWritten(s)).toBe(2);
+      await buffer.markWritten(s, 3);
+      expect(await buffer.lastWritten(s)).toBe(3);
+    });
+
+    it('does not create a buffer by marking or touching', async () => {
+      const s = sid();
+      await buffer.markWritten(s, 5);
+      await buffer.touch(s);
+      expect(await buffer.lastWritten(s)).toBe(0);
+      expect(await buffer.readAfter(s, 0)).toEqual({ events: [], oldestId: 0, newestId: 0 });
+      expect((await append(s, 1))[0].id).toBe(1);
+    });
+
+    it('drops a session: events, ids and written mark start over', async () => {
+      const s = sid();
+      const kept = sid();
+      await append(s, 1, 2);
+      await append(kept, 1);
+      await buffer.markWritten(s, 2);
+      await buffer.drop(s);
+      expect(await buffer.readAfter(s, 0)).toEqual({ events: [], oldestId: 0, newestId: 0 });
+      expect(await buffer.lastWritten(s)).toBe(0);
+      expect((await append(s, 9))[0].id).toBe(1);
+      expect((await buffer.readAfter(kept, 0)).newestId).toBe(1);
+      await buffer.drop(sid());
+    });
+  });
+
+  describe('with a TTL of 1 s', () => {
+    beforeEach(async () => {
+      harness = await make({ EVENT_BUFFER_SIZE: String(CAPACITY), SESSION_IDLE_TTL_S: '1' });
+      buffer = harness.buffer;
+    });
+    afterEach(async () => {
+      await harness.close();
+    });
+
+    it('forgets an idle session, which then starts over at id 1', async () => {
+      const s = sid();
+      await append(s, 1, 2);
+      await buffer.markWritten(s, 1);
+      await eventually(async () => expect((await buffer.readAfter(s, 0)).newestId).toBe(0));
+      expect(await buffer.lastWritten(s)).toBe(0);
+      expect((await append(s, 3))[0].id).toBe(1);
+    });
+
+    it('keeps a session alive while it is touched or appended to', async () => {
+      const [touched, appended, idle] = [sid(), sid(), sid()];
+      await append(touched, 1);
+      await append(appended, 1);
+      await append(idle, 1);
+      let n = 2;
+      // Each round keeps two sessions busy; the check passes once the idle one has expired.
+      await eventually(async () => {
+        await buffer.touch(touched);
+        await append(appended, n++);
+        expect((await buffer.readAfter(idle, 0)).newestId).toBe(0);
+      });
+      expect((await buffer.readAfter(touched, 0)).newestId).toBe(1);
+      expect((await buffer.readAfter(appended, 0)).newestId).toBe(n - 1);
+    });
+  });
+});

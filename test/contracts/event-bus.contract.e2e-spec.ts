@@ -1,0 +1,115 @@
+import { randomUUID } from 'node:crypto';
+import { FRAME_HEAD, frameTail } from '../../src/events/envelope';
+import { Delivery } from '../../src/events/event-buffer';
+import { EventBus } from '../../src/events/event-bus';
+import { MemoryEventBus } from '../../src/events/memory-event-bus';
+import { RedisEventBus } from '../../src/events/redis-event-bus';
+import { eventually } from '../support/eventually';
+import { connectRedis, startRedis, TestRedis } from '../support/redis-server';
+
+/** Two gateway instances' view of the bus: in memory both are the one process bus. */
+interface Harness {
+  a: EventBus;
+  b: EventBus;
+  close(): Promise<void>;
+}
+
+let redis: TestRedis;
+beforeAll(async () => {
+  redis = await startRedis();
+});
+afterAll(async () => {
+  await redis?.close();
+});
+
+const adapters: Array<[string, () => Promise<Harness>]> = [
+  [
+    'memory',
+    async () => {
+      const bus = new MemoryEventBus();
+      return { a: bus, b: bus, close: async () => undefined };
+    },
+  ],
+  [
+    'redis',
+    async () => {
+      const [first, second] = await Promise.all([connectRedis(redis.url), connectRedis(redis.url)]);
+      return {
+        a: new RedisEventBus(first),
+        b: new RedisEventBus(second),
+        close: async () => {
+          await Promise.all([first.close(), second.close()]);
+        },
+      };
+    },
+  ],
+];
+
+const delivery = (sessionId: string, id: number): Delivery => {
+  const tail = frameTail({
+    event: 'CallDelivered',
+    identity: '+905321110001',
+    timestamp: '2026-11-28T10:15:30.120Z',
+    data: { callId: `c${id}`, remoteParty: 'Çağrı "x" \\ ☎' },
+  });
+  return { sessionId, id, frame: FRAME_HEAD + id + tail };
+};
+
+describe.each(adapters)('EventBus contract: %s', (_name, make) => {
+  let harness: Harness;
+  let received: { a: Delivery[][]; a2: Delivery[][]; b: Delivery[][] };
+  const PROBE = `probe-${randomUUID()}`;
+
+  /**
+   * onDeliveries() cannot say when it is listening, so probe until a
+   * delivery has gone round (pub/sub drops what is published before).
+   */
+  const settle = async (): Promise<void> => {
+    const probe = delivery(PROBE, 1);
+    await eventually(async () => {
+      await harness.a.deliver([probe]);
+      for (const got of Object.values(received)) expect(got.flat()).toContainEqual(probe);
+    });
+  };
+  /** What a handler received, without probes (which may still be arriving) or empty batches. */
+  const got = (batches: Delivery[][]) => batches.filter((batch) => batch.length && batch[0].sessionId !== PROBE);
+
+  beforeEach(async () => {
+    harness = await make();
+    received = { a: [], a2: [], b: [] };
+    harness.a.onDeliveries((d) => received.a.push([...d]));
+    harness.a.onDeliveries((d) => received.a2.push([...d]));
+    harness.b.onDeliveries((d) => received.b.push([...d]));
+    await settle();
+  });
+  afterEach(async () => {
+    await harness.close();
+  });
+
+  it('hands every delivery to every handler on every instance, unchanged', async () => {
+    const batch = [delivery('s1', 1), delivery('s2', 7), delivery('s1', 2)];
+    await harness.a.deliver(batch);
+    await eventually(() => {
+      expect(got(received.a)).toEqual([batch]);
+      expect(got(received.a2)).toEqual([batch]);
+      expect(got(received.b)).toEqual([batch]);
+    });
+  });
+
+  it('keeps the order of batches from one instance', async () => {
+    const batches = Array.from({ length: 20 }, (_, i) => [delivery('s1', i + 1)]);
+    for (const batch of batches) await harness.b.deliver(batch);
+    await eventually(() => {
+      expect(got(received.a)).toEqual(batches);
+      expect(got(received.b)).toEqual(batches);
+    });
+  });
+
+  it('accepts an empty batch', async () => {
+    await expect(harness.a.deliver([])).resolves.toBeUndefined();
+    const marker = [delivery('marker', 1)];
+    await harness.a.deliver(marker);
+    await eventually(() => expect(got(received.b)).toEqual([marker]));
+    expect(got(received.a)).toEqual([marker]);
+  });
+});

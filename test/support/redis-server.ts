@@ -1,0 +1,202 @@
+import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { createServer, Socket } from 'node:net';
+import { Logger } from '@nestjs/common';
+import Redis from 'ioredis';
+import { GatewayConfig } from '../../src/config/gateway-config';
+import { loadConfig } from '../../src/config/load-config';
+import { RedisConnection } from '../../src/storage/redis-connection';
+
+export interface TestRedis {
+  /** redis://127.0.0.1:PORT (or REDIS_URL) */
+  readonly url: string;
+  /** False when the tests run against an external REDIS_URL: stop() and start() then throw. */
+  readonly controllable: boolean;
+  /** Kills the server, as a crash would; its port stays reserved for start(). */
+  stop(): Promise<void>;
+  /** Starts the server again on the same port and waits until it answers PING. */
+  start(): Promise<void>;
+  /** Empties the database. */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Why fault tests are skipped, or undefined when they can run. */
+export const faultTestsUnsupported = (redis: TestRedis): string | undefined =>
+  redis.controllable
+    ? undefined
+    : 'skipped: REDIS_URL points at a Redis these tests cannot stop and start; put redis-server on PATH to run them';
+
+const START_TIMEOUT_MS = 10_000;
+
+/**
+ * A throwaway redis-server on a free loopback port, with no persistence.
+ * Without redis-server on PATH, REDIS_URL is used instead (flushed, never
+ * stopped).
+ */
+export async function startRedis(): Promise<TestRedis> {
+  if (hasRedisServer()) return LocalRedis.start();
+  const external = process.env.REDIS_URL;
+  if (external) return externalRedis(external);
+  throw new Error(
+    'the Redis tests need a Redis 7: install redis-server (e.g. `apt-get install redis-server`) so they can start ' +
+      'their own, or set REDIS_URL to a Redis they may flush',
+  );
+}
+
+function hasRedisServer(): boolean {
+  const probe = spawnSync('redis-server', ['--version'], { stdio: 'ignore' });
+  return !probe.error && probe.status === 0;
+}
+
+class LocalRedis implements TestRedis {
+  readonly controllable = true;
+  private process?: ChildProcess;
+
+  private constructor(private readonly port: number) {}
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  static async start(): Promise<LocalRedis> {
+    // Another process may take the free port between the probe and the bind: try a few.
+    for (let attempt = 1; ; attempt++) {
+      const redis = new LocalRedis(await freePort());
+      try {
+        await redis.start();
+        return redis;
+      } catch (error) {
+        await redis.close();
+        if (attempt === 3) throw error;
+      }
+    }
+  }
+
+  async start(): Promise<void> {
+    if (this.process) return;
+    const child = spawn(
+      'redis-server',
+      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    this.process = child;
+    let stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<never>((_, reject) =>
+      child.once('exit', (code) => reject(new Error(`redis-server on port ${this.port} exited (${code}): ${stderr}`))),
+    );
+    exited.catch(() => undefined);
+    killOnExit(child);
+    try {
+      await Promise.race([waitForPong(this.port), exited]);
+    } catch (error) {
+      this.process = undefined;
+      throw error;
+    }
+  }
+
+  async stop(): Promise<void> {
+    const child = this.process;
+    if (!child) return;
+    this.process = undefined;
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+  }
+
+  async flush(): Promise<void> {
+    await flushAll(this.url);
+  }
+
+  async close(): Promise<void> {
+    await this.stop();
+  }
+}
+
+const running = new Set<ChildProcess>();
+
+/** A test run that dies without close() must not leave servers behind. */
+function killOnExit(child: ChildProcess): void {
+  if (running.size === 0) process.once('exit', () => running.forEach((c) => c.kill('SIGKILL')));
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+}
+
+function externalRedis(url: string): TestRedis {
+  const unsupported = async (): Promise<void> => {
+    throw new Error('stop() and start() need a local redis-server; REDIS_URL is external');
+  };
+  return {
+    url,
+    controllable: false,
+    stop: unsupported,
+    start: unsupported,
+    flush: () => flushAll(url),
+    close: async () => undefined,
+  };
+}
+
+async function flushAll(url: string): Promise<void> {
+  const client = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await client.flushdb();
+  } finally {
+    client.disconnect();
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Polls with a raw PING until redis-server answers; bounded. */
+async function waitForPong(port: number): Promise<void> {
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (await pong(port)) return;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error(`redis-server on port ${port} did not answer PING within ${START_TIMEOUT_MS} ms`);
+}
+
+function pong(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = new Socket();
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(500, () => done(false));
+    socket.once('error', () => done(false));
+    socket.on('data', (data) => done(data.toString().startsWith('+PONG')));
+    socket.connect(port, '127.0.0.1', () => socket.write('PING\r\n'));
+  });
+}
+
+/**
+ * The gateway's own connection pair to `url`, ready for use, as one gateway
+ * instance would hold it. Nest's logger is silenced unless TEST_LOGS is set.
+ */
+export async function connectRedis(url: string, env: Record<string, string> = {}): Promise<RedisConnection> {
+  if (!process.env.TEST_LOGS) Logger.overrideLogger(false);
+  const connection = new RedisConnection(redisConfig(url, env));
+  if (!(await connection.ready(START_TIMEOUT_MS))) {
+    await connection.close();
+    throw new Error(`no connection to ${url} within ${START_TIMEOUT_MS} ms`);
+  }
+  return connection;
+}
+
+/** A validated configuration with STORE=redis, as the gateway would load it. */
+export const redisConfig = (url: string, env: Record<string, string> = {}): GatewayConfig =>
+  loadConfig({ STORE: 'redis', REDIS_URL: url, ...env });
