@@ -173,6 +173,7 @@ export class RawWsClient {
   private buffer = Buffer.alloc(0);
   private upgraded = false;
   private statusLine = '';
+  private headerText = '';
 
   private constructor(private readonly socket: Socket) {
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -209,8 +210,6 @@ export class RawWsClient {
     if (!client.headerText.includes(`sec-websocket-accept: ${accept.toLowerCase()}`)) throw new Error('bad Sec-WebSocket-Accept');
     return client;
   }
-
-  private headerText = '';
 
   write(bytes: Buffer): void {
     if (!this.socket.destroyed) this.socket.write(bytes);
@@ -275,8 +274,11 @@ export class RawWsClient {
         offset = 10;
       }
       if (this.buffer.length < offset + length) return;
-      this.frames.push({ fin, opcode, payload: Buffer.from(this.buffer.subarray(offset, offset + length)) });
+      const payload = Buffer.from(this.buffer.subarray(offset, offset + length));
+      this.frames.push({ fin, opcode, payload });
       this.buffer = this.buffer.subarray(offset + length);
+      // Answer a close like a conforming client, so that the server can end the connection at once.
+      if (opcode === Opcode.Close) this.send({ opcode: Opcode.Close, payload: payload.subarray(0, 2) });
     }
   }
 }
