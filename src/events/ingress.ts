@@ -64,7 +64,7 @@ function parseOne(item: unknown, catalogue: EventCatalogue, now: Date): Publishe
   if (fields.occurredAt !== undefined) {
     // RFC 3339 with an offset: Date would also take "1" or an RFC 2822 string, and a local time is ambiguous.
     const raw = fields.occurredAt;
-    const occurredAt = typeof raw === 'string' && ISO_DATE_TIME.test(raw) ? new Date(raw) : undefined;
+    const occurredAt = typeof raw === 'string' && ISO_DATE_TIME.test(raw) && isCalendarDay(raw) ? new Date(raw) : undefined;
     if (!occurredAt || Number.isNaN(occurredAt.getTime())) {
       throw new Error('occurredAt must be an ISO-8601 date-time with an offset, e.g. 2026-11-28T10:15:30.120Z');
     }
@@ -77,6 +77,14 @@ function parseOne(item: unknown, catalogue: EventCatalogue, now: Date): Publishe
     timestamp,
     data: data as Record<string, unknown>,
   };
+}
+
+/** Date rolls "2026-02-30" over into March instead of refusing it. */
+function isCalendarDay(text: string): boolean {
+  const [year, month, day] = text.slice(0, 10).split('-').map(Number);
+  const lastDay = new Date(0);
+  lastDay.setUTCFullYear(year, month, 0);
+  return month >= 1 && month <= 12 && day >= 1 && day <= lastDay.getUTCDate();
 }
 
 export const toRouted = (event: PublishedEvent, identity: string): RoutedEvent => ({
