@@ -282,3 +282,51 @@ export class RawWsClient {
     }
   }
 }
+
+// ---------------------------------------------------------------------------
+// Raw HTTP over TCP, for requests no HTTP client library would send.
+
+export interface RawExchange {
+  /** Every byte the server sent. */
+  text: string;
+  /** The status codes of every response in `text`, in order. */
+  statuses: number[];
+  /** True when the server closed the connection (false when the wait ran out). */
+  closed: boolean;
+  /** The body of the first response, parsed as JSON when it is JSON. */
+  body: unknown;
+  /** The header block of the first response, lower-cased. */
+  head: string;
+}
+
+/** Writes `bytes` on a fresh TCP connection and collects the answer until the server closes it (or `timeoutMs`). */
+export function rawExchange(gateway: RunningGateway, bytes: string | Buffer, timeoutMs = 3_000): Promise<RawExchange> {
+  const { port } = new URL(gateway.url);
+  return new Promise((resolve) => {
+    const socket = connect(Number(port), '127.0.0.1');
+    const chunks: Buffer[] = [];
+    let done = false;
+    const finish = (closed: boolean) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      socket.destroy();
+      const text = Buffer.concat(chunks).toString('latin1');
+      const statuses = [...text.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]));
+      const split = text.indexOf('\r\n\r\n');
+      const head = split < 0 ? text.toLowerCase() : text.slice(0, split).toLowerCase();
+      let body: unknown = split < 0 ? undefined : text.slice(split + 4);
+      try {
+        body = JSON.parse(body as string);
+      } catch {
+        /* keep the text */
+      }
+      resolve({ text, statuses, closed, body, head });
+    };
+    const timer = setTimeout(() => finish(false), timeoutMs);
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('close', () => finish(true));
+    socket.on('error', () => finish(true));
+    socket.write(bytes);
+  });
+}

@@ -2,7 +2,7 @@ import { SessionStore } from '../../src/session/session.store';
 import { SubscriptionStore } from '../../src/session/subscription.store';
 import { expectError, http, HttpResult, RunningGateway, startGateway } from '../support/gateway';
 import { TestIssuer } from '../support/test-issuer';
-import { expectLive, isErrorBody, rawRequest } from './attack-kit';
+import { expectLive, isErrorBody, rawExchange, rawRequest } from './attack-kit';
 
 /**
  * Hostile request bodies: prototype poisoning, sizes at and just over the
@@ -300,6 +300,37 @@ describe('attack: request bodies', () => {
       for (const contentType of ['application/json; charset=utf-8', 'Application/JSON', 'application/json;charset=UTF-8']) {
         const result = await send('/events', platform, `{"event":"CallCleared","identity":"${ALICE}"}`, contentType);
         expect(result.status).toBe(202);
+      }
+    });
+  });
+
+  describe('HTTP framing (request smuggling and malformed requests, on a bare TCP socket)', () => {
+    const smuggled = 'GET /health/liveness HTTP/1.1\r\nHost: x\r\n\r\n';
+    const framing: Array<[string, string]> = [
+      ['Content-Length and Transfer-Encoding together (CL.TE)', `POST /events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${smuggled}`],
+      ['two different Content-Length headers', `POST /events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\nContent-Length: 40\r\n\r\n{}${smuggled}`],
+      ['an obfuscated Transfer-Encoding', `POST /events HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n${smuggled}`],
+      ['a Transfer-Encoding list not ending in chunked', `POST /events HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n${smuggled}`],
+      ['a space before the colon of Content-Length', `POST /events HTTP/1.1\r\nHost: x\r\nContent-Length : 2\r\n\r\n{}${smuggled}`],
+      ['a NUL byte in a header value', `GET /health/liveness HTTP/1.1\r\nHost: x\r\nX-A: a\u0000b\r\n\r\n${smuggled}`],
+      ['an unknown HTTP version', `GET /health/liveness HTTP/9.9\r\nHost: x\r\n\r\n${smuggled}`],
+      ['a TLS ClientHello on the plain port', '\u0016\u0003\u0001\u0002\u0000\u0001\u0000\u0001\u00fc\u0003\u0003'],
+    ];
+
+    it.each(framing)('answers %s with one 400 and closes the connection, never serving what was smuggled behind it', async (_what, bytes) => {
+      const answer = await rawExchange(gateway, bytes);
+      expect(answer.statuses).toEqual([400]);
+      expect(answer.closed).toBe(true);
+    });
+
+    // KNOWN GAP in src/app.ts: requests Node's HTTP parser refuses never reach a route, and Fastify's default
+    // clientErrorHandler answers {"error","message","statusCode"} instead of the seed's error body (the same
+    // handler answers 408 on a request timeout and 431 on oversized headers). Give FastifyAdapter a
+    // `clientErrorHandler` that writes errorBody(); then turn this into `it`.
+    it.failing('answers malformed requests with the seed error body', async () => {
+      for (const [, bytes] of framing) {
+        const answer = await rawExchange(gateway, bytes);
+        expect(isErrorBody(answer.body, 400)).toBe(true);
       }
     });
   });
