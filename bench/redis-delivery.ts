@@ -1,0 +1,114 @@
+/**
+ * Delivery through Redis (issue 7, item 5): the delivery run with STORE=redis
+ * and two gateway instances on one redis-server of the benchmark's own
+ * (free port, no persistence). Sessions and sockets alternate between the
+ * instances and the platform's batches alternate too, so that most events
+ * cross from one instance to the other. Compared with the single-instance
+ * STORE=memory gateway at the same size: measured in the same `npm run
+ * bench` by bench/delivery.ts, or here when run alone.
+ *
+ *   npx ts-node --transpile-only bench/redis-delivery.ts   (BENCH_REDIS_SIZES=..., BENCH_QUICK=1)
+ */
+import { ChildProcess, spawn } from 'node:child_process';
+import { loadavg } from 'node:os';
+import { gatewayDelivery } from './delivery';
+import { DeliveryRun, deliveryRun } from './support/delivery-run';
+import { options } from './support/options';
+import { freePort } from './support/processes';
+import { BenchReport, printReport, ratioTarget, Row, saveReport, TargetResult } from './support/report';
+import { sleep } from './support/stats';
+import { GatewayWorld } from './support/world';
+
+class RedisServer {
+  private constructor(
+    private readonly child: ChildProcess,
+    readonly url: string,
+  ) {}
+
+  static async start(): Promise<RedisServer> {
+    const port = await freePort();
+    const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'], {
+      stdio: 'ignore',
+    });
+    const server = new RedisServer(child, `redis://127.0.0.1:${port}`);
+    process.once('exit', () => child.kill('SIGKILL'));
+    await sleep(300);
+    if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}`);
+    return server;
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null) return;
+    const exited = new Promise((resolve) => this.child.once('exit', resolve));
+    this.child.kill('SIGTERM');
+    await exited;
+  }
+}
+
+export interface RedisPair {
+  sessions: number;
+  redis: DeliveryRun;
+  memory: DeliveryRun;
+}
+
+/** `memoryRuns`: the single-instance STORE=memory figures of the same run, by size; measured here when absent. */
+export async function runRedisDelivery(memoryRuns: Map<number, DeliveryRun> = new Map()): Promise<BenchReport> {
+  const world = await GatewayWorld.create();
+  const pairs: RedisPair[] = [];
+  try {
+    for (const sessions of options.redis.sizes) {
+      const memory = memoryRuns.get(sessions) ?? (await gatewayDelivery(world, sessions, `redis-ref-memory-${sessions}`));
+      // A fresh Redis per size: nothing of the last run is left in it.
+      const redis = await RedisServer.start();
+      try {
+        const gateways = await world.startGateways(`redis-gateway-${sessions}`, 2, { STORE: 'redis', REDIS_URL: redis.url });
+        const targets = await world.setupSessions(sessions);
+        const run = await deliveryRun(gateways, targets, world.platformToken, `redis x2 ${sessions}`);
+        pairs.push({ sessions, redis: run, memory });
+      } finally {
+        await world.stopGateways();
+        await redis.stop();
+      }
+    }
+  } finally {
+    await world.close();
+  }
+
+  const rows: Row[] = [];
+  const targets: TargetResult[] = [];
+  for (const { sessions, redis, memory } of pairs) {
+    const rate = ratioTarget(`redis.${sessions}.events`, 'events/s', redis.full.rate, memory.full.rate, 0.6);
+    targets.push(rate);
+    rows.push(
+      { label: `${sessions} sockets, full speed`, unit: 'events/s', gateway: rate.gateway, baseline: rate.baseline, target: '≥ 0.60', met: rate.met },
+      { label: `${sessions} sockets, full speed p99`, unit: 'ms', gateway: redis.full.p99, baseline: memory.full.p99, lowerIsBetter: true },
+      { label: `${sessions} sockets, ${options.delivery.pacedRate}/s p50`, unit: 'ms', gateway: redis.paced.p50, baseline: memory.paced.p50, lowerIsBetter: true },
+      { label: `${sessions} sockets, ${options.delivery.pacedRate}/s p99`, unit: 'ms', gateway: redis.paced.p99, baseline: memory.paced.p99, lowerIsBetter: true },
+    );
+  }
+  const faults = (run: DeliveryRun) => run.full.lost + run.full.duplicated + run.paced.lost + run.paced.duplicated;
+  return {
+    bench: 'redis-delivery',
+    title: 'Delivery through Redis: STORE=redis, two instances, one redis-server',
+    baselineName: 'the gateway, STORE=memory, one instance',
+    rows,
+    targets,
+    faults: { gateway: pairs.reduce((n, p) => n + faults(p.redis), 0), baseline: pairs.reduce((n, p) => n + faults(p.memory), 0) },
+    notes: ['both instances, the redis-server, the clients and the publisher share the same cores'],
+    date: new Date().toISOString(),
+    load: loadavg(),
+  };
+}
+
+if (require.main === module) {
+  runRedisDelivery()
+    .then((report) => {
+      printReport(report);
+      saveReport(report);
+    })
+    .catch((error) => {
+      console.error(error);
+      process.exitCode = 1;
+    })
+    .finally(() => setTimeout(() => process.exit(), 100).unref());
+}

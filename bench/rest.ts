@@ -1,0 +1,130 @@
+/**
+ * REST benchmark (issue 7, item 1): authenticated GET /identity and POST
+ * /identity/setup with RS256 tokens from a pool of users, and the
+ * unauthenticated GET /health/liveness, against raw Fastify routes that
+ * answer the same JSON. autocannon, 50 connections, loopback.
+ *
+ *   npx ts-node --transpile-only bench/rest.ts        (BENCH_QUICK=1 for a smoke run)
+ */
+import { loadavg } from 'node:os';
+import autocannon from 'autocannon';
+import { identityAt } from './support/directory';
+import { options } from './support/options';
+import { ServerProcess } from './support/processes';
+import { BenchReport, limitTarget, printReport, ratioTarget, Row, saveReport } from './support/report';
+import { median, round } from './support/stats';
+import { GatewayWorld } from './support/world';
+
+interface Measured {
+  rps: number;
+  p50: number;
+  p99: number;
+  non2xx: number;
+  errors: number;
+}
+
+type Request = NonNullable<autocannon.Options['requests']>[number];
+
+async function cannon(url: string, requests: Request[], durationS: number): Promise<Measured> {
+  const result = await autocannon({ url, connections: options.rest.connections, duration: durationS, requests });
+  return {
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+  };
+}
+
+/** Warm-up (JIT, token cache, connection pools), then the measured run. */
+async function measure(url: string, requests: Request[]): Promise<Measured> {
+  if (options.rest.warmupS > 0) await cannon(url, requests, options.rest.warmupS);
+  const measured = await cannon(url, requests, options.rest.durationS);
+  if (measured.non2xx || measured.errors) {
+    throw new Error(`${url}${requests[0].path}: ${measured.non2xx} non-2xx answers and ${measured.errors} errors`);
+  }
+  return measured;
+}
+
+export async function runRest(): Promise<BenchReport> {
+  const world = await GatewayWorld.create();
+  const rounds = Number(process.env.BENCH_REST_ROUNDS ?? 1);
+  try {
+    const tokens = await world.signTokens(options.rest.users);
+    const perUser = options.directory.identitiesPerUser;
+    // One prebuilt request per user, so that autocannon spends nothing per request on building them.
+    const identity: Request[] = tokens.map((token) => ({ method: 'GET', path: '/identity', headers: { authorization: `Bearer ${token}` } }));
+    const setup: Request[] = tokens.map((token, u) => ({
+      method: 'POST',
+      path: '/identity/setup',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ connectionType: 'WEB', identity: identityAt(u * perUser) }),
+    }));
+    const liveness: Request[] = [{ method: 'GET', path: '/health/liveness' }];
+    const suites = { identity, setup, liveness };
+
+    const gateway = (await world.startGateways('rest-gateway', 1))[0];
+    const raw = await ServerProcess.baseline('rest-raw-fastify', 'raw-rest-server.ts', { IDENTITIES_PER_USER: String(perUser) });
+    const runs: Record<keyof typeof suites, { gateway: Measured[]; baseline: Measured[] }> = {
+      identity: { gateway: [], baseline: [] },
+      setup: { gateway: [], baseline: [] },
+      liveness: { gateway: [], baseline: [] },
+    };
+    try {
+      for (let round = 0; round < rounds; round++) {
+        // Alternating gateway and baseline, so that a burst of noise does not hit only one side.
+        for (const name of Object.keys(suites) as Array<keyof typeof suites>) {
+          runs[name].baseline.push(await measure(raw.url, suites[name]));
+          runs[name].gateway.push(await measure(gateway.url, suites[name]));
+          console.log(`rest ${name} round ${round + 1}: gateway ${Math.round(runs[name].gateway.at(-1)!.rps)} req/s, raw ${Math.round(runs[name].baseline.at(-1)!.rps)} req/s`);
+        }
+      }
+    } finally {
+      await raw.stop();
+      await world.stopGateways();
+    }
+
+    const pick = (name: keyof typeof suites, side: 'gateway' | 'baseline', field: keyof Measured) => median(runs[name][side].map((m) => m[field]));
+    const identityTarget = ratioTarget('rest.identity', 'req/s', pick('identity', 'gateway', 'rps'), pick('identity', 'baseline', 'rps'), 0.7);
+    const p99Target = limitTarget('rest.identity.p99', 'ms', pick('identity', 'gateway', 'p99'), pick('identity', 'baseline', 'p99'), 5);
+    const livenessTarget = ratioTarget('rest.liveness', 'req/s', pick('liveness', 'gateway', 'rps'), pick('liveness', 'baseline', 'rps'), 0.8);
+    const rows: Row[] = [
+      { label: 'GET /identity', unit: 'req/s', gateway: identityTarget.gateway, baseline: identityTarget.baseline, target: '≥ 0.70', met: identityTarget.met },
+      { label: 'GET /identity p99', unit: 'ms', gateway: p99Target.gateway, baseline: p99Target.baseline, lowerIsBetter: true, target: '≤ 5 ms', met: p99Target.met },
+      { label: 'GET /identity p50', unit: 'ms', gateway: round(pick('identity', 'gateway', 'p50')), baseline: round(pick('identity', 'baseline', 'p50')), lowerIsBetter: true },
+      { label: 'POST /identity/setup', unit: 'req/s', gateway: round(pick('setup', 'gateway', 'rps')), baseline: round(pick('setup', 'baseline', 'rps')) },
+      { label: 'POST /identity/setup p99', unit: 'ms', gateway: round(pick('setup', 'gateway', 'p99')), baseline: round(pick('setup', 'baseline', 'p99')), lowerIsBetter: true },
+      { label: 'GET /health/liveness', unit: 'req/s', gateway: livenessTarget.gateway, baseline: livenessTarget.baseline, target: '≥ 0.80', met: livenessTarget.met },
+      { label: 'GET /health/liveness p99', unit: 'ms', gateway: round(pick('liveness', 'gateway', 'p99')), baseline: round(pick('liveness', 'baseline', 'p99')), lowerIsBetter: true },
+    ];
+    return {
+      bench: 'rest',
+      title: `REST: ${options.rest.connections} connections, ${options.rest.durationS} s, RS256 tokens of ${tokens.length} users`,
+      baselineName: 'raw Fastify route, same JSON',
+      rows,
+      targets: [identityTarget, p99Target, livenessTarget],
+      faults: { gateway: 0, baseline: 0 },
+      notes: [
+        `autocannon runs in the benchmark process, the server in its own: on ${require('node:os').cpus().length} cores they share the CPU`,
+        `median of ${rounds} round(s); each run preceded by a ${options.rest.warmupS} s warm-up`,
+      ],
+      date: new Date().toISOString(),
+      load: loadavg(),
+    };
+  } finally {
+    await world.close();
+  }
+}
+
+if (require.main === module) {
+  runRest()
+    .then((report) => {
+      printReport(report);
+      saveReport(report);
+    })
+    .catch((error) => {
+      console.error(error);
+      process.exitCode = 1;
+    })
+    .finally(() => setTimeout(() => process.exit(), 100).unref());
+}

@@ -1,0 +1,110 @@
+import { ClientFleet, FleetStats } from './client-fleet';
+import { options } from './options';
+import { cpuSeconds, ServerProcess } from './processes';
+import { Publisher, PublishResult } from './publisher';
+import { nowMs, sleep } from './stats';
+import type { SocketTarget } from './ws-clients';
+
+export interface PhaseResult {
+  published: number;
+  delivered: number;
+  /** Delivered events per second, from the first send to the last receipt. */
+  rate: number;
+  p50: number;
+  p99: number;
+  max: number;
+  lost: number;
+  duplicated: number;
+  /** Sockets the server closed during the phase (e.g. 4008 too slow), by code. */
+  closed: Record<string, number>;
+  /** Server CPU time per delivered event, in µs (all server processes). */
+  cpuUsPerEvent: number;
+  /** Paced runs: slots the publisher could not keep. */
+  late: number;
+}
+
+export interface DeliveryRun {
+  sessions: number;
+  openMs: number;
+  full: PhaseResult;
+  paced: PhaseResult;
+}
+
+/** Waits until every published event arrived, or until no progress for `idleMs`. */
+async function drain(fleet: ClientFleet, published: number, idleMs = 10_000): Promise<FleetStats> {
+  let stats = await fleet.stats();
+  let last = stats.received;
+  let lastProgress = nowMs();
+  while (stats.unique < published && nowMs() - lastProgress < idleMs) {
+    await sleep(100);
+    stats = await fleet.stats();
+    if (stats.received !== last) {
+      last = stats.received;
+      lastProgress = nowMs();
+    }
+  }
+  return stats;
+}
+
+function phaseResult(publish: PublishResult, stats: FleetStats, cpu: number): PhaseResult {
+  if (publish.errors.length) throw new Error(`the publisher failed: ${publish.errors.slice(0, 3).join('; ')}`);
+  const seconds = (stats.lastAt - publish.startedAt) / 1000;
+  return {
+    published: publish.published,
+    delivered: stats.unique,
+    rate: seconds > 0 ? stats.unique / seconds : 0,
+    p50: stats.latency.percentile(50),
+    p99: stats.latency.percentile(99),
+    max: stats.latency.max,
+    lost: publish.published - stats.unique + stats.misrouted,
+    duplicated: stats.duplicates,
+    closed: stats.closedByServer,
+    cpuUsPerEvent: stats.unique ? (cpu / stats.unique) * 1e6 : 0,
+    late: publish.late,
+  };
+}
+
+/**
+ * One delivery measurement against already running servers: open a socket
+ * per target (client processes), warm up, then a full-speed phase and a
+ * paced phase, each drained completely and checked for losses and duplicates.
+ */
+export async function deliveryRun(servers: ServerProcess[], targets: SocketTarget[], token: string | undefined, label: string): Promise<DeliveryRun> {
+  const { durationS, pacedRate, batchSize, pacedBatchSize, inFlight, clientProcesses } = options.delivery;
+  const fleet = await ClientFleet.start(clientProcesses);
+  try {
+    const opened = await fleet.open(targets);
+    if (opened.failed) throw new Error(`${label}: ${opened.failed} of ${targets.length} sockets failed to open: ${opened.errors.join('; ')}`);
+    const publisher = new Publisher(
+      servers.map((s) => s.url),
+      targets.map((t) => t.identity),
+      token,
+    );
+    const cpu = () => servers.reduce((sum, s) => sum + cpuSeconds(s.pid), 0);
+
+    // Warm-up: JIT, buffers, connection pools; its events are checked like the others.
+    const warm = await publisher.fullSpeed(Math.min(2000, durationS * 500), batchSize, inFlight);
+    const warmStats = await drain(fleet, warm.published);
+    const warmPhase = phaseResult(warm, warmStats, 0);
+
+    await fleet.reset();
+    let cpuBefore = cpu();
+    const full = await publisher.fullSpeed(durationS * 1000, batchSize, inFlight);
+    const fullPhase = phaseResult(full, await drain(fleet, full.published), cpu() - cpuBefore);
+    fullPhase.lost += warmPhase.lost;
+    fullPhase.duplicated += warmPhase.duplicated;
+
+    await fleet.reset();
+    cpuBefore = cpu();
+    const paced = await publisher.paced(durationS * 1000, pacedRate, pacedBatchSize);
+    const pacedPhase = phaseResult(paced, await drain(fleet, paced.published), cpu() - cpuBefore);
+    console.log(
+      `${label}: full ${Math.round(fullPhase.rate)} ev/s (p50 ${fullPhase.p50} ms, p99 ${fullPhase.p99} ms), ` +
+        `paced ${Math.round(pacedPhase.rate)} ev/s (p50 ${pacedPhase.p50} ms, p99 ${pacedPhase.p99} ms), ` +
+        `lost ${fullPhase.lost + pacedPhase.lost}, duplicated ${fullPhase.duplicated + pacedPhase.duplicated}`,
+    );
+    return { sessions: targets.length, openMs: opened.ms, full: fullPhase, paced: pacedPhase };
+  } finally {
+    await fleet.close();
+  }
+}

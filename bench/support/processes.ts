@@ -1,0 +1,230 @@
+import { ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import WebSocket from 'ws';
+import { join } from 'node:path';
+import { ROOT } from './options';
+import { sleep } from './stats';
+
+export const BUILD_DIR = join(ROOT, '.data', 'bench-build');
+/** Baselines transpiled to JavaScript; inside the repository so that they resolve fastify and ws from node_modules. */
+const BASELINE_BUILD_DIR = join(ROOT, '.data', 'bench', 'baseline');
+export const LOG_DIR = join(ROOT, '.data', 'bench', 'logs');
+/** Where `--cpu-prof` writes when BENCH_CPU_PROF=1 (git-ignored). */
+export const PROFILE_DIR = join(ROOT, '.data', 'bench', 'profiles');
+/** Node options for collectGarbage(): the inspector on a free loopback port. */
+export const INSPECT_ARGS = ['--inspect=127.0.0.1:0'];
+
+/** TypeScript run in a child: the bench's own servers and clients. */
+const TS_NODE = ['-r', 'ts-node/register/transpile-only'];
+
+let built = false;
+
+/** Compiles src/ once per run into .data/bench-build (BENCH_SKIP_BUILD=1 reuses the last build). */
+export function buildGateway(): void {
+  if (built) return;
+  if (process.env.BENCH_SKIP_BUILD === '1' && existsSync(join(BUILD_DIR, 'main.js'))) {
+    built = true;
+    return;
+  }
+  process.stdout.write('building the gateway into .data/bench-build ... ');
+  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', BUILD_DIR], {
+    cwd: ROOT,
+    stdio: 'inherit',
+  });
+  process.stdout.write('done\n');
+  built = true;
+}
+
+/**
+ * bench/baseline/<script>.ts transpiled to plain JavaScript, so that the
+ * baselines run as the compiled gateway does (no TypeScript compiler loaded
+ * in the process, which would skew their memory).
+ */
+function compileBaseline(script: string): string {
+  const source = join(ROOT, 'bench', 'baseline', script);
+  const out = join(BASELINE_BUILD_DIR, script.replace(/\.ts$/, '.js'));
+  const ts = require('typescript') as typeof import('typescript');
+  const { outputText } = ts.transpileModule(readFileSync(source, 'utf8'), {
+    compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
+    fileName: source,
+  });
+  mkdirSync(BASELINE_BUILD_DIR, { recursive: true });
+  writeFileSync(out, outputText);
+  return out;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Resident set size of a process, in KiB (Linux /proc). */
+export function rssKiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
+  if (!match) throw new Error(`no VmRSS for process ${pid}`);
+  return Number(match[1]);
+}
+
+/** A server under test (gateway or baseline) in its own process, stopped by stop(). */
+export class ServerProcess {
+  private readonly exited: Promise<void>;
+
+  private constructor(
+    readonly name: string,
+    readonly child: ChildProcess,
+    readonly port: number,
+    private readonly logFile: string,
+  ) {
+    this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  get wsUrl(): string {
+    return `ws://127.0.0.1:${this.port}`;
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  rssKiB(): number {
+    return rssKiB(this.pid);
+  }
+
+  /** The compiled gateway (node .data/bench-build/main.js). */
+  static async gateway(name: string, env: Record<string, string>, nodeArgs: string[] = []): Promise<ServerProcess> {
+    buildGateway();
+    return ServerProcess.start(name, [...nodeArgs, ...profileArgs(name), join(BUILD_DIR, 'main.js')], {
+      NODE_ENV: 'production',
+      DEV_KEY_DIR: join(ROOT, '.data', 'bench', 'dev-key'),
+      ...env,
+    });
+  }
+
+  /** A baseline server from bench/baseline (TypeScript, transpiled on load). */
+  static async baseline(name: string, script: string, env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<ServerProcess> {
+    return ServerProcess.start(name, [...nodeArgs, ...profileArgs(name), compileBaseline(script)], env);
+  }
+
+  /**
+   * A full garbage collection in the server, through the inspector protocol
+   * (the process must run with INSPECT_ARGS), so that RSS is measured on what
+   * is retained rather than on garbage not yet collected.
+   */
+  async collectGarbage(): Promise<void> {
+    const match = /Debugger listening on (ws:\/\/\S+)/.exec(readFileSync(this.logFile, 'utf8'));
+    if (!match) throw new Error(`${this.name} does not run with the inspector (INSPECT_ARGS)`);
+    const socket = new WebSocket(match[1]);
+    await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
+    let id = 0;
+    const call = (method: string) =>
+      new Promise<void>((resolve) => {
+        const mine = ++id;
+        const listener = (data: Buffer) => {
+          if ((JSON.parse(data.toString()) as { id?: number }).id !== mine) return;
+          socket.off('message', listener);
+          resolve();
+        };
+        socket.on('message', listener);
+        socket.send(JSON.stringify({ id: mine, method }));
+      });
+    await call('HeapProfiler.enable');
+    await call('HeapProfiler.collectGarbage');
+    await call('HeapProfiler.collectGarbage');
+    socket.close();
+  }
+
+  private static async start(name: string, args: string[], env: Record<string, string>): Promise<ServerProcess> {
+    mkdirSync(LOG_DIR, { recursive: true });
+    const port = await freePort();
+    const logFile = join(LOG_DIR, `${name}.log`);
+    const log = openSync(logFile, 'w');
+    const child = spawn(process.execPath, args, {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: String(port), ...env },
+      stdio: ['ignore', log, log],
+    });
+    closeSync(log);
+    const server = new ServerProcess(name, child, port, logFile);
+    killOnExit(child);
+    await server.waitUntilLive();
+    return server;
+  }
+
+  /** SIGTERM (so that --cpu-prof writes its profile), SIGKILL after 10 s. */
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    this.child.kill('SIGTERM');
+    const killed = sleep(10_000).then(() => this.child.kill('SIGKILL'));
+    await Promise.race([this.exited, killed]);
+    await this.exited;
+  }
+
+  private async waitUntilLive(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (this.child.exitCode !== null) throw new Error(`${this.name} exited early:\n${readFileSync(this.logFile, 'utf8')}`);
+      try {
+        const response = await fetch(`${this.url}/health/liveness`);
+        if (response.status === 204) return;
+      } catch {
+        /* not listening yet */
+      }
+      await sleep(100);
+    }
+    this.child.kill('SIGKILL');
+    throw new Error(`${this.name} did not start within ${timeoutMs} ms:\n${readFileSync(this.logFile, 'utf8')}`);
+  }
+}
+
+function profileArgs(name: string): string[] {
+  if (process.env.BENCH_CPU_PROF !== '1') return [];
+  mkdirSync(PROFILE_DIR, { recursive: true });
+  return ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`];
+}
+
+/** A bench process in TypeScript with an IPC channel (the socket clients). */
+export function forkTs(script: string, args: string[] = []): ChildProcess {
+  const child = fork(script, args, { cwd: ROOT, execArgv: [...TS_NODE, '--max-old-space-size=2048'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  killOnExit(child);
+  return child;
+}
+
+const running = new Set<ChildProcess>();
+let hooked = false;
+
+/** A benchmark that dies half-way must not leave servers or clients behind. */
+function killOnExit(child: ChildProcess): void {
+  if (!hooked) {
+    hooked = true;
+    process.once('exit', () => running.forEach((c) => c.kill('SIGKILL')));
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      process.once(signal, () => {
+        running.forEach((c) => c.kill('SIGKILL'));
+        process.exit(130);
+      });
+    }
+  }
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+}
+
+/** CPU time (user + system) a process has used so far, in seconds (Linux /proc). */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces) start after the last ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return ticks / 100;
+}
