@@ -4,6 +4,7 @@ import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { FastifyError, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import { AppModule } from './app.module';
+import { answerClientError } from './common/client-errors';
 import { registerCors } from './common/cors';
 import { errorBody } from './common/error-body';
 import { registerJsonBody } from './common/json-body';
@@ -24,6 +25,12 @@ export async function createApp(config: GatewayConfig, options: CreateAppOptions
     routerOptions: { maxParamLength: config.http.maxParamLength },
     requestTimeout: config.http.requestTimeoutMs,
     connectionTimeout: config.http.requestTimeoutMs,
+    http: {
+      headersTimeout: config.http.headersTimeoutMs,
+      // Node checks header and request timeouts this often (30 s by default): slow clients are cut on time.
+      connectionsCheckingInterval: 1_000,
+    },
+    clientErrorHandler: answerClientError,
     return503OnClosing: true,
     // Bad percent-encoding and over-long path parameters are refused by the router itself.
     frameworkErrors: (error: FastifyError, _request: FastifyRequest, reply: FastifyReply) => {
@@ -52,8 +59,6 @@ export async function createApp(config: GatewayConfig, options: CreateAppOptions
   setUpOpenApi(app);
   await app.init();
   await fastify.ready();
-  const server = app.getHttpServer();
-  server.headersTimeout = config.http.headersTimeoutMs;
   return app;
 }
 

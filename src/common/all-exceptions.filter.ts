@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger, NotFoundException } from '@nestjs/common';
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { errorBody } from './error-body';
 import { StoreUnavailableError } from './store-unavailable';
 import { VoraError } from './vora-error';
@@ -23,8 +23,16 @@ export class AllExceptionsFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
     if (host.getType() !== 'http') return;
     const reply = host.switchToHttp().getResponse<FastifyReply>();
-    sendFailure(reply, describeFailure(exception, this.logger));
+    let failure = describeFailure(exception, this.logger);
+    if (failure.status === 413 && isIngress(reply.request)) {
+      failure = { ...failure, message: 'the request body is larger than this endpoint accepts (INGRESS_MAX_BODY_BYTES); send fewer events per request' };
+    }
+    sendFailure(reply, failure);
   }
+}
+
+function isIngress(request: FastifyRequest): boolean {
+  return (request.routeOptions?.config as { ingress?: boolean } | undefined)?.ingress === true;
 }
 
 function sendFailure(reply: FastifyReply, failure: Failure): void {
@@ -77,7 +85,7 @@ function httpExceptionMessage(exception: HttpException): string {
  * with Fastify's terse message); say what the client should change.
  */
 const FASTIFY_MESSAGES: Readonly<Record<number, string>> = {
-  413: 'the request body is larger than this endpoint accepts (16 KiB for client operations, INGRESS_MAX_BODY_BYTES for POST /events)',
+  413: 'the request body is larger than this endpoint accepts (16 KiB for client operations)',
   414: 'the request URL is too long',
   415: 'the request body must be application/json',
   431: 'the request headers are too large',

@@ -38,5 +38,7 @@ export abstract class EventBuffer {
   abstract lastWritten(sessionId: string): Promise<number>;
   abstract markWritten(sessionId: string, id: number): Promise<void>;
   abstract touch(sessionId: string): Promise<void>;
+  /** After a store lost the buffer, makes the next id follow `lastId`, so that ids never go back. */
+  abstract continueFrom(sessionId: string, lastId: number): Promise<void>;
   abstract drop(sessionId: string): Promise<void>;
 }

@@ -4,6 +4,8 @@ import { SessionModule } from '../session/session.module';
 import { EventCatalogue } from './catalogue';
 import { EventRouter } from './event-router';
 import { IngressController } from './ingress.controller';
+import { IngressStreamConsumer } from './ingress-stream';
+import { RedisConnection } from '../storage/redis-connection';
 import { SubscriptionCache } from './subscription-cache';
 import { SubscriptionController } from './subscription.controller';
 import { SubscriptionService } from './subscription.service';
@@ -15,6 +17,13 @@ import { SubscriptionService } from './subscription.service';
     SubscriptionService,
     SubscriptionCache,
     EventRouter,
+    {
+      // Only with Redis: the telephony core may XADD to vora:ingress instead of POSTing.
+      provide: IngressStreamConsumer,
+      inject: [{ token: RedisConnection, optional: true }, EventCatalogue, EventRouter],
+      useFactory: (redis: RedisConnection | undefined, catalogue: EventCatalogue, router: EventRouter) =>
+        redis ? new IngressStreamConsumer(redis, catalogue, router) : null,
+    },
     {
       provide: EventCatalogue,
       inject: [GatewayConfig],

@@ -16,18 +16,24 @@ class Ring {
   push(tail: string): BufferedEvent {
     const id = this.nextId++;
     const frame = frameOf(id, tail);
-    // Grows lazily up to capacity so that idle sessions cost little.
-    if (this.frames.length < this.capacity) this.frames.push(frame);
-    else this.frames[(id - 1) % this.capacity] = frame;
+    // Slots fill in order, so the array grows only as far as the session's traffic needs.
+    this.frames[(id - 1) % this.capacity] = frame;
     this.count = Math.min(this.count + 1, this.capacity);
     return { id, frame };
+  }
+
+  continueFrom(lastId: number): void {
+    if (this.nextId > lastId) return;
+    this.nextId = lastId + 1;
+    this.count = 0;
   }
 
   slice(afterId: number): BufferSlice {
     const newestId = this.nextId - 1;
     const oldestId = this.count ? newestId - this.count + 1 : 0;
     const events: BufferedEvent[] = [];
-    for (let id = Math.max(afterId + 1, oldestId || 1); id <= newestId; id++) {
+    if (!this.count) return { events, oldestId, newestId };
+    for (let id = Math.max(afterId + 1, oldestId); id <= newestId; id++) {
       events.push({ id, frame: this.frames[(id - 1) % this.capacity] });
     }
     return { events, oldestId, newestId };
@@ -74,6 +80,12 @@ export class MemoryEventBuffer extends EventBuffer implements OnModuleDestroy {
 
   async touch(sessionId: string): Promise<void> {
     this.rings.touch(sessionId, this.ttlMs);
+  }
+
+  async continueFrom(sessionId: string, lastId: number): Promise<void> {
+    let ring = this.rings.get(sessionId);
+    if (!ring) this.rings.set(sessionId, (ring = new Ring(this.capacity)), this.ttlMs);
+    ring.continueFrom(lastId);
   }
 
   async drop(sessionId: string): Promise<void> {

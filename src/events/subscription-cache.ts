@@ -1,6 +1,7 @@
-import { Injectable, OnModuleInit } from '@nestjs/common';
+import { Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { ClientMode } from '../auth/modes';
 import { ClusterBus } from '../common/cluster-bus';
+import { ExpiringMap } from '../common/expiring-map';
 import { SUBSCRIPTION_CHANGED_TOPIC, SubscriptionChanged, SubscriptionService } from './subscription.service';
 
 const MAX_AGE_MS = 30_000;
@@ -17,9 +18,13 @@ interface Cached {
  * once (cluster bus); the age limit only bounds a missed bus message.
  */
 @Injectable()
-export class SubscriptionCache implements OnModuleInit {
-  /** (sub, identity) → mode → effective events; sessions of one identity may differ in mode. */
-  private readonly entries = new Map<string, Map<ClientMode, Cached>>();
+export class SubscriptionCache implements OnModuleInit, OnModuleDestroy {
+  /**
+   * (sub, identity) → mode → effective events; sessions of one identity may
+   * differ in mode. Entries expire, so sessions that end without a logout
+   * (idle expiry) do not leave entries behind.
+   */
+  private readonly entries = new ExpiringMap<string, Map<ClientMode, Cached>>(MAX_AGE_MS);
   /** Bumped on every eviction, so that a load that raced an eviction is not cached. */
   private generation = 0;
 
@@ -35,6 +40,10 @@ export class SubscriptionCache implements OnModuleInit {
     });
   }
 
+  onModuleDestroy(): void {
+    this.entries.close();
+  }
+
   async allows(sub: string, identity: string, mode: ClientMode, event: string): Promise<boolean> {
     const key = keyOf(sub, identity);
     let cached = this.entries.get(key)?.get(mode);
@@ -44,7 +53,7 @@ export class SubscriptionCache implements OnModuleInit {
       cached = { events: new Set(effective.events), loadedAt: Date.now() };
       if (generation === this.generation) {
         let byMode = this.entries.get(key);
-        if (!byMode) this.entries.set(key, (byMode = new Map()));
+        if (!byMode) this.entries.set(key, (byMode = new Map()), MAX_AGE_MS);
         byMode.set(mode, cached);
       }
     }

@@ -3,6 +3,7 @@ import { Logger } from '@nestjs/common';
 import type { RawData, WebSocket } from 'ws';
 import { WebSocketConfig } from '../config/gateway-config';
 import { BufferedEvent, BufferSlice, EventBuffer } from '../events/event-buffer';
+import { EffectiveSubscription } from '../events/subscription.dto';
 import { SubscriptionService } from '../events/subscription.service';
 import { Session } from '../session/session';
 import { CloseCode, parseClientMessage, ServerMessage } from './messages';
@@ -31,6 +32,10 @@ export class ClientConnection {
   readonly id = randomUUID();
   /** False between a ping and its pong. */
   alive = true;
+  /** The subscription in force, kept to restore it if the store loses it. */
+  subscription?: EffectiveSubscription;
+  /** Set when the session itself ended (logout, replacement): nothing is kept for it after close. */
+  sessionEnded = false;
   private lastSentId = 0;
   private persistedId = 0;
   private catchingUp = true;
@@ -62,6 +67,7 @@ export class ClientConnection {
     const after = lastEventId ?? (await buffer.lastWritten(session.id));
     const slice = await buffer.readAfter(session.id, after);
     const subscription = await subscriptions.current(session.sub, session.identity, session.mode);
+    this.subscription = subscription;
     this.send({
       type: 'welcome',
       sessionId: session.id,
@@ -93,6 +99,11 @@ export class ClientConnection {
   ping(): void {
     this.alive = false;
     this.socket.ping();
+  }
+
+  /** The newest id written to this socket. */
+  get lastWrittenId(): number {
+    return this.lastSentId;
   }
 
   /** The newest id written, when it has not been recorded yet (for resume without lastEventId). */

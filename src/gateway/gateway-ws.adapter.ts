@@ -1,6 +1,9 @@
 import { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { INestApplicationContext, Logger } from '@nestjs/common';
 import { WsAdapter } from '@nestjs/platform-ws';
+import type { WebSocketServer } from 'ws';
+import { refuseConnection } from '../common/client-errors';
 import { errorBody } from '../common/error-body';
 import { StoreUnavailableError } from '../common/store-unavailable';
 import { WebSocketConfig } from '../config/gateway-config';
@@ -25,7 +28,14 @@ export class GatewayWsAdapter extends WsAdapter {
   }
 
   override create(port: number, options: Record<string, unknown> = {}): unknown {
-    return super.create(port, {
+    const path = typeof options.path === 'string' ? options.path : '/ws';
+    // Nest's adapter drops upgrades to other paths without a word; answer them first.
+    this.httpServer.prependListener('upgrade', (request: IncomingMessage, socket: Duplex) => {
+      if (new URL(request.url ?? '/', 'http://gateway').pathname !== path) {
+        refuseConnection(socket, 404, `no WebSocket endpoint at ${request.url?.split('?')[0]}; use ${path}`);
+      }
+    });
+    const server = super.create(port, {
       ...options,
       maxPayload: this.config.maxPayloadBytes,
       perMessageDeflate: false,
@@ -39,7 +49,13 @@ export class GatewayWsAdapter extends WsAdapter {
           },
         );
       },
+    }) as WebSocketServer;
+    // Upgrades `ws` refuses itself (no key, wrong version, wrong method) get the seed error body too.
+    server.on('wsClientError', (error: Error, socket: Duplex) => {
+      const status = /method/i.test(error.message) ? 405 : 400;
+      refuseConnection(socket, status, `not a valid WebSocket upgrade: ${error.message}`);
     });
+    return server;
   }
 
   override bindMessageHandlers(): void {

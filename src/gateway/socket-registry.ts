@@ -3,7 +3,9 @@ import { ClusterBus } from '../common/cluster-bus';
 import { GatewayConfig } from '../config/gateway-config';
 import { Delivery, EventBuffer } from '../events/event-buffer';
 import { EventBus } from '../events/event-bus';
+import { SUBSCRIPTION_CHANGED_TOPIC, SubscriptionChanged, SubscriptionService } from '../events/subscription.service';
 import { Presence } from '../session/presence';
+import { SUBSCRIBE_ALL } from '../session/subscription.store';
 import { SESSION_CLOSED_TOPIC, SessionClosed } from '../session/session-events';
 import { SessionService } from '../session/session.service';
 import { ClientConnection } from './client-connection';
@@ -27,6 +29,8 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
   private readonly log = new Logger('Sockets');
   private readonly connections = new Map<string, ClientConnection>();
   private heartbeat?: NodeJS.Timeout;
+  /** The store's epoch when last seen; a new one means the store lost its contents. */
+  private epoch?: string;
 
   constructor(
     private readonly config: GatewayConfig,
@@ -35,6 +39,7 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
     private readonly sessions: SessionService,
     private readonly buffer: EventBuffer,
     private readonly presence: Presence,
+    private readonly subscriptions: SubscriptionService,
   ) {}
 
   /** Presence outlives a missed heartbeat or two, not a crashed instance. */
@@ -46,7 +51,23 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
     this.events.onDeliveries((deliveries) => this.dispatch(deliveries));
     await this.cluster.subscribe(SESSION_CLOSED_TOPIC, (message) => {
       const { sessionId, code } = JSON.parse(message) as SessionClosed;
-      this.connections.get(sessionId)?.close(code, closeReason(code));
+      const connection = this.connections.get(sessionId);
+      if (!connection) return;
+      connection.sessionEnded = true;
+      connection.close(code, closeReason(code));
+      // In case a restore after a store outage raced the end: the session must stay gone.
+      void this.sessions.forget(sessionId).catch(() => undefined);
+    });
+    await this.cluster.subscribe(SUBSCRIPTION_CHANGED_TOPIC, (message) => {
+      const { sub, identity } = JSON.parse(message) as SubscriptionChanged;
+      for (const connection of this.connections.values()) {
+        const { session } = connection;
+        if (session.sub !== sub || session.identity !== identity) continue;
+        void this.subscriptions
+          .current(sub, identity, session.mode)
+          .then((subscription) => (connection.subscription = subscription))
+          .catch(() => undefined);
+      }
     });
     await this.cluster.subscribe(SOCKET_CLAIMED_TOPIC, (message) => {
       const { sessionId, connectionId } = JSON.parse(message) as SocketClaimed;
@@ -93,6 +114,7 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
   private async detach(connection: ClientConnection): Promise<void> {
     const sessionId = connection.session.id;
     if (this.connections.get(sessionId) === connection) this.connections.delete(sessionId);
+    if (connection.sessionEnded) return;
     try {
       await this.presence.disconnected(sessionId, connection.id);
       await this.recordWritten(connection);
@@ -104,15 +126,23 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
     }
   }
 
-  /** One timer for every socket: cut the silent, ping the rest, keep their sessions alive. */
+  /**
+   * One timer for every socket: cut the silent, ping the rest, keep their
+   * sessions alive. A session that vanished while its socket was open has
+   * expired (4001), unless the store lost its contents since the last beat (a
+   * Redis restarted empty: a new epoch); then it is restored so that the
+   * socket keeps working.
+   */
   private async beat(): Promise<void> {
+    const storeLostData = await this.storeLostData();
     await Promise.all(
       [...this.connections.values()].map(async (connection) => {
         if (!connection.alive) return connection.terminate();
         connection.ping();
         try {
           if (!(await this.sessions.keepAlive(connection.session))) {
-            return connection.close(CloseCode.SessionExpired, 'session expired');
+            if (!storeLostData || !connection.subscription) return connection.close(CloseCode.SessionExpired, 'session expired');
+            await this.restore(connection);
           }
           await this.buffer.touch(connection.session.id);
           await this.presence.connected(connection.session.id, connection.id, this.presenceTtlMs);
@@ -123,6 +153,27 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
         }
       }),
     );
+  }
+
+  /** True once after the store's epoch changed; the first sighting sets the baseline. */
+  private async storeLostData(): Promise<boolean> {
+    try {
+      const epoch = await this.sessions.epoch();
+      const lost = this.epoch !== undefined && epoch !== this.epoch;
+      this.epoch = epoch;
+      return lost;
+    } catch {
+      return false;
+    }
+  }
+
+  private async restore(connection: ClientConnection): Promise<void> {
+    const { session, subscription } = connection;
+    const stored = subscription!.subscribeAll ? SUBSCRIBE_ALL : { subscribeAll: false, events: subscription!.events };
+    if (!(await this.sessions.restore(session, stored))) return;
+    await this.buffer.continueFrom(session.id, connection.lastWrittenId);
+    await this.presence.connected(session.id, connection.id, this.presenceTtlMs);
+    this.log.warn(`session ${session.id} was lost by the store while its socket was open; restored`);
   }
 
   private async recordWritten(connection: ClientConnection): Promise<void> {

@@ -2,7 +2,9 @@ import { Module } from '@nestjs/common';
 import { GatewayConfig } from '../config/gateway-config';
 import { EventsModule } from '../events/events.module';
 import { HoldUpService } from './holdup.service';
+import { RedisConnection } from '../storage/redis-connection';
 import { FanOutOutcomeReporter, OutcomeReporter, WebhookOutcomeReporter } from './outcome-reporter';
+import { StreamOutcomeReporter } from './stream-outcome-reporter';
 import { NoPushSender, PushSender, WebhookPushSender } from './push-sender';
 
 @Module({
@@ -17,9 +19,13 @@ import { NoPushSender, PushSender, WebhookPushSender } from './push-sender';
     },
     {
       provide: OutcomeReporter,
-      inject: [GatewayConfig],
-      useFactory: (config: GatewayConfig) =>
-        new FanOutOutcomeReporter(config.holdUp.callback.url ? [new WebhookOutcomeReporter(config.holdUp.callback)] : []),
+      inject: [GatewayConfig, { token: RedisConnection, optional: true }],
+      useFactory: (config: GatewayConfig, redis?: RedisConnection) => {
+        const reporters: OutcomeReporter[] = [];
+        if (config.holdUp.callback.url) reporters.push(new WebhookOutcomeReporter(config.holdUp.callback));
+        if (redis) reporters.push(new StreamOutcomeReporter(redis));
+        return new FanOutOutcomeReporter(reporters);
+      },
     },
   ],
   exports: [HoldUpService],

@@ -21,11 +21,21 @@ export class MemorySessionStore extends SessionStore implements OnModuleDestroy 
     if (live >= limits.maxPerUser) return { opened: false, live };
     // No await between the check and the insert: a concurrent open of the same key must see this one.
     if (replaced) this.removeNow(replaced.id);
-    this.sessions.set(session.id, session, limits.ttlS * 1000);
+    this.put(session, limits.ttlS);
+    return { opened: true, replaced };
+  }
+
+  async restore(session: Session, ttlS: number): Promise<boolean> {
+    if (this.sessions.get(session.id)) return false;
+    this.put(session, ttlS);
+    return true;
+  }
+
+  private put(session: Session, ttlS: number): void {
+    this.sessions.set(session.id, session, ttlS * 1000);
     this.byTokenHash.set(session.tokenHash, session.id);
     add(this.byUser, session.sub, session.id);
     add(this.byIdentity, session.identity, session.id);
-    return { opened: true, replaced };
   }
 
   async get(id: string): Promise<Session | undefined> {
@@ -54,6 +64,11 @@ export class MemorySessionStore extends SessionStore implements OnModuleDestroy 
   }
 
   async ping(): Promise<void> {}
+
+  /** A process's memory is lost only with the process, and its sockets with it. */
+  async epoch(): Promise<string> {
+    return 'memory';
+  }
 
   private removeNow(id: string): Session | undefined {
     const session = this.sessions.delete(id);

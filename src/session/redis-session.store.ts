@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import Redis, { Result } from 'ioredis';
 import { execPipeline, RedisConnection, viaRedis } from '../storage/redis-connection';
@@ -32,6 +33,9 @@ const keys = {
   /** ZSET sub → expiry: the users that may hold sessions of this identity. */
   identity: (identity: string) => `vora:idn:${identity}`,
 };
+
+/** STRING, no TTL: see epoch(). */
+const EPOCH_KEY = 'vora:epoch';
 
 interface TokenRef {
   readonly sub: string;
@@ -312,6 +316,14 @@ export class RedisSessionStore extends SessionStore {
 
   async ping(): Promise<void> {
     await viaRedis(() => this.redis.ping());
+  }
+
+  /** `vora:epoch` is created by whoever first finds it missing; an empty Redis has none. */
+  async epoch(): Promise<string> {
+    const [, epoch] = (await execPipeline(
+      this.redis.pipeline().set(EPOCH_KEY, randomUUID(), 'NX').get(EPOCH_KEY),
+    )) as [unknown, string];
+    return epoch;
   }
 
   private async getOf(sub: string, id: string): Promise<Session | undefined> {

@@ -9,7 +9,7 @@ import { Session, SessionCloseCode } from './session';
 import { SESSION_CLOSED_TOPIC, SessionClosed, SessionEvents } from './session-events';
 import { SetupIn } from './session.dto';
 import { SessionStore } from './session.store';
-import { SUBSCRIBE_ALL, SubscriptionStore } from './subscription.store';
+import { StoredSubscription, SUBSCRIBE_ALL, SubscriptionStore } from './subscription.store';
 
 /** The webSocketToken is stored and looked up only by this hash. */
 export const hashToken = (token: string): string => createHash('sha256').update(token).digest('base64url');
@@ -80,6 +80,26 @@ export class SessionService {
     const alive = await this.store.touch(session.id, this.ttlS);
     if (alive) await this.subscriptions.touch(session.sub, session.identity, this.ttlS);
     return alive;
+  }
+
+  /**
+   * Puts back a session (and its subscription as last seen) that the store
+   * lost while a socket held it; true when something had to be restored.
+   */
+  async restore(session: Session, subscription: StoredSubscription): Promise<boolean> {
+    const restored = await this.store.restore(session, this.ttlS);
+    if (restored) await this.subscriptions.putIfAbsent(session.sub, session.identity, subscription, this.ttlS);
+    return restored;
+  }
+
+  /** See SessionStore.epoch(). */
+  epoch(): Promise<string> {
+    return this.store.epoch();
+  }
+
+  /** Removes a session whose socket was told it ended; idempotent, for when a restore raced the end. */
+  async forget(sessionId: string): Promise<void> {
+    await this.store.remove(sessionId);
   }
 
   /** Restarts the idle clock when the last socket of a session goes away. */

@@ -23,6 +23,17 @@ export abstract class SessionStore {
   abstract touch(id: string, ttlS: number): Promise<boolean>;
   /** Removes the session and its token; returns what was removed. */
   abstract remove(id: string): Promise<Session | undefined>;
+  /**
+   * Puts back a session that the store lost while a socket still held it (a
+   * Redis restarted empty), without the per-user limit. False when it exists.
+   */
+  abstract restore(session: Session, ttlS: number): Promise<boolean>;
+  /**
+   * An id of the store's current contents, which changes when the store loses
+   * everything (a Redis restarted without persistence). Sockets that outlive
+   * such a loss restore their sessions.
+   */
+  abstract epoch(): Promise<string>;
   /** Throws when the store cannot be reached (readiness). */
   abstract ping(): Promise<void>;
 }

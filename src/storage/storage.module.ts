@@ -11,8 +11,10 @@ import { RedisEventBuffer } from '../events/redis-event-buffer';
 import { RedisEventBus } from '../events/redis-event-bus';
 import { MemoryPendingCallStore } from '../holdup/memory-pending-calls.store';
 import { PendingCallStore } from '../holdup/pending-calls.store';
+import { RedisPendingCallStore } from '../holdup/redis-pending-calls.store';
 import { MemoryPresence } from '../session/memory-presence';
 import { Presence } from '../session/presence';
+import { RedisPresence } from '../session/redis-presence';
 import { MemorySessionStore } from '../session/memory-session.store';
 import { MemorySubscriptionStore } from '../session/memory-subscription.store';
 import { RedisSessionStore } from '../session/redis-session.store';
@@ -55,6 +57,8 @@ export class StorageModule {
       { provide: SubscriptionStore, useClass: RedisSubscriptionStore },
       { provide: EventBuffer, useClass: RedisEventBuffer },
       { provide: EventBus, useClass: RedisEventBus },
+      { provide: Presence, useClass: RedisPresence },
+      { provide: PendingCallStore, useClass: RedisPendingCallStore },
     ];
     return {
       module: StorageModule,

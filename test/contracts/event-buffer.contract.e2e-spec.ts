@@ -162,6 +162,32 @@ describe.each(adapters)('EventBuffer contract: %s', (_name, make) => {
       expect((await append(s, 1))[0].id).toBe(1);
     });
 
+    it('continues ids after a lost buffer from the id the client last saw', async () => {
+      const s = sid();
+      await buffer.continueFrom(s, 7);
+      expect(await buffer.readAfter(s, 0)).toEqual({ events: [], oldestId: 0, newestId: 7 });
+      expect((await append(s, 1))[0]).toEqual({ sessionId: s, id: 8, frame: FRAME_HEAD + 8 + tail(1) });
+      expect(await buffer.readAfter(s, 0)).toEqual({ events: [{ id: 8, frame: FRAME_HEAD + 8 + tail(1) }], oldestId: 8, newestId: 8 });
+    });
+
+    it('skips ahead and forgets older frames when asked to continue past its newest id', async () => {
+      const s = sid();
+      await append(s, 1, 2, 3);
+      await buffer.continueFrom(s, 9);
+      expect(await buffer.readAfter(s, 0)).toEqual({ events: [], oldestId: 0, newestId: 9 });
+      expect((await append(s, 4))[0].id).toBe(10);
+    });
+
+    it('never moves ids back when asked to continue from an id it has passed', async () => {
+      const s = sid();
+      await append(s, 1, 2, 3);
+      await buffer.continueFrom(s, 2);
+      await buffer.continueFrom(s, 3);
+      const slice = await buffer.readAfter(s, 0);
+      expect([slice.events.map((e) => e.id), slice.oldestId, slice.newestId]).toEqual([[1, 2, 3], 1, 3]);
+      expect((await append(s, 4))[0].id).toBe(4);
+    });
+
     it('drops a session: events, ids and written mark start over', async () => {
       const s = sid();
       const kept = sid();

@@ -205,6 +205,34 @@ describe.each(adapters)('SessionStore contract: %s', (_name, make) => {
     expect(await store.open(session({ connectionType: 'MOBILE' }), { ttlS: 60, maxPerUser: 2 })).toEqual({ opened: true });
   });
 
+  it('restores a lost session into every index, outside the per-user limit', async () => {
+    const limits = { ttlS: 60, maxPerUser: 1 };
+    const kept = session();
+    const lost = session({ connectionType: 'DESKTOP' });
+    await store.open(kept, limits);
+    expect(await store.restore(lost, 60)).toBe(true);
+    expect(await store.get(lost.id)).toEqual(lost);
+    expect(await store.findByTokenHash(lost.tokenHash)).toEqual(lost);
+    expect(byId(await store.listByUser(sub))).toEqual(byId([kept, lost]));
+    expect(byId(await store.listByIdentity(identity))).toEqual(byId([kept, lost]));
+  });
+
+  it('does not restore a session that is live, and restores one that was removed', async () => {
+    const s = session();
+    await store.open(s, LONG);
+    expect(await store.restore(s, 60)).toBe(false);
+    await store.remove(s.id);
+    expect(await store.restore(s, 60)).toBe(true);
+    expect(await store.findByTokenHash(s.tokenHash)).toEqual(s);
+  });
+
+  it('lets a restored session expire like any other', async () => {
+    const s = session();
+    expect(await store.restore(s, 1)).toBe(true);
+    await eventually(async () => expect(await store.get(s.id)).toBeUndefined());
+    expect(await store.listByUser(sub)).toEqual([]);
+  });
+
   it('answers ping while the store is reachable', async () => {
     await expect(store.ping()).resolves.toBeUndefined();
   });

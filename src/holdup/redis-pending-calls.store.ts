@@ -1,0 +1,71 @@
+import { Injectable } from '@nestjs/common';
+import { execPipeline, RedisConnection, viaRedis } from '../storage/redis-connection';
+import { PendingCall } from './holdup';
+import { PendingCallStore } from './pending-calls.store';
+
+/** A pending call outlives its deadline by this much, so the sweep can still settle it. */
+const KEEP_AFTER_DEADLINE_MS = 60_000;
+
+const keys = {
+  /** STRING call JSON; GETDEL makes settling atomic: one instance gets it. */
+  call: (callId: string) => `vora:call:${callId}`,
+  /** ZSET callId → deadline (ms): what the deadline sweep reads. */
+  due: 'vora:calls:due',
+  /** SET of callIds that woke a session. */
+  session: (sessionId: string) => `vora:calls:session:${sessionId}`,
+};
+
+@Injectable()
+export class RedisPendingCallStore extends PendingCallStore {
+  constructor(private readonly redis: RedisConnection) {
+    super();
+  }
+
+  async begin(call: PendingCall): Promise<boolean> {
+    const ttlMs = Math.max(1, call.deadline - Date.now()) + KEEP_AFTER_DEADLINE_MS;
+    const created = await viaRedis(() => this.redis.client.set(keys.call(call.callId), JSON.stringify(call), 'PX', ttlMs, 'NX'));
+    if (created !== 'OK') return false;
+    const pipeline = this.redis.client.pipeline().zadd(keys.due, call.deadline, call.callId);
+    for (const sessionId of call.sessionIds) pipeline.sadd(keys.session(sessionId), call.callId).pexpire(keys.session(sessionId), ttlMs);
+    await execPipeline(pipeline);
+    return true;
+  }
+
+  async get(callId: string): Promise<PendingCall | undefined> {
+    return parse(await viaRedis(() => this.redis.client.get(keys.call(callId))));
+  }
+
+  async settle(callId: string): Promise<PendingCall | undefined> {
+    const call = parse(await viaRedis(() => this.redis.client.getdel(keys.call(callId))));
+    const pipeline = this.redis.client.pipeline().zrem(keys.due, callId);
+    for (const sessionId of call?.sessionIds ?? []) pipeline.srem(keys.session(sessionId), callId);
+    await execPipeline(pipeline);
+    return call;
+  }
+
+  async pendingFor(sessionId: string): Promise<PendingCall[]> {
+    const callIds = await viaRedis(() => this.redis.client.smembers(keys.session(sessionId)));
+    return this.load(callIds);
+  }
+
+  async due(now: number): Promise<PendingCall[]> {
+    const callIds = await viaRedis(() => this.redis.client.zrangebyscore(keys.due, '-inf', now));
+    const calls = await this.load(callIds);
+    // A call whose record expired cannot be settled any more; stop sweeping it.
+    const gone = callIds.filter((id) => !calls.some((call) => call.callId === id));
+    if (gone.length) await viaRedis(() => this.redis.client.zrem(keys.due, ...gone));
+    return calls;
+  }
+
+  private async load(callIds: string[]): Promise<PendingCall[]> {
+    if (!callIds.length) return [];
+    const pipeline = this.redis.client.pipeline();
+    for (const id of callIds) pipeline.get(keys.call(id));
+    const values = (await execPipeline(pipeline)) as Array<string | null>;
+    return values.map(parse).filter((call): call is PendingCall => call !== undefined);
+  }
+}
+
+function parse(value: string | null): PendingCall | undefined {
+  return value ? (JSON.parse(value) as PendingCall) : undefined;
+}

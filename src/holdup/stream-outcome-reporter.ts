@@ -1,0 +1,19 @@
+import { RedisConnection, viaRedis } from '../storage/redis-connection';
+import { OutcomeReport } from './holdup';
+import { OutcomeReporter } from './outcome-reporter';
+
+export const EGRESS_STREAM = 'vora:egress';
+/** Keeps the stream bounded when nobody reads it. */
+const MAX_LENGTH = 100_000;
+
+/** With Redis: outcomes are also appended to `vora:egress`, for a platform that prefers reading to being called. */
+export class StreamOutcomeReporter extends OutcomeReporter {
+  constructor(private readonly redis: RedisConnection) {
+    super();
+  }
+
+  async report(outcome: OutcomeReport): Promise<void> {
+    const fields = Object.entries(outcome).flatMap(([field, value]) => [field, String(value)]);
+    await viaRedis(() => this.redis.client.xadd(EGRESS_STREAM, 'MAXLEN', '~', MAX_LENGTH, '*', ...fields));
+  }
+}

@@ -1,0 +1,27 @@
+import { Injectable } from '@nestjs/common';
+import { RedisConnection, viaRedis } from '../storage/redis-connection';
+import { Presence } from './presence';
+
+/** STRING connection id, PX a few heartbeats: which socket holds the session, cluster-wide. */
+const presenceKey = (sessionId: string) => `vora:presence:${sessionId}`;
+
+const FORGET_IF_MINE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+
+@Injectable()
+export class RedisPresence extends Presence {
+  constructor(private readonly redis: RedisConnection) {
+    super();
+  }
+
+  async connected(sessionId: string, connectionId: string, ttlMs: number): Promise<void> {
+    await viaRedis(() => this.redis.client.set(presenceKey(sessionId), connectionId, 'PX', ttlMs));
+  }
+
+  async disconnected(sessionId: string, connectionId: string): Promise<void> {
+    await viaRedis(() => this.redis.client.eval(FORGET_IF_MINE, 1, presenceKey(sessionId), connectionId));
+  }
+
+  async isConnected(sessionId: string): Promise<boolean> {
+    return (await viaRedis(() => this.redis.client.exists(presenceKey(sessionId)))) === 1;
+  }
+}
