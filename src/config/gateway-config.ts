@@ -15,6 +15,24 @@ export class GatewayConfig {
   readonly session: SessionConfig;
   readonly ws: WebSocketConfig;
   readonly holdUp: HoldUpConfig;
+  readonly limits: LimitsConfig;
+  readonly ops: OperationsConfig;
+}
+
+export interface LimitsConfig {
+  /** Requests per caller (`sub`) per minute on the client endpoints. */
+  readonly ratePerMinute: number;
+  /** Events per platform caller per minute on POST /events. */
+  readonly ingressRatePerMinute: number;
+  readonly maxSocketsPerUser: number;
+  readonly maxSocketsPerIp: number;
+}
+
+export interface OperationsConfig {
+  /** Serve /metrics on this port instead of the public one (0: on the public port). */
+  readonly metricsPort: number;
+  readonly shutdownTimeoutMs: number;
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
 
 export interface AuthConfig {

@@ -78,6 +78,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     problems.push('PLATFORM_CALLBACK_SECRET (or PUSH_WEBHOOK_SECRET) is required with PLATFORM_CALLBACK_URL');
   }
 
+  const logLevel = env.LOG_LEVEL ?? 'info';
+  const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+  if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
+
   const config: GatewayConfig = {
     production,
     host: env.HOST ?? '0.0.0.0',
@@ -117,6 +121,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
       timeoutMs: int('HOLDUP_TIMEOUT_MS', 10_000, 100, 120_000),
       push: { adapter: pushAdapter as 'webhook' | 'none', webhookUrl: pushWebhookUrl, secret: env.PUSH_WEBHOOK_SECRET },
       callback: { url: callbackUrl, secret: callbackSecret },
+    },
+    limits: {
+      ratePerMinute: int('RATE_LIMIT_PER_MINUTE', 600, 1),
+      ingressRatePerMinute: int('INGRESS_RATE_LIMIT_PER_MINUTE', 60_000, 1),
+      maxSocketsPerUser: int('MAX_SOCKETS_PER_USER', 20, 1),
+      maxSocketsPerIp: int('MAX_SOCKETS_PER_IP', 1000, 1),
+    },
+    ops: {
+      metricsPort: int('METRICS_PORT', 0, 0, 65535),
+      shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_MS', 10_000, 100, 600_000),
+      logLevel: logLevel as GatewayConfig['ops']['logLevel'],
     },
   };
   if (problems.length) throw new ConfigError(problems);
