@@ -10,13 +10,14 @@
  *   npx ts-node --transpile-only bench/redis-delivery.ts   (BENCH_REDIS_SIZES=..., BENCH_QUICK=1)
  */
 import { ChildProcess, spawn } from 'node:child_process';
+import Redis from 'ioredis';
 import { loadavg } from 'node:os';
 import { gatewayDelivery } from './delivery';
 import { DeliveryRun, deliveryRun } from './support/delivery-run';
 import { options } from './support/options';
 import { freePort } from './support/processes';
 import { BenchReport, printReport, ratioTarget, Row, saveReport, TargetResult } from './support/report';
-import { sleep } from './support/stats';
+import { round, sleep } from './support/stats';
 import { GatewayWorld } from './support/world';
 
 class RedisServer {
@@ -37,6 +38,20 @@ class RedisServer {
     return server;
   }
 
+  /** Commands Redis ran since start (INFO commandstats), busiest first. */
+  async commandStats(): Promise<Array<{ command: string; calls: number }>> {
+    const client = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    try {
+      await client.connect();
+      const info = await client.info('commandstats');
+      return [...info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)]
+        .map(([, command, calls]) => ({ command, calls: Number(calls) }))
+        .sort((a, b) => b.calls - a.calls);
+    } finally {
+      client.disconnect();
+    }
+  }
+
   async stop(): Promise<void> {
     if (this.child.exitCode !== null) return;
     const exited = new Promise((resolve) => this.child.once('exit', resolve));
@@ -49,6 +64,9 @@ export interface RedisPair {
   sessions: number;
   redis: DeliveryRun;
   memory: DeliveryRun;
+  /** Redis commands per delivered event, over setup and both phases. */
+  commandsPerEvent: number;
+  topCommands: string;
 }
 
 /** `memoryRuns`: the single-instance STORE=memory figures of the same run, by size; measured here when absent. */
@@ -64,7 +82,16 @@ export async function runRedisDelivery(memoryRuns: Map<number, DeliveryRun> = ne
         const gateways = await world.startGateways(`redis-gateway-${sessions}`, 2, { STORE: 'redis', REDIS_URL: redis.url });
         const targets = await world.setupSessions(sessions);
         const run = await deliveryRun(gateways, targets, world.platformToken, `redis x2 ${sessions}`);
-        pairs.push({ sessions, redis: run, memory });
+        const stats = await redis.commandStats();
+        const calls = stats.reduce((n, s) => n + s.calls, 0);
+        const delivered = run.full.delivered + run.paced.delivered;
+        pairs.push({
+          sessions,
+          redis: run,
+          memory,
+          commandsPerEvent: delivered ? calls / delivered : 0,
+          topCommands: stats.slice(0, 6).map((s) => `${s.command} ${s.calls}`).join(', '),
+        });
       } finally {
         await world.stopGateways();
         await redis.stop();
@@ -76,7 +103,7 @@ export async function runRedisDelivery(memoryRuns: Map<number, DeliveryRun> = ne
 
   const rows: Row[] = [];
   const targets: TargetResult[] = [];
-  for (const { sessions, redis, memory } of pairs) {
+  for (const { sessions, redis, memory, commandsPerEvent } of pairs) {
     const rate = ratioTarget(`redis.${sessions}.events`, 'events/s', redis.full.rate, memory.full.rate, 0.6);
     targets.push(rate);
     rows.push(
@@ -84,6 +111,8 @@ export async function runRedisDelivery(memoryRuns: Map<number, DeliveryRun> = ne
       { label: `${sessions} sockets, full speed p99`, unit: 'ms', gateway: redis.full.p99, baseline: memory.full.p99, lowerIsBetter: true },
       { label: `${sessions} sockets, ${options.delivery.pacedRate}/s p50`, unit: 'ms', gateway: redis.paced.p50, baseline: memory.paced.p50, lowerIsBetter: true },
       { label: `${sessions} sockets, ${options.delivery.pacedRate}/s p99`, unit: 'ms', gateway: redis.paced.p99, baseline: memory.paced.p99, lowerIsBetter: true },
+      { label: `${sessions} sockets, gateway CPU per event`, unit: 'µs', gateway: round(redis.full.cpuUsPerEvent), baseline: round(memory.full.cpuUsPerEvent), lowerIsBetter: true },
+      { label: `${sessions} sockets, Redis commands per event`, unit: 'commands', gateway: round(commandsPerEvent), baseline: 0, lowerIsBetter: true },
     );
   }
   const faults = (run: DeliveryRun) => run.full.lost + run.full.duplicated + run.paced.lost + run.paced.duplicated;
@@ -94,7 +123,10 @@ export async function runRedisDelivery(memoryRuns: Map<number, DeliveryRun> = ne
     rows,
     targets,
     faults: { gateway: pairs.reduce((n, p) => n + faults(p.redis), 0), baseline: pairs.reduce((n, p) => n + faults(p.memory), 0) },
-    notes: ['both instances, the redis-server, the clients and the publisher share the same cores'],
+    notes: [
+      'both instances, the redis-server, the clients and the publisher share the same cores; CPU per event is summed over both instances (not Redis)',
+      ...pairs.map((p) => `${p.sessions}: busiest Redis commands (setup and both phases): ${p.topCommands}`),
+    ],
     date: new Date().toISOString(),
     load: loadavg(),
   };

@@ -9,6 +9,7 @@
 import { loadavg } from 'node:os';
 import autocannon from 'autocannon';
 import { identityAt } from './support/directory';
+import { httpRequest, mapLimit } from './support/http';
 import { options } from './support/options';
 import { ServerProcess } from './support/processes';
 import { BenchReport, limitTarget, printReport, ratioTarget, Row, saveReport } from './support/report';
@@ -36,8 +37,23 @@ async function cannon(url: string, requests: Request[], durationS: number): Prom
   };
 }
 
-/** Warm-up (JIT, token cache, connection pools), then the measured run. */
+/** Every request once, `connections` at a time. */
+export async function sendEachOnce(url: string, requests: Request[]): Promise<void> {
+  await mapLimit(requests, options.rest.connections, async ({ method, path, headers, body }) => {
+    const response = await httpRequest(method ?? 'GET', `${url}${path}`, body as string | undefined, headers as Record<string, string>);
+    if (response.status >= 300) throw new Error(`warm-up ${method} ${path} answered ${response.status}: ${response.body}`);
+  });
+}
+
+/**
+ * Warm-up, then the measured run. The warm-up first sends every request once:
+ * autocannon's connections walk the same list in step, so without it all 50
+ * would present each token at the same moment while none is verified yet, and
+ * a short run would measure little but that first pass (a herd no real
+ * client population makes). Then a timed run for the JIT and the pools.
+ */
 async function measure(url: string, requests: Request[]): Promise<Measured> {
+  await sendEachOnce(url, requests);
   if (options.rest.warmupS > 0) await cannon(url, requests, options.rest.warmupS);
   const measured = await cannon(url, requests, options.rest.durationS);
   if (measured.non2xx || measured.errors) {

@@ -5,8 +5,8 @@
  */
 import Fastify from 'fastify';
 
-/** A user of the generated directory owns ten identities: the same body the gateway sends for one. */
-const identities = Array.from({ length: Number(process.env.IDENTITIES_PER_USER ?? 10) }, (_, j) => `+9053${String(j).padStart(8, '0')}`);
+/** As many identities as a user of the generated directory owns: the same body the gateway sends for one. */
+const identities = Array.from({ length: Number(process.env.IDENTITIES_PER_USER ?? 2) }, (_, j) => `+9053${String(j).padStart(8, '0')}`);
 /** 32 random bytes in base64url, as long as the gateway's webSocketToken. */
 const webSocketToken = 'x'.repeat(43);
 

@@ -56,9 +56,13 @@ export const options = {
     concurrency: num('BENCH_RECONNECT_CONCURRENCY', 500, 200),
     rounds: num('BENCH_RECONNECT_ROUNDS', 3, 1),
   },
-  /** Users in the generated directory; each owns identitiesPerUser numbers. */
+  /**
+   * Users in the generated directory; each owns identitiesPerUser numbers (a
+   * mobile and a fixed one, like the sample directory). 10,000 sessions are
+   * then 5,000 users with both identities open.
+   */
   directory: {
-    users: num('BENCH_USERS', 1000, 200),
-    identitiesPerUser: num('BENCH_IDENTITIES_PER_USER', 10, 10),
+    users: num('BENCH_USERS', 5000, 300),
+    identitiesPerUser: num('BENCH_IDENTITIES_PER_USER', 2, 2),
   },
 };

@@ -1,0 +1,92 @@
+/**
+ * Profiles the gateway under one benchmark's load (node --cpu-prof) and
+ * prints its top functions by self time: the evidence docs/benchmarks.md
+ * quotes where a target is missed.
+ *
+ *   npx ts-node --transpile-only bench/profile.ts identity|setup|liveness|delivery|reconnect [seconds]
+ */
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+import { ClientFleet } from './support/client-fleet';
+import { printTop } from './support/cpu-profile';
+import { sendEachOnce } from './rest';
+import { identityAt } from './support/directory';
+import { options } from './support/options';
+import { PROFILE_DIR } from './support/processes';
+import { Publisher } from './support/publisher';
+import { sleep } from './support/stats';
+import { GatewayWorld } from './support/world';
+
+const SCENARIOS = ['identity', 'setup', 'liveness', 'delivery', 'reconnect'] as const;
+type Scenario = (typeof SCENARIOS)[number];
+
+async function main(): Promise<void> {
+  const scenario = process.argv[2] as Scenario;
+  if (!SCENARIOS.includes(scenario)) throw new Error(`usage: bench/profile.ts ${SCENARIOS.join('|')} [seconds]`);
+  const seconds = Number(process.argv[3] ?? 10);
+  process.env.BENCH_CPU_PROF = '1';
+  const started = Date.now();
+  const world = await GatewayWorld.create();
+  try {
+    const [gateway] = await world.startGateways(`profile-${scenario}`, 1);
+    if (scenario === 'identity' || scenario === 'setup' || scenario === 'liveness') {
+      const tokens = await world.signTokens(options.rest.users);
+      const requests =
+        scenario === 'liveness'
+          ? [{ method: 'GET' as const, path: '/health/liveness' }]
+          : tokens.map((token, u) =>
+              scenario === 'identity'
+                ? { method: 'GET' as const, path: '/identity', headers: { authorization: `Bearer ${token}` } }
+                : {
+                    method: 'POST' as const,
+                    path: '/identity/setup',
+                    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+                    body: JSON.stringify({ connectionType: 'WEB', identity: identityAt(u * options.directory.identitiesPerUser) }),
+                  },
+            );
+      // As in bench/rest.ts: every token verified once before the load, so that the profile shows the steady state.
+      await sendEachOnce(gateway.url, requests);
+      const result = await autocannon({ url: gateway.url, connections: options.rest.connections, duration: seconds, requests });
+      console.log(`${scenario}: ${Math.round(result.requests.average)} req/s, p99 ${result.latency.p99} ms`);
+    } else {
+      const sessions = options.delivery.sizes.at(-1)!;
+      const targets = await world.setupSessions(sessions);
+      const fleet = await ClientFleet.start(options.delivery.clientProcesses);
+      try {
+        await fleet.open(targets);
+        const publisher = new Publisher([gateway.url], targets.map((t) => t.identity), world.platformToken);
+        if (scenario === 'delivery') {
+          const result = await publisher.fullSpeed(seconds * 1000, options.delivery.batchSize, options.delivery.inFlight);
+          console.log(`delivery: ${Math.round(result.published / seconds)} events/s published to ${sessions} sockets`);
+        } else {
+          await publisher.publishToEach(targets.map((t) => t.identity), 500);
+          for (let i = 0; i < 3; i++) {
+            await fleet.drop();
+            await sleep(2000);
+            await publisher.publishToEach(targets.map((t) => t.identity), 500);
+            const back = await fleet.reconnect(options.reconnect.concurrency, 1);
+            console.log(`reconnect: ${back.ok} back in ${Math.round(back.ms)} ms`);
+          }
+        }
+        await sleep(1000);
+      } finally {
+        await fleet.close();
+      }
+    }
+  } finally {
+    await world.close();
+  }
+  const profiles = readdirSync(PROFILE_DIR)
+    .filter((f) => f.startsWith(`profile-${scenario}`))
+    .map((f) => join(PROFILE_DIR, f))
+    .filter((f) => statSync(f).mtimeMs >= started);
+  for (const file of profiles) printTop(file);
+}
+
+main()
+  .catch((error) => {
+    console.error(error);
+    process.exitCode = 1;
+  })
+  .finally(() => setTimeout(() => process.exit(), 100).unref());
