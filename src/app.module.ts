@@ -9,16 +9,20 @@ import { EventsModule } from './events/events.module';
 import { GatewayModule } from './gateway/gateway.module';
 import { HealthModule } from './health/health.module';
 import { IdentityModule } from './identity/identity.module';
+import { LoggingModule, LoggingOptions } from './logging/logging.module';
+import { MetricsModule } from './metrics/metrics.module';
 import { SessionModule } from './session/session.module';
 import { StorageModule } from './storage/storage.module';
 
 @Module({})
 export class AppModule {
-  static forRoot(config: GatewayConfig): DynamicModule {
+  static forRoot(config: GatewayConfig, logging: LoggingOptions = {}): DynamicModule {
     return {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
+        LoggingModule.forRoot(config, logging),
+        MetricsModule,
         StorageModule.forRoot(config),
         AuthModule.forRoot(config),
         IdentityModule,

@@ -1,8 +1,7 @@
-import { LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import type { FastifyError, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import { AppModule } from './app.module';
 import { answerClientError } from './common/client-errors';
 import { registerCors } from './common/cors';
@@ -11,9 +10,16 @@ import { registerJsonBody } from './common/json-body';
 import { GatewayConfig } from './config/gateway-config';
 import { GatewayWsAdapter } from './gateway/gateway-ws.adapter';
 import { HandshakeService } from './gateway/handshake.service';
+import { Logger } from 'nestjs-pino';
+import type { DestinationStream } from 'pino';
+import { echoRequestId, requestIdOf } from './logging/request-id';
+import { Metrics } from './metrics/metrics';
 
 export interface CreateAppOptions {
-  logger?: LoggerService | false;
+  /** No log lines at all (tests that do not look at logs). */
+  silent?: boolean;
+  /** Where JSON log lines go instead of stdout. */
+  logStream?: DestinationStream;
 }
 
 /** Builds the gateway (not yet listening): shared by `main.ts` and the end-to-end tests. */
@@ -32,6 +38,7 @@ export async function createApp(config: GatewayConfig, options: CreateAppOptions
     },
     clientErrorHandler: answerClientError,
     return503OnClosing: true,
+    genReqId: requestIdOf,
     // Bad percent-encoding and over-long path parameters are refused by the router itself.
     frameworkErrors: (error: FastifyError, _request: FastifyRequest, reply: FastifyReply) => {
       const status = error.statusCode ?? 400;
@@ -47,19 +54,33 @@ export async function createApp(config: GatewayConfig, options: CreateAppOptions
     route.bodyLimit = ingress ? config.http.ingressMaxBodyBytes : config.http.clientBodyLimitBytes;
   });
   registerJsonBody(fastify);
+  echoRequestId(fastify);
   registerCors(fastify, config.http.corsOrigins);
 
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
-    logger: options.logger ?? ['log', 'warn', 'error'],
-    bufferLogs: false,
+  const logging = { silent: options.silent, stream: options.logStream };
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, logging), adapter, {
+    // Held until pino takes over, so that start-up lines are JSON too.
+    bufferLogs: true,
     bodyParser: false,
   });
+  app.useLogger(app.get(Logger));
+  app.flushLogs();
+  observeHttp(fastify, app.get(Metrics));
   app.useWebSocketAdapter(new GatewayWsAdapter(app, app.get(HandshakeService), config.ws));
-  app.enableShutdownHooks();
   setUpOpenApi(app);
   await app.init();
   await fastify.ready();
   return app;
+}
+
+/** Request duration by route pattern (not raw URL: identities must not become label values). */
+function observeHttp(fastify: FastifyInstance, metrics: Metrics): void {
+  fastify.addHook('onResponse', async (request, reply) => {
+    metrics.httpDuration.observe(
+      { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+  });
 }
 
 function setUpOpenApi(app: NestFastifyApplication): void {

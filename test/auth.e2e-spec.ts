@@ -1,8 +1,8 @@
+import { GatewayProcess } from './support/gateway-process';
 import { execFile } from 'node:child_process';
 import { createHmac, createPublicKey } from 'node:crypto';
 import { promisify } from 'node:util';
 import { DevIssuerKey } from '../src/auth/dev-issuer/dev-issuer';
-import { createApp } from '../src/app';
 import { ConfigError, loadConfig } from '../src/config/load-config';
 import { expectError, http, HttpResult, RunningGateway, startGateway } from './support/gateway';
 import { SigningKey, TestIssuer } from './support/test-issuer';
@@ -528,15 +528,16 @@ describe('development issuer (no AUTH_ISSUER)', () => {
   });
 
   it('warns that development auth is on', async () => {
-    const warnings: string[] = [];
-    const logger = {
-      log: () => undefined,
-      error: () => undefined,
-      warn: (message: unknown) => void warnings.push(String(message)),
-    };
-    const config = loadConfig({ NODE_ENV: 'test', DEV_KEY_DIR: gateway.config.auth.devKeyDir });
-    const app = await createApp(config, { logger });
-    await app.close();
+    // A real process, as `npm start` runs it: the logger is process-wide state.
+    const started = await GatewayProcess.start({ DEV_KEY_DIR: gateway.config.auth.devKeyDir });
+    await started.kill('SIGTERM');
+    const warnings = started.output
+      .join('')
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line))
+      .filter((record) => record.level === 40)
+      .map((record) => String(record.msg));
     expect(warnings).toEqual(expect.arrayContaining([expect.stringMatching(/development token issuer is ON.*AUTH_ISSUER/)]));
   });
 

@@ -146,8 +146,9 @@ describe('many instances on Redis', () => {
       expect((taken as any)[0][1]).toHaveLength(5);
       await reader.kill('SIGKILL');
 
-      const rest = await socket.events(10, 20_000).catch((error: Error) => {
-        throw new Error(`${error.message}\nsurvivor log:\n${survivor.output.join('').slice(-3000)}`);
+      const rest = await socket.events(10, 30_000).catch((error: Error) => {
+        const relevant = survivor.output.join('').split('\n').filter((line) => /IngressStream|Redis/.test(line));
+        throw new Error(`${error.message}\nsurvivor log:\n${relevant.join('\n')}`);
       });
       expect(rest.map((e) => e.data.seq)).toEqual(Array.from({ length: 10 }, (_, i) => 100 + i));
       expect(socket.pending()).toEqual([]);

@@ -6,6 +6,8 @@ export interface BufferedEvent {
 
 export interface Delivery extends BufferedEvent {
   readonly sessionId: string;
+  /** When the gateway accepted the event (epoch ms), for the delivery latency metric. */
+  readonly acceptedAt?: number;
 }
 
 export interface AppendEntry {

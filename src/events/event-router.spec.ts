@@ -1,3 +1,4 @@
+import { Metrics } from '../metrics/metrics';
 import { ClientMode } from '../auth/modes';
 import { MemoryClusterBus } from '../common/memory-cluster-bus';
 import { GatewayConfig } from '../config/gateway-config';
@@ -93,7 +94,7 @@ describe('EventRouter', () => {
     const service = new SubscriptionService(config, catalogue, subscriptionStore, sessions, undefined as unknown as IdentityService, cluster);
     const cache = new SubscriptionCache(service, cluster);
     await cache.onModuleInit();
-    router = new EventRouter(sessions, directory, cache, buffer, bus, sessionEvents);
+    router = new EventRouter(sessions, directory, cache, buffer, bus, sessionEvents, new Metrics(), config);
     router.onModuleInit();
     delivered = [];
     bus.onDeliveries((deliveries) => delivered.push([...deliveries]));

@@ -1,5 +1,7 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
+import { GatewayConfig } from '../config/gateway-config';
 import { Directory } from '../identity/directory';
+import { Metrics } from '../metrics/metrics';
 import { Session } from '../session/session';
 import { SessionEvents } from '../session/session-events';
 import { SessionStore } from '../session/session.store';
@@ -36,7 +38,13 @@ export class EventRouter implements OnModuleInit {
     private readonly buffer: EventBuffer,
     private readonly bus: EventBus,
     private readonly sessionEvents: SessionEvents,
-  ) {}
+    private readonly metrics: Metrics,
+    config: GatewayConfig,
+  ) {
+    this.bufferSize = config.ws.eventBufferSize;
+  }
+
+  private readonly bufferSize: number;
 
   onModuleInit(): void {
     this.sessionEvents.onEnded(async (session) => {
@@ -57,6 +65,7 @@ export class EventRouter implements OnModuleInit {
   }
 
   private async routeNow(events: readonly PublishedEvent[]): Promise<void> {
+    const acceptedAt = Date.now();
     const entries: AppendEntry[] = [];
     const recipients: Session[][] = [];
     for (const event of events) {
@@ -71,8 +80,13 @@ export class EventRouter implements OnModuleInit {
       recipients.push(sessions);
     }
     if (!entries.length) return;
-    const deliveries = await this.buffer.append(entries);
+    const appended = await this.buffer.append(entries);
+    const deliveries = appended.map((delivery) => ({ ...delivery, acceptedAt }));
     await this.bus.deliver(deliveries);
+    this.metrics.eventsBuffered.inc(deliveries.length);
+    // A ring of EVENT_BUFFER_SIZE drops its oldest event with every append past its size.
+    const dropped = deliveries.filter((delivery) => delivery.id > this.bufferSize).length;
+    if (dropped) this.metrics.eventsDroppedFromBuffers.inc(dropped);
     if (this.taps.length) this.notifyTaps(events, recipients, deliveries);
   }
 

@@ -5,6 +5,7 @@ import { EventCatalogue } from './catalogue';
 import { EventRouter } from './event-router';
 import { IngressController } from './ingress.controller';
 import { IngressStreamConsumer } from './ingress-stream';
+import { Metrics } from '../metrics/metrics';
 import { RedisConnection } from '../storage/redis-connection';
 import { SubscriptionCache } from './subscription-cache';
 import { SubscriptionController } from './subscription.controller';
@@ -20,9 +21,9 @@ import { SubscriptionService } from './subscription.service';
     {
       // Only with Redis: the telephony core may XADD to vora:ingress instead of POSTing.
       provide: IngressStreamConsumer,
-      inject: [{ token: RedisConnection, optional: true }, EventCatalogue, EventRouter],
-      useFactory: (redis: RedisConnection | undefined, catalogue: EventCatalogue, router: EventRouter) =>
-        redis ? new IngressStreamConsumer(redis, catalogue, router) : null,
+      inject: [{ token: RedisConnection, optional: true }, EventCatalogue, EventRouter, Metrics],
+      useFactory: (redis: RedisConnection | undefined, catalogue: EventCatalogue, router: EventRouter, metrics: Metrics) =>
+        redis ? new IngressStreamConsumer(redis, catalogue, router, metrics) : null,
     },
     {
       provide: EventCatalogue,

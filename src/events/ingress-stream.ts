@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import Redis from 'ioredis';
+import { Metrics } from '../metrics/metrics';
 import { RedisConnection } from '../storage/redis-connection';
 import { EventCatalogue } from './catalogue';
 import { EventRouter } from './event-router';
@@ -12,7 +13,7 @@ export const INGRESS_GROUP = 'vora-gateway';
 /** The instance holding this lease is the one consumer reading the stream. */
 export const INGRESS_LEASE = 'vora:ingress:reader';
 
-const LEASE_MS = 10_000;
+const LEASE_MS = 6_000;
 const BLOCK_MS = 2_000;
 const BATCH = 500;
 const IDLE_RETRY_MS = 1_000;
@@ -41,6 +42,7 @@ export class IngressStreamConsumer implements OnApplicationBootstrap, BeforeAppl
     private readonly connection: RedisConnection,
     private readonly catalogue: EventCatalogue,
     private readonly router: EventRouter,
+    private readonly metrics: Metrics,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -148,7 +150,10 @@ export class IngressStreamConsumer implements OnApplicationBootstrap, BeforeAppl
         this.log.warn(`dropping ${INGRESS_STREAM} entry ${id}: ${(error as Error).message}`);
       }
     }
-    if (events.length) await this.router.route(events);
+    if (events.length) {
+      await this.router.route(events);
+      this.metrics.eventsReceived.inc({ source: 'stream' }, events.length);
+    }
     await this.connection.client.xack(INGRESS_STREAM, INGRESS_GROUP, ...entries.map(([id]) => id));
   }
 }

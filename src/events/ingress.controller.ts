@@ -5,6 +5,7 @@ import { Requires } from '../auth/access.decorator';
 import { ResponseStatusVoraError } from '../common/error-body';
 import { INGRESS_ROUTE } from '../common/route-config';
 import { EventCatalogue } from './catalogue';
+import { Metrics } from '../metrics/metrics';
 import { EventRouter } from './event-router';
 import { MAX_BATCH, parsePublished } from './ingress';
 
@@ -27,6 +28,7 @@ export class IngressController {
   constructor(
     private readonly catalogue: EventCatalogue,
     private readonly router: EventRouter,
+    private readonly metrics: Metrics,
   ) {}
 
   @Post()
@@ -46,6 +48,7 @@ export class IngressController {
   async publish(@Body() body: unknown): Promise<{ accepted: number }> {
     const events = parsePublished(body, this.catalogue);
     await this.router.route(events);
+    this.metrics.eventsReceived.inc({ source: 'http' }, events.length);
     return { accepted: events.length };
   }
 }

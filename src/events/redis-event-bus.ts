@@ -22,7 +22,7 @@ export class RedisEventBus extends EventBus {
 
   async deliver(deliveries: readonly Delivery[]): Promise<void> {
     if (!deliveries.length) return;
-    const message = JSON.stringify(deliveries.map(({ sessionId, id, frame }) => ({ sessionId, id, frame })));
+    const message = JSON.stringify(deliveries.map(({ sessionId, id, frame, acceptedAt }) => ({ sessionId, id, frame, acceptedAt })));
     await viaRedis(() => this.connection.client.publish(DELIVERIES_CHANNEL, message));
   }
 

@@ -1,3 +1,4 @@
+import { Metrics } from '../metrics/metrics';
 import { EventEmitter } from 'node:events';
 import { Logger } from '@nestjs/common';
 import type { WebSocket } from 'ws';
@@ -112,7 +113,7 @@ describe('ClientConnection', () => {
     log = { warn: jest.fn() };
     answer = jest.fn(async (_session: Session, _callId: string, _answer: 'ready' | 'decline') => false);
     const subscriptions = { current: async () => ({ subscribeAll: true, events: ['CallHeld'] }) } as unknown as SubscriptionService;
-    const context: ConnectionContext = { answer, buffer, subscriptions, config: WS_CONFIG, log: log as unknown as Logger };
+    const context: ConnectionContext = { answer, buffer, metrics: new Metrics(), subscriptions, config: WS_CONFIG, log: log as unknown as Logger };
     connection = new ClientConnection(socket as unknown as WebSocket, SESSION, context);
   });
   afterEach(() => buffer.onModuleDestroy());

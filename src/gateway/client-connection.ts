@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import type { RawData, WebSocket } from 'ws';
 import { WebSocketConfig } from '../config/gateway-config';
-import { BufferedEvent, BufferSlice, EventBuffer } from '../events/event-buffer';
+import { BufferedEvent, BufferSlice, Delivery, EventBuffer } from '../events/event-buffer';
 import { EffectiveSubscription } from '../events/subscription.dto';
 import { SubscriptionService } from '../events/subscription.service';
+import { Metrics } from '../metrics/metrics';
 import { Session } from '../session/session';
 import { CloseCode, parseClientMessage, ServerMessage } from './messages';
 
@@ -17,6 +18,7 @@ export interface ConnectionContext {
   /** A `ready` or `decline` for a held-up call; false when no such call waits for this session. */
   readonly answer: (session: Session, callId: string, answer: 'ready' | 'decline') => Promise<boolean>;
   readonly buffer: EventBuffer;
+  readonly metrics: Metrics;
   readonly subscriptions: SubscriptionService;
   readonly config: WebSocketConfig;
   readonly log: Logger;
@@ -50,6 +52,7 @@ export class ClientConnection {
   ) {
     socket.on('message', (data, isBinary) => this.onMessage(data, isBinary));
     socket.on('pong', () => (this.alive = true));
+    socket.once('close', (code) => context.metrics.socketCloses.inc({ code: String(code) }));
   }
 
   get isOpen(): boolean {
@@ -68,6 +71,8 @@ export class ClientConnection {
     const slice = await buffer.readAfter(session.id, after);
     const subscription = await subscriptions.current(session.sub, session.identity, session.mode);
     this.subscription = subscription;
+    const recovered = isRecovered(after, slice);
+    if (lastEventId !== undefined) this.context.metrics.resumes.inc({ recovered: String(recovered) });
     this.send({
       type: 'welcome',
       sessionId: session.id,
@@ -76,7 +81,7 @@ export class ClientConnection {
       subscription,
       heartbeatIntervalMs: config.heartbeatIntervalMs,
       lastEventId: String(slice.newestId),
-      recovered: isRecovered(after, slice),
+      recovered,
     });
     // An id the session never reached (a stale client) must not hide the events to come.
     this.lastSentId = Math.min(after, slice.newestId);
@@ -84,7 +89,7 @@ export class ClientConnection {
   }
 
   /** A live event for this session, from the bus. */
-  deliver(event: BufferedEvent): void {
+  deliver(event: Delivery): void {
     if (this.closing) return;
     if (this.catchingUp) {
       this.pending.push(event);
@@ -168,7 +173,8 @@ export class ClientConnection {
     return false;
   }
 
-  private write(event: BufferedEvent): void {
+  /** Live deliveries carry `acceptedAt`; replays from the buffer do not. */
+  private write(event: BufferedEvent & { readonly acceptedAt?: number }): void {
     // An event handed to a closing socket is not written: resume without lastEventId must send it again.
     if (!this.isOpen) return;
     // A client that does not read must not make the gateway hold its backlog; it resumes from the buffer.
@@ -178,6 +184,13 @@ export class ClientConnection {
     }
     this.socket.send(event.frame);
     this.lastSentId = event.id;
+    const { metrics } = this.context;
+    if (event.acceptedAt === undefined) {
+      metrics.eventsDelivered.inc({ kind: 'replay' });
+    } else {
+      metrics.eventsDelivered.inc({ kind: 'live' });
+      metrics.deliveryLatency.observe((Date.now() - event.acceptedAt) / 1000);
+    }
   }
 
   private send(message: ServerMessage): void {

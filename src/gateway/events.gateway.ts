@@ -6,6 +6,7 @@ import { GatewayConfig } from '../config/gateway-config';
 import { EventBuffer } from '../events/event-buffer';
 import { SubscriptionService } from '../events/subscription.service';
 import { HoldUpService } from '../holdup/holdup.service';
+import { Metrics } from '../metrics/metrics';
 import { ClientConnection, ConnectionContext } from './client-connection';
 import { HandshakeService } from './handshake.service';
 import { CloseCode } from './messages';
@@ -24,6 +25,7 @@ export class EventsGateway implements OnGatewayConnection, BeforeApplicationShut
     config: GatewayConfig,
     buffer: EventBuffer,
     subscriptions: SubscriptionService,
+    metrics: Metrics,
     private readonly holdUp: HoldUpService,
     private readonly handshakes: HandshakeService,
     private readonly registry: SocketRegistry,
@@ -31,6 +33,7 @@ export class EventsGateway implements OnGatewayConnection, BeforeApplicationShut
     this.context = {
       answer: (session, callId, answer) => holdUp.answer(session, callId, answer),
       buffer,
+      metrics,
       subscriptions,
       config: config.ws,
       log: this.log,

@@ -4,6 +4,7 @@ import { GatewayConfig } from '../config/gateway-config';
 import { Delivery, EventBuffer } from '../events/event-buffer';
 import { EventBus } from '../events/event-bus';
 import { SUBSCRIPTION_CHANGED_TOPIC, SubscriptionChanged, SubscriptionService } from '../events/subscription.service';
+import { Metrics } from '../metrics/metrics';
 import { Presence } from '../session/presence';
 import { SUBSCRIBE_ALL } from '../session/subscription.store';
 import { SESSION_CLOSED_TOPIC, SessionClosed } from '../session/session-events';
@@ -40,6 +41,7 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
     private readonly buffer: EventBuffer,
     private readonly presence: Presence,
     private readonly subscriptions: SubscriptionService,
+    private readonly metrics: Metrics,
   ) {}
 
   /** Presence outlives a missed heartbeat or two, not a crashed instance. */
@@ -91,6 +93,7 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
     const sessionId = connection.session.id;
     const previous = this.connections.get(sessionId);
     this.connections.set(sessionId, connection);
+    this.metrics.socketsOpen.set(this.connections.size);
     if (previous) {
       previous.close(CloseCode.Replaced, 'replaced by a newer socket');
       // Before the new socket resumes without lastEventId: it must start after what the old one was sent.
@@ -114,6 +117,7 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
   private async detach(connection: ClientConnection): Promise<void> {
     const sessionId = connection.session.id;
     if (this.connections.get(sessionId) === connection) this.connections.delete(sessionId);
+    this.metrics.socketsOpen.set(this.connections.size);
     if (connection.sessionEnded) return;
     try {
       await this.presence.disconnected(sessionId, connection.id);

@@ -2,6 +2,7 @@ import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/commo
 import { GatewayConfig } from '../config/gateway-config';
 import { RoutedRecipient, EventRouter } from '../events/event-router';
 import { PublishedEvent } from '../events/ingress';
+import { Metrics } from '../metrics/metrics';
 import { Presence } from '../session/presence';
 import { Session } from '../session/session';
 import { HoldUpOutcome, PendingCall } from './holdup';
@@ -32,6 +33,7 @@ export class HoldUpService implements OnModuleInit, OnModuleDestroy {
     private readonly calls: PendingCallStore,
     private readonly push: PushSender,
     private readonly reporter: OutcomeReporter,
+    private readonly metrics: Metrics,
   ) {}
 
   onModuleInit(): void {
@@ -57,6 +59,7 @@ export class HoldUpService implements OnModuleInit, OnModuleDestroy {
   async connected(session: Session): Promise<void> {
     if (!session.holdUpMode) return;
     for (const call of await this.calls.pendingFor(session.id)) {
+      this.metrics.holdUpTimings.observe({ step: 'connected' }, (Date.now() - call.startedAt) / 1000);
       this.log.log(`call ${call.callId}: client connected after ${Date.now() - call.startedAt} ms (session ${session.id})`);
     }
   }
@@ -98,11 +101,14 @@ export class HoldUpService implements OnModuleInit, OnModuleDestroy {
     };
     try {
       const attempt = await this.push.send(request, call.deadline);
+      this.metrics.pushes.inc({ result: 'sent' });
+      this.metrics.holdUpTimings.observe({ step: 'push' }, (Date.now() - call.startedAt) / 1000);
       this.log.log(
         `call ${call.callId}: push sent to session ${session.id} after ${Date.now() - call.startedAt} ms (${attempt.attempts} attempt(s))`,
       );
     } catch (error) {
       const detail = error instanceof WebhookFailed ? `${error.message} after ${error.attempt.attempts} attempt(s)` : (error as Error).message;
+      this.metrics.pushes.inc({ result: 'failed' });
       this.log.warn(`call ${call.callId}: push to session ${session.id} failed: ${detail}`);
     }
   }
@@ -120,6 +126,8 @@ export class HoldUpService implements OnModuleInit, OnModuleDestroy {
     const call = await this.calls.settle(callId);
     if (!call) return;
     const waitedMs = Date.now() - call.startedAt;
+    this.metrics.holdUpOutcomes.inc({ outcome });
+    this.metrics.holdUpTimings.observe({ step: 'outcome' }, waitedMs / 1000);
     this.log.log(`call ${callId}: ${outcome} after ${waitedMs} ms (session ${sessionId})`);
     await this.reporter.report({
       event: outcome,

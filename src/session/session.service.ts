@@ -5,6 +5,7 @@ import { ClusterBus } from '../common/cluster-bus';
 import { VoraError } from '../common/vora-error';
 import { GatewayConfig } from '../config/gateway-config';
 import { IdentityService } from '../identity/identity.service';
+import { Metrics } from '../metrics/metrics';
 import { Session, SessionCloseCode } from './session';
 import { SESSION_CLOSED_TOPIC, SessionClosed, SessionEvents } from './session-events';
 import { SetupIn } from './session.dto';
@@ -26,6 +27,7 @@ export class SessionService {
     private readonly identities: IdentityService,
     private readonly bus: ClusterBus,
     private readonly events: SessionEvents,
+    private readonly metrics: Metrics,
   ) {
     this.ttlS = config.session.idleTtlS;
     this.maxPerUser = config.session.maxSessionsPerUser;
@@ -56,6 +58,7 @@ export class SessionService {
         `this account already has ${result.live} live sessions, the most allowed; log out of one before opening another`,
       );
     }
+    this.metrics.sessionsOpened.inc();
     if (result.replaced) await this.close(result.replaced, SessionCloseCode.Replaced);
     await this.subscriptions.putIfAbsent(caller.sub, input.identity, SUBSCRIBE_ALL, this.ttlS);
     return webSocketToken;
@@ -108,6 +111,7 @@ export class SessionService {
   }
 
   private async close(session: Session, code: SessionCloseCode): Promise<void> {
+    this.metrics.sessionsEnded.inc({ reason: code === SessionCloseCode.Replaced ? 'replaced' : 'logout' });
     await this.store.remove(session.id);
     await this.events.ended(session);
     const message: SessionClosed = { sessionId: session.id, code };

@@ -2,6 +2,7 @@ import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs
 import Redis, { RedisOptions } from 'ioredis';
 import { StoreUnavailableError } from '../common/store-unavailable';
 import { GatewayConfig } from '../config/gateway-config';
+import { Metrics } from '../metrics/metrics';
 
 const CONNECT_TIMEOUT_MS = 2_000;
 const RETRY_CAP_MS = 2_000;
@@ -28,7 +29,10 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
   private readonly channels = new Map<string, { handlers: Set<Handler>; subscribed: Promise<void> }>();
   private closing = false;
 
-  constructor(config: GatewayConfig) {
+  constructor(
+    config: GatewayConfig,
+    private readonly metrics: Metrics,
+  ) {
     if (!config.redisUrl) throw new Error('REDIS_URL is required when STORE=redis');
     const where = addressOf(config.redisUrl);
     const common: RedisOptions = {
@@ -139,6 +143,7 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
     let state: 'starting' | 'up' | 'down' = 'starting';
     let lastError: string | undefined;
     redis.on('error', (error: NodeJS.ErrnoException) => {
+      this.metrics.storeErrors.inc({ connection: role });
       lastError = error.code ?? error.message;
     });
     redis.on('ready', () => {

@@ -1,3 +1,4 @@
+import { Metrics } from '../../src/metrics/metrics';
 import { randomUUID } from 'node:crypto';
 import { RedisClusterBus } from '../../src/common/redis-cluster-bus';
 import { StoreUnavailableError } from '../../src/common/store-unavailable';
@@ -115,7 +116,7 @@ describe('Redis adapters when Redis goes away and comes back', () => {
   it('starts without Redis: construction, subscribe and ping neither hang nor throw synchronously', async () => {
     if (skipReason) return;
     await redis.stop();
-    const connection = new RedisConnection(redisConfig(redis.url));
+    const connection = new RedisConnection(redisConfig(redis.url), new Metrics());
     try {
       expect(await connection.ready(300)).toBe(false);
       const sessions = new RedisSessionStore(connection);

@@ -2,6 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { DestinationStream } from 'pino';
 import { createApp } from '../../src/app';
 import { GatewayConfig } from '../../src/config/gateway-config';
 import { loadConfig } from '../../src/config/load-config';
@@ -20,7 +21,10 @@ export interface RunningGateway {
  * Starts the real gateway on a free loopback port, with the given environment
  * on top of test defaults (memory store, the sample directory and catalogue).
  */
-export async function startGateway(env: Record<string, string | undefined> = {}): Promise<RunningGateway> {
+export async function startGateway(
+  env: Record<string, string | undefined> = {},
+  options: { logStream?: DestinationStream } = {},
+): Promise<RunningGateway> {
   const config = loadConfig({
     NODE_ENV: 'test',
     PORT: '0',
@@ -28,7 +32,7 @@ export async function startGateway(env: Record<string, string | undefined> = {})
     DEV_KEY_DIR: mkdtempSync(join(tmpdir(), 'vora-dev-key-')),
     ...env,
   });
-  const app = await createApp(config, { logger: process.env.TEST_LOGS ? undefined : false });
+  const app = await createApp(config, { silent: !process.env.TEST_LOGS && !options.logStream, logStream: options.logStream });
   await app.listen(0, '127.0.0.1');
   const address = app.getHttpServer().address() as { port: number };
   const url = `http://127.0.0.1:${address.port}`;

@@ -1,3 +1,4 @@
+import { Metrics } from '../../src/metrics/metrics';
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createServer, Socket } from 'node:net';
 import { Logger } from '@nestjs/common';
@@ -189,7 +190,7 @@ function pong(port: number): Promise<boolean> {
  */
 export async function connectRedis(url: string, env: Record<string, string> = {}): Promise<RedisConnection> {
   if (!process.env.TEST_LOGS) Logger.overrideLogger(false);
-  const connection = new RedisConnection(redisConfig(url, env));
+  const connection = new RedisConnection(redisConfig(url, env), new Metrics());
   if (!(await connection.ready(START_TIMEOUT_MS))) {
     await connection.close();
     throw new Error(`no connection to ${url} within ${START_TIMEOUT_MS} ms`);

@@ -1,0 +1,12 @@
+import { Global, Module } from '@nestjs/common';
+import { Metrics } from './metrics';
+import { MetricsController } from './metrics.controller';
+import { MetricsServer } from './metrics-server';
+
+@Global()
+@Module({
+  controllers: [MetricsController],
+  providers: [Metrics, MetricsServer],
+  exports: [Metrics],
+})
+export class MetricsModule {}

@@ -1,0 +1,79 @@
+import { http, RunningGateway, startGateway } from './support/gateway';
+import { LogCapture } from './support/log-capture';
+import { TestIssuer } from './support/test-issuer';
+import { publish, setupSession, TestSocket } from './support/ws-client';
+
+const ALICE = '+905321110001';
+
+/**
+ * JSON logs (issue 6): a request id on every line of a request, the caller's
+ * sub, and no token of any kind anywhere, whichever way it was sent.
+ */
+describe('logs', () => {
+  const logs = new LogCapture();
+  const issued: string[] = [];
+  let issuer: TestIssuer;
+  let gateway: RunningGateway;
+
+  const token = async (sub: string, scope = 'vora:user', expiresInS = 300) => {
+    const signed = await issuer.sign({ sub, scope, expiresInS });
+    issued.push(signed);
+    return signed;
+  };
+
+  beforeAll(async () => {
+    issuer = await TestIssuer.start();
+    gateway = await startGateway({ ...issuer.env(), LOG_LEVEL: 'trace' }, { logStream: logs });
+  });
+  afterAll(async () => {
+    await gateway.close();
+    await issuer.close();
+  });
+
+  it('carries the request id (given or generated) and the caller on the lines of a request', async () => {
+    const alice = await token('alice');
+    const given = await http(`${gateway.url}/identity`, { token: alice, headers: { 'x-request-id': 'trace-me-42' } });
+    expect(given.headers.get('x-request-id')).toBe('trace-me-42');
+    const generated = await http(`${gateway.url}/identity`, { token: alice });
+    expect(generated.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    // A request id that could forge log lines is replaced.
+    const forged = await http(`${gateway.url}/identity`, { token: alice, headers: { 'x-request-id': 'a"b' } });
+    expect(forged.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+
+    const lines = logs.records.filter((record) => record.req?.id === 'trace-me-42');
+    expect(lines.length).toBeGreaterThan(0);
+    const completed = lines.find((record) => record.msg === 'request completed');
+    expect(completed).toMatchObject({ sub: 'alice', res: { statusCode: 200 }, req: { method: 'GET', url: '/identity' } });
+  });
+
+  it('never writes an access token or a webSocketToken, wherever it was sent', async () => {
+    const alice = await token('alice');
+    const core = await token('core', 'vora:events:publish');
+    const expired = await token('alice', 'vora:user', -120);
+
+    await http(`${gateway.url}/identity?access_token=${alice}`);
+    await http(`${gateway.url}/identity?access_token=${alice}`, { token: alice }); // two places: 400
+    await http(`${gateway.url}/identity`, { token: expired });
+    await http(`${gateway.url}/identity`, { token: `${alice}tampered` });
+    const webSocketToken = await setupSession(gateway, alice, { identity: ALICE });
+    issued.push(webSocketToken);
+    const { socket } = await TestSocket.connect(gateway, { token: webSocketToken });
+    await publish(gateway, core, { event: 'CallDelivered', identity: ALICE, data: { callId: 'log-1' } });
+    await socket.events(1);
+    await socket.close();
+    await TestSocket.connect(gateway, { token: webSocketToken, tokenInHeader: true }).then(({ socket: s }) => s.close());
+    await TestSocket.refused(gateway, { token: `${webSocketToken}x` });
+    await http(`${gateway.url}/ws?token=${webSocketToken}`);
+    await http(`${gateway.url}/logout/${encodeURIComponent(ALICE)}`, { method: 'POST', token: alice });
+    await TestSocket.refused(gateway, { token: webSocketToken });
+
+    expect(logs.lines.length).toBeGreaterThan(10);
+    const text = logs.text;
+    for (const secret of issued) {
+      expect(text).not.toContain(secret);
+      // Not even the signature alone.
+      expect(text).not.toContain(secret.split('.').pop()!);
+    }
+    expect(text).toContain('access_token=[REDACTED]');
+  });
+});
