@@ -9,6 +9,7 @@ import { EventsModule } from './events/events.module';
 import { GatewayModule } from './gateway/gateway.module';
 import { HealthModule } from './health/health.module';
 import { IdentityModule } from './identity/identity.module';
+import { LifecycleModule } from './lifecycle/lifecycle.module';
 import { LoggingModule, LoggingOptions } from './logging/logging.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { SessionModule } from './session/session.module';
@@ -30,6 +31,7 @@ export class AppModule {
         EventsModule,
         GatewayModule,
         HealthModule,
+        LifecycleModule,
       ],
       providers: [
         { provide: APP_FILTER, useClass: AllExceptionsFilter },

@@ -219,7 +219,7 @@ export class TestSocket {
 
 /** POST /identity/setup; returns the webSocketToken. */
 export async function setupSession(
-  gateway: RunningGateway,
+  gateway: Pick<RunningGateway, 'url'>,
   accessToken: string,
   body: { identity: string; connectionType?: string; holdUpMode?: boolean },
 ): Promise<string> {
@@ -232,7 +232,7 @@ export async function setupSession(
 }
 
 /** POST /events as the platform; returns the HTTP result. */
-export function publish(gateway: RunningGateway, platformToken: string, events: unknown) {
+export function publish(gateway: Pick<RunningGateway, 'url'>, platformToken: string, events: unknown) {
   return http(`${gateway.url}/events`, { token: platformToken, body: events });
 }
 

@@ -1,0 +1,50 @@
+import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { HandshakeService } from '../gateway/handshake.service';
+import { DrainState } from '../health/drain-state';
+
+const POLL_MS = 20;
+
+/**
+ * The first half of a graceful stop (SIGTERM): readiness fails at once, no new
+ * socket or TCP connection is accepted, and requests in flight finish. The
+ * application's own close then closes sockets with 1001 (after the events
+ * those requests accepted were written to them) and the stores.
+ */
+@Injectable()
+export class GracefulShutdown implements OnModuleInit {
+  private readonly log = new Logger('Shutdown');
+  /** Requests received and not yet answered (a Set: an aborted request may be reported twice). */
+  private readonly inFlight = new Set<FastifyRequest>();
+
+  constructor(
+    private readonly adapterHost: HttpAdapterHost,
+    private readonly drainState: DrainState,
+    private readonly handshakes: HandshakeService,
+  ) {}
+
+  onModuleInit(): void {
+    const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
+    fastify.addHook('onRequest', async (request) => {
+      this.inFlight.add(request);
+    });
+    fastify.addHook('onResponse', async (request) => {
+      this.inFlight.delete(request);
+    });
+    fastify.addHook('onRequestAbort', async (request) => {
+      this.inFlight.delete(request);
+    });
+  }
+
+  /** Resolves once no request is in flight, or at the deadline. */
+  async drain(deadline: number): Promise<void> {
+    this.drainState.begin();
+    this.handshakes.drain();
+    // Stops the listener only; Fastify's own close later tolerates the server being closed already.
+    this.adapterHost.httpAdapter.getHttpServer().close();
+    this.log.log(`draining: ${this.inFlight.size} request(s) in flight`);
+    while (this.inFlight.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    if (this.inFlight.size > 0) this.log.warn(`${this.inFlight.size} request(s) still in flight at the shutdown deadline`);
+  }
+}
