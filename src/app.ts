@@ -1,3 +1,4 @@
+import helmet from '@fastify/helmet';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
@@ -66,12 +67,34 @@ export async function createApp(config: GatewayConfig, options: CreateAppOptions
   app.useLogger(app.get(Logger));
   app.flushLogs();
   observeHttp(fastify, app.get(Metrics));
+  await app.register(helmet as never, SECURITY_HEADERS);
   app.useWebSocketAdapter(new GatewayWsAdapter(app, app.get(HandshakeService), config.ws));
   setUpOpenApi(app);
   await app.init();
   await fastify.ready();
   return app;
 }
+
+/**
+ * Security headers on every answer. The policy lets Swagger UI at /docs run:
+ * its bundle is served from here, and it uses inline styles and data: images.
+ */
+const SECURITY_HEADERS = {
+  contentSecurityPolicy: {
+    directives: {
+      defaultSrc: [`'self'`],
+      scriptSrc: [`'self'`],
+      styleSrc: [`'self'`, `'unsafe-inline'`],
+      imgSrc: [`'self'`, 'data:'],
+      connectSrc: [`'self'`],
+      frameAncestors: [`'none'`],
+      // The development server is plain HTTP; TLS ends at the proxy in front of it.
+      upgradeInsecureRequests: null,
+    },
+  },
+  // The API is called from other origins (CORS_ORIGINS); it is not embedded as a resource.
+  crossOriginResourcePolicy: { policy: 'same-site' },
+};
 
 /** Request duration by route pattern (not raw URL: identities must not become label values). */
 function observeHttp(fastify: FastifyInstance, metrics: Metrics): void {
