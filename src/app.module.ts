@@ -10,6 +10,7 @@ import { GatewayModule } from './gateway/gateway.module';
 import { HealthModule } from './health/health.module';
 import { IdentityModule } from './identity/identity.module';
 import { LifecycleModule } from './lifecycle/lifecycle.module';
+import { LimitsModule } from './limits/limits.module';
 import { LoggingModule, LoggingOptions } from './logging/logging.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { SessionModule } from './session/session.module';
@@ -26,6 +27,7 @@ export class AppModule {
         MetricsModule,
         StorageModule.forRoot(config),
         AuthModule.forRoot(config),
+        LimitsModule,
         IdentityModule,
         SessionModule,
         EventsModule,

@@ -47,6 +47,11 @@ export class GatewayWorld {
       DIRECTORY_FILE: this.directoryFile,
       // Each user opens one session per identity it owns.
       MAX_SESSIONS_PER_USER: String(Math.max(10, options.directory.identitiesPerUser)),
+      // Every client runs on loopback, and the benchmarks measure throughput, not the limits.
+      RATE_LIMIT_PER_MINUTE: '1000000000',
+      INGRESS_RATE_LIMIT_PER_MINUTE: '1000000000',
+      MAX_SOCKETS_PER_USER: '1000000',
+      MAX_SOCKETS_PER_IP: '1000000',
       ...extra,
     };
   }

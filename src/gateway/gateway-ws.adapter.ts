@@ -41,7 +41,7 @@ export class GatewayWsAdapter extends WsAdapter {
       perMessageDeflate: false,
       verifyClient: (info: { req: IncomingMessage }, done: VerifyCallback) => {
         this.handshakes.verify(info.req).then(
-          (result) => (result.accepted ? done(true) : refuse(done, result.status, result.message)),
+          (result) => (result.accepted ? done(true) : refuse(done, result.status, result.message, result.headers)),
           (error: Error) => {
             if (error instanceof StoreUnavailableError) return refuse(done, 503, 'the session store is unavailable; retry shortly');
             this.log.error(`handshake failed: ${error.message}`);
@@ -63,9 +63,9 @@ export class GatewayWsAdapter extends WsAdapter {
   }
 }
 
-function refuse(done: VerifyCallback, status: number, message: string): void {
+function refuse(done: VerifyCallback, status: number, message: string, extra: Readonly<Record<string, string>> = {}): void {
   const body = JSON.stringify(errorBody(status, message));
-  const headers: Record<string, string> = { 'Content-Type': 'application/json' };
+  const headers: Record<string, string> = { ...extra, 'Content-Type': 'application/json' };
   if (status === 401) headers['WWW-Authenticate'] = 'Bearer realm="vora"';
   done(false, status, body, headers);
 }

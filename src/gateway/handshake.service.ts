@@ -3,6 +3,7 @@ import { HttpStatus, Injectable } from '@nestjs/common';
 import { GatewayConfig } from '../config/gateway-config';
 import { Session } from '../session/session';
 import { SessionService } from '../session/session.service';
+import { SocketCaps } from './socket-caps';
 
 export interface AcceptedHandshake {
   readonly session: Session;
@@ -11,9 +12,20 @@ export interface AcceptedHandshake {
 
 export type HandshakeResult =
   | ({ readonly accepted: true } & AcceptedHandshake)
-  | { readonly accepted: false; readonly status: number; readonly message: string };
+  | {
+      readonly accepted: false;
+      readonly status: number;
+      readonly message: string;
+      /** Protocol headers of the refusal, such as Retry-After. */
+      readonly headers?: Readonly<Record<string, string>>;
+    };
 
-const refuse = (status: number, message: string): HandshakeResult => ({ accepted: false, status, message });
+const refuse = (status: number, message: string, headers?: Record<string, string>): HandshakeResult => ({
+  accepted: false,
+  status,
+  message,
+  headers,
+});
 
 /**
  * Authenticates `GET /ws` before the upgrade, so that no socket is allocated
@@ -24,6 +36,12 @@ const refuse = (status: number, message: string): HandshakeResult => ({ accepted
 export class HandshakeService {
   private readonly accepted = new WeakMap<IncomingMessage, AcceptedHandshake>();
   private readonly allowedOrigins: ReadonlySet<string>;
+  private readonly caps: SocketCaps;
+  /**
+   * Retry-After of a cap refusal. Sockets free up when clients close them,
+   * which no clock predicts; a heartbeat is the pace at which dead ones are cut.
+   */
+  private readonly capRetryAfterS: string;
   /** Set when shutdown begins: no new socket is accepted. */
   private isDraining = false;
 
@@ -32,6 +50,8 @@ export class HandshakeService {
     private readonly sessions: SessionService,
   ) {
     this.allowedOrigins = new Set(config.ws.allowedOrigins);
+    this.caps = new SocketCaps(config.limits);
+    this.capRetryAfterS = String(Math.max(1, Math.ceil(config.ws.heartbeatIntervalMs / 1000)));
   }
 
   get draining(): boolean {
@@ -66,6 +86,19 @@ export class HandshakeService {
     const session = await this.sessions.authenticate(token);
     if (!session) return refuse(HttpStatus.UNAUTHORIZED, 'the webSocketToken is unknown, revoked or expired');
 
+    const admission = this.caps.admit(session.id, session.sub, clientAddress(request));
+    if (!admission.admitted) {
+      const whose = admission.cap === 'user' ? 'this account' : 'this client address';
+      return refuse(
+        HttpStatus.TOO_MANY_REQUESTS,
+        `${whose} already holds ${admission.limit} sockets on this gateway; close one before opening another`,
+        { 'Retry-After': this.capRetryAfterS },
+      );
+    }
+    // Counted from here until the TCP connection closes: through the upgrade, the socket's life and its close.
+    if (request.socket.destroyed) admission.release();
+    else request.socket.once('close', admission.release);
+
     const handshake = { session, lastEventId: rawLastEventId === null ? undefined : Number(rawLastEventId) };
     this.accepted.set(request, handshake);
     return { accepted: true, ...handshake };
@@ -77,4 +110,10 @@ export class HandshakeService {
     this.accepted.delete(request);
     return handshake;
   }
+}
+
+/** The peer's address; an IPv4 client reaching a dual-stack listener counts as its IPv4 address. */
+function clientAddress(request: IncomingMessage): string {
+  const address = request.socket.remoteAddress ?? 'unknown';
+  return address.startsWith('::ffff:') ? address.slice('::ffff:'.length) : address;
 }

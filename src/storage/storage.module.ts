@@ -12,6 +12,9 @@ import { RedisEventBus } from '../events/redis-event-bus';
 import { MemoryPendingCallStore } from '../holdup/memory-pending-calls.store';
 import { PendingCallStore } from '../holdup/pending-calls.store';
 import { RedisPendingCallStore } from '../holdup/redis-pending-calls.store';
+import { MemoryRateLimiter } from '../limits/memory-rate-limiter';
+import { RateLimiter } from '../limits/rate-limiter';
+import { RedisRateLimiter } from '../limits/redis-rate-limiter';
 import { MemoryPresence } from '../session/memory-presence';
 import { Presence } from '../session/presence';
 import { RedisPresence } from '../session/redis-presence';
@@ -41,6 +44,7 @@ export class StorageModule {
       { provide: EventBus, useClass: MemoryEventBus },
       { provide: Presence, useClass: MemoryPresence },
       { provide: PendingCallStore, useClass: MemoryPendingCallStore },
+      { provide: RateLimiter, useClass: MemoryRateLimiter },
     ];
     return {
       module: StorageModule,
@@ -59,6 +63,7 @@ export class StorageModule {
       { provide: EventBus, useClass: RedisEventBus },
       { provide: Presence, useClass: RedisPresence },
       { provide: PendingCallStore, useClass: RedisPendingCallStore },
+      { provide: RateLimiter, useClass: RedisRateLimiter },
     ];
     return {
       module: StorageModule,
