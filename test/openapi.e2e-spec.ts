@@ -234,4 +234,32 @@ describe('OpenAPI', () => {
       expect(document.security ?? []).toEqual([]);
     });
   });
+
+  describe('additions beyond the seed, under their own tags', () => {
+    it('documents the socket endpoint under "websocket"', () => {
+      const ws = document.paths['/ws'].get;
+      expect(ws.tags).toEqual(['websocket']);
+      expect(ws.description).toContain('lastEventId');
+      expect(Object.keys(ws.responses).sort()).toEqual(['101', '400', '401', '403', '426', '429', '503']);
+      expect(ws.security).toBeUndefined();
+    });
+
+    it('documents the platform ingress under "platform", secured by security_auth', () => {
+      const ingress = document.paths['/events'].post;
+      expect(ingress.tags).toEqual(['platform']);
+      expect(ingress.security).toEqual([{ security_auth: [] }]);
+      expect(Object.keys(ingress.responses)).toEqual(expect.arrayContaining(['202', '400', '401', '403', '413']));
+      expect(ingress.requestBody.content['application/json'].schema.oneOf).toHaveLength(2);
+    });
+
+    it('leaves the seed operations untagged by the additions', () => {
+      for (const [path, operations] of Object.entries<any>(document.paths)) {
+        if (path === '/ws' || path === '/events') continue;
+        for (const operation of Object.values<any>(operations)) {
+          expect(operation.tags ?? []).not.toEqual(expect.arrayContaining(['websocket']));
+          expect(operation.tags ?? []).not.toEqual(expect.arrayContaining(['platform']));
+        }
+      }
+    });
+  });
 });

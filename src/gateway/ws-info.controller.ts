@@ -25,6 +25,8 @@ export class WsInfoController {
   @ApiResponse({ status: 401, description: 'Missing, unknown or revoked webSocketToken', type: ResponseStatusVoraError })
   @ApiResponse({ status: 403, description: 'Origin not in WS_ALLOWED_ORIGINS', type: ResponseStatusVoraError })
   @ApiResponse({ status: 426, description: 'Upgrade Required', type: ResponseStatusVoraError })
+  @ApiResponse({ status: 429, description: 'MAX_SOCKETS_PER_USER or MAX_SOCKETS_PER_IP reached', type: ResponseStatusVoraError })
+  @ApiResponse({ status: 503, description: 'Shutting down, or the session store is unreachable', type: ResponseStatusVoraError })
   upgradeRequired(): never {
     throw new VoraError(426, 'GET /ws is a WebSocket endpoint: send an Upgrade: websocket request', {
       upgrade: 'websocket',

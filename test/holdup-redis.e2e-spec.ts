@@ -1,0 +1,78 @@
+import { http } from './support/gateway';
+import { GatewayProcess } from './support/gateway-process';
+import { startRedis, TestRedis } from './support/redis-server';
+import { TestIssuer } from './support/test-issuer';
+import { WebhookReceiver } from './support/webhook-receiver';
+import { setupSession, TestSocket } from './support/ws-client';
+
+const ALICE = '+905321110001';
+const SECRET = 'test-push-secret';
+
+/** holdUpMode with two instances on one Redis: one push and one outcome per call (issue 5). */
+describe('holdUpMode on Redis with two instances', () => {
+  let redis: TestRedis;
+  let issuer: TestIssuer;
+  let push: WebhookReceiver;
+  let platform: WebhookReceiver;
+  let a: GatewayProcess;
+  let b: GatewayProcess;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    issuer = await TestIssuer.start();
+    push = await WebhookReceiver.start();
+    platform = await WebhookReceiver.start();
+    const env = {
+      ...issuer.env(),
+      STORE: 'redis',
+      REDIS_URL: redis.url,
+      PUSH_WEBHOOK_URL: push.url('/push'),
+      PUSH_WEBHOOK_SECRET: SECRET,
+      PLATFORM_CALLBACK_URL: platform.url('/outcomes'),
+      HOLDUP_TIMEOUT_MS: '1500',
+    };
+    [a, b] = await Promise.all([GatewayProcess.start(env), GatewayProcess.start(env)]);
+  });
+
+  afterAll(async () => {
+    await Promise.all([a?.kill('SIGTERM'), b?.kill('SIGTERM')]);
+    await Promise.all([issuer?.close(), push?.close(), platform?.close()]);
+    await redis?.close();
+  });
+
+  const callDelivered = (callId: string) => ({
+    event: 'CallDelivered',
+    identity: ALICE,
+    data: { callId, direction: 'terminating', remoteParty: '+905551112233' },
+  });
+
+  it('pushes once and reports each call once, whichever instance routes, answers or times out', async () => {
+    const alice = await issuer.sign({ sub: 'alice', scope: 'vora:user' });
+    const core = await issuer.sign({ sub: 'core', scope: 'vora:events:publish' });
+    const token = await setupSession(a, alice, { identity: ALICE, connectionType: 'MOBILE', holdUpMode: true });
+
+    // Two calls nobody answers, routed by different instances: both instances sweep deadlines.
+    expect((await http(`${a.url}/events`, { token: core, body: callDelivered('timeout-a') })).status).toBe(202);
+    expect((await http(`${b.url}/events`, { token: core, body: callDelivered('timeout-b') })).status).toBe(202);
+    // One call routed by A and answered on a socket held by B.
+    expect((await http(`${a.url}/events`, { token: core, body: callDelivered('ready-b') })).status).toBe(202);
+    await push.waitFor(1, (r) => r.body.callId === 'ready-b');
+    const { socket } = await TestSocket.connect(b.wsUrl, { token });
+    await socket.nextMatching((m) => m.type === 'event' && m.data.callId === 'ready-b');
+    socket.send({ type: 'ready', callId: 'ready-b' });
+
+    const outcomes = await platform.waitFor(3, () => true, 10_000);
+    const byCall = (callId: string) => outcomes.filter((o) => o.body.callId === callId).map((o) => o.body.event);
+    expect(byCall('ready-b')).toEqual(['ClientReady']);
+    expect(byCall('timeout-a')).toEqual(['ClientNotReady']);
+    expect(byCall('timeout-b')).toEqual(['ClientNotReady']);
+
+    // Past every deadline and sweep: still one push and one outcome per call.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    for (const callId of ['timeout-a', 'timeout-b', 'ready-b']) {
+      expect(push.requests.filter((r) => r.body.callId === callId)).toHaveLength(1);
+      expect(platform.requests.filter((r) => r.body.callId === callId)).toHaveLength(1);
+    }
+    await socket.close();
+  });
+});
