@@ -117,9 +117,21 @@ describe('many instances on Redis', () => {
   });
 
   it('routes each vora:ingress entry exactly once, in order, and claims what a dead consumer left pending', async () => {
-    const token = await setup(a, bob, BOB);
-    const { socket } = await TestSocket.connect(b.wsUrl, { token });
     const client = new Redis(redis.url);
+    // The lease may still name an instance an earlier test killed; wait for a live holder.
+    const reader = await eventually(
+      async () => {
+        const holder = await client.get(INGRESS_LEASE);
+        const live = [a, b].find((g) => holder?.includes(`-${g.child.pid}-`));
+        if (!live) throw new Error(`the ingress lease is held by ${holder}`);
+        return live;
+      },
+      { timeoutMs: 15_000 },
+    );
+    const survivor = reader === a ? b : a;
+    // The client sits on the instance that will survive the reader.
+    const token = await setup(reader, bob, BOB);
+    const { socket } = await TestSocket.connect(survivor.wsUrl, { token });
     try {
       const xadd = (seq: number) =>
         client.xadd(INGRESS_STREAM, '*', 'event', 'PresenceChanged', 'identity', BOB, 'data', JSON.stringify({ seq }));
@@ -129,17 +141,6 @@ describe('many instances on Redis', () => {
 
       // Freeze the reader, let a consumer take entries and die without acknowledging them,
       // then kill the frozen reader too: the surviving instance must route all of them.
-      // The lease may still name an instance an earlier test killed; wait for a live holder.
-      const reader = await eventually(
-        async () => {
-          const holder = await client.get(INGRESS_LEASE);
-          const live = [a, b].find((g) => holder?.includes(`-${g.child.pid}-`));
-          if (!live) throw new Error(`the ingress lease is held by ${holder}`);
-          return live;
-        },
-        { timeoutMs: 15_000 },
-      );
-      const survivor = reader === a ? b : a;
       reader.child.kill('SIGSTOP');
       for (let seq = 100; seq < 110; seq++) await xadd(seq);
       const taken = await client.xreadgroup('GROUP', INGRESS_GROUP, 'ghost', 'COUNT', 5, 'STREAMS', INGRESS_STREAM, '>');
