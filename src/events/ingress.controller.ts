@@ -45,6 +45,7 @@ export class IngressController {
   @ApiResponse({ status: 401, description: 'Unauthorized', type: ResponseStatusVoraError })
   @ApiResponse({ status: 403, description: 'The access token lacks vora:events:publish', type: ResponseStatusVoraError })
   @ApiResponse({ status: 413, description: 'Body over INGRESS_MAX_BODY_BYTES', type: ResponseStatusVoraError })
+  @ApiResponse({ status: 429, description: 'Over INGRESS_RATE_LIMIT_PER_MINUTE events; see Retry-After', type: ResponseStatusVoraError })
   async publish(@Body() body: unknown): Promise<{ accepted: number }> {
     const events = parsePublished(body, this.catalogue);
     await this.router.route(events);
