@@ -37,6 +37,8 @@ export class IngressStreamConsumer implements OnApplicationBootstrap, BeforeAppl
   private running = false;
   private loop?: Promise<void>;
   private leader = false;
+  /** Cleared when Redis answers NOGROUP (it restarted empty), so the group is created again. */
+  private groupReady = false;
 
   constructor(
     private readonly connection: RedisConnection,
@@ -80,8 +82,6 @@ export class IngressStreamConsumer implements OnApplicationBootstrap, BeforeAppl
       }
     }
   }
-
-  private groupReady = false;
 
   private async ensureGroup(): Promise<void> {
     if (this.groupReady) return;
