@@ -81,6 +81,7 @@ export async function runRest(): Promise<BenchReport> {
 
     const gateway = (await world.startGateways('rest-gateway', 1))[0];
     const raw = await ServerProcess.baseline('rest-raw-fastify', 'raw-rest-server.ts', { IDENTITIES_PER_USER: String(perUser) });
+    let logged: Measured | undefined;
     const runs: Record<keyof typeof suites, { gateway: Measured[]; baseline: Measured[] }> = {
       identity: { gateway: [], baseline: [] },
       setup: { gateway: [], baseline: [] },
@@ -95,6 +96,13 @@ export async function runRest(): Promise<BenchReport> {
           console.log(`rest ${name} round ${round + 1}: gateway ${Math.round(runs[name].gateway.at(-1)!.rps)} req/s, raw ${Math.round(runs[name].baseline.at(-1)!.rps)} req/s`);
         }
       }
+      await world.stopGateways();
+      // The same load on a gateway that writes an access log line per request (the default LOG_LEVEL).
+      if (!process.env.BENCH_LOG_LEVEL) {
+        const [verbose] = await world.startGateways('rest-gateway-log-info', 1, { LOG_LEVEL: 'info' });
+        logged = await measure(verbose.url, suites.identity);
+        console.log(`rest identity with LOG_LEVEL=info: gateway ${Math.round(logged.rps)} req/s`);
+      }
     } finally {
       await raw.stop();
       await world.stopGateways();
@@ -107,6 +115,9 @@ export async function runRest(): Promise<BenchReport> {
     const rows: Row[] = [
       { label: 'GET /identity', unit: 'req/s', gateway: identityTarget.gateway, baseline: identityTarget.baseline, target: '≥ 0.70', met: identityTarget.met },
       { label: 'GET /identity p99', unit: 'ms', gateway: p99Target.gateway, baseline: p99Target.baseline, lowerIsBetter: true, target: '≤ 5 ms', met: p99Target.met },
+      ...(logged
+        ? [{ label: 'GET /identity, LOG_LEVEL=info', unit: 'req/s', gateway: round(logged.rps), baseline: identityTarget.baseline }]
+        : []),
       { label: 'GET /identity p50', unit: 'ms', gateway: round(pick('identity', 'gateway', 'p50')), baseline: round(pick('identity', 'baseline', 'p50')), lowerIsBetter: true },
       { label: 'POST /identity/setup', unit: 'req/s', gateway: round(pick('setup', 'gateway', 'rps')), baseline: round(pick('setup', 'baseline', 'rps')) },
       { label: 'POST /identity/setup p99', unit: 'ms', gateway: round(pick('setup', 'gateway', 'p99')), baseline: round(pick('setup', 'baseline', 'p99')), lowerIsBetter: true },
@@ -123,6 +134,7 @@ export async function runRest(): Promise<BenchReport> {
       notes: [
         `autocannon runs in the benchmark process, the server in its own: on ${require('node:os').cpus().length} cores they share the CPU`,
         `median of ${rounds} round(s); each run preceded by a ${options.rest.warmupS} s warm-up`,
+        `gateway with LOG_LEVEL=${process.env.BENCH_LOG_LEVEL ?? 'warn'}${logged ? '; the LOG_LEVEL=info row is the same load with an access log line per request' : ''}`,
       ],
       date: new Date().toISOString(),
       load: loadavg(),
