@@ -26,7 +26,12 @@ describe('security headers', () => {
     const html = await page.text();
     const assets = [...html.matchAll(/(?:src|href)="\.\/docs\/([^"]+)"/g)].map((m) => m[1]);
     expect(assets).toEqual(expect.arrayContaining(['swagger-ui-bundle.js', 'swagger-ui-init.js']));
-    for (const asset of assets) expect((await fetch(`${gateway.url}/docs/${asset}`)).status).toBe(200);
+    for (const asset of assets) {
+      const response = await fetch(`${gateway.url}/docs/${asset}`);
+      expect(response.status).toBe(200);
+      // Read to the end: an unread response keeps its connection busy, and close() waits for it.
+      expect((await response.arrayBuffer()).byteLength).toBeGreaterThan(0);
+    }
     // Inline scripts would be blocked by this policy: the page must have none.
     expect(html).not.toMatch(/<script>(?!\s*<\/script>)/);
   });

@@ -38,6 +38,8 @@ export class ClientConnection {
   subscription?: EffectiveSubscription;
   /** Set when the session itself ended (logout, replacement): nothing is kept for it after close. */
   sessionEnded = false;
+  /** The store's epoch when this socket opened; a different one later means the store lost its data. */
+  storeEpoch?: string;
   private lastSentId = 0;
   private persistedId = 0;
   private catchingUp = true;

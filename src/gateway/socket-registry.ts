@@ -30,8 +30,6 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
   private readonly log = new Logger('Sockets');
   private readonly connections = new Map<string, ClientConnection>();
   private heartbeat?: NodeJS.Timeout;
-  /** The store's epoch when last seen; a new one means the store lost its contents. */
-  private epoch?: string;
 
   constructor(
     private readonly config: GatewayConfig,
@@ -94,6 +92,7 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
     const previous = this.connections.get(sessionId);
     this.connections.set(sessionId, connection);
     this.metrics.socketsOpen.set(this.connections.size);
+    connection.storeEpoch = await this.sessions.epoch();
     if (previous) {
       previous.close(CloseCode.Replaced, 'replaced by a newer socket');
       // Before the new socket resumes without lastEventId: it must start after what the old one was sent.
@@ -133,20 +132,22 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
   /**
    * One timer for every socket: cut the silent, ping the rest, keep their
    * sessions alive. A session that vanished while its socket was open has
-   * expired (4001), unless the store lost its contents since the last beat (a
-   * Redis restarted empty: a new epoch); then it is restored so that the
-   * socket keeps working.
+   * expired (4001), unless the store lost its contents since the socket
+   * opened (a Redis restarted empty: a new epoch); then it is restored so that
+   * the socket keeps working.
    */
   private async beat(): Promise<void> {
-    const storeLostData = await this.storeLostData();
+    const epoch = await this.sessions.epoch().catch(() => undefined);
     await Promise.all(
       [...this.connections.values()].map(async (connection) => {
         if (!connection.alive) return connection.terminate();
         connection.ping();
         try {
           if (!(await this.sessions.keepAlive(connection.session))) {
+            const storeLostData = epoch !== undefined && connection.storeEpoch !== undefined && epoch !== connection.storeEpoch;
             if (!storeLostData || !connection.subscription) return connection.close(CloseCode.SessionExpired, 'session expired');
             await this.restore(connection);
+            connection.storeEpoch = epoch;
           }
           await this.buffer.touch(connection.session.id);
           await this.presence.connected(connection.session.id, connection.id, this.presenceTtlMs);
@@ -157,18 +158,6 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
         }
       }),
     );
-  }
-
-  /** True once after the store's epoch changed; the first sighting sets the baseline. */
-  private async storeLostData(): Promise<boolean> {
-    try {
-      const epoch = await this.sessions.epoch();
-      const lost = this.epoch !== undefined && epoch !== this.epoch;
-      this.epoch = epoch;
-      return lost;
-    } catch {
-      return false;
-    }
   }
 
   private async restore(connection: ClientConnection): Promise<void> {
