@@ -14,6 +14,15 @@ export interface AppendEntry {
   readonly sessionId: string;
   /** See envelope.ts: the frame is FRAME_HEAD + id + tail. */
   readonly tail: string;
+  /** The `vora:ingress` entry id the event came from, when it came from the stream. */
+  readonly sourceId?: string;
+}
+
+/** Whether stream entry id `a` ("<ms>-<seq>") comes after `b`. */
+export function isNewerSource(a: string, b: string): boolean {
+  const [am, as] = a.split('-').map(Number);
+  const [bm, bs] = b.split('-').map(Number);
+  return am > bm || (am === bm && as > bs);
 }
 
 export interface BufferSlice {
@@ -33,8 +42,13 @@ export interface BufferSlice {
  * its last append or touch.
  */
 export abstract class EventBuffer {
-  /** Appends in the given order; entries for one session get consecutive ids. */
-  abstract append(entries: readonly AppendEntry[]): Promise<Delivery[]>;
+  /**
+   * Appends in the given order; entries for one session get consecutive ids.
+   * Result i belongs to entries[i]. Stream entries are taken once: an entry
+   * whose sourceId is not newer than the last one its session took is skipped
+   * (undefined), so a batch routed again after a crash is not buffered twice.
+   */
+  abstract append(entries: readonly AppendEntry[]): Promise<Array<Delivery | undefined>>;
   abstract readAfter(sessionId: string, afterId: number): Promise<BufferSlice>;
   /** The newest id written to a socket of the session (0 when none). */
   abstract lastWritten(sessionId: string): Promise<number>;

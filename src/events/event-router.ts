@@ -75,27 +75,38 @@ export class EventRouter implements OnModuleInit {
       for (const session of sessions) {
         let tail = tails.get(session.identity);
         if (tail === undefined) tails.set(session.identity, (tail = frameTail(toRouted(event, session.identity))));
-        entries.push({ sessionId: session.id, tail });
+        entries.push({ sessionId: session.id, tail, sourceId: event.sourceId });
       }
       recipients.push(sessions);
     }
     if (!entries.length) return;
-    const appended = await this.buffer.append(entries);
-    const deliveries = appended.map((delivery) => ({ ...delivery, acceptedAt }));
+    // Aligned with `entries`; undefined where a session had already taken the stream entry.
+    const appended = (await this.buffer.append(entries)).map((delivery): Delivery | undefined =>
+      delivery && { ...delivery, acceptedAt },
+    );
+    const deliveries = appended.filter((delivery): delivery is Delivery => delivery !== undefined);
     await this.bus.deliver(deliveries);
     this.metrics.eventsBuffered.inc(deliveries.length);
     // A ring of EVENT_BUFFER_SIZE drops its oldest event with every append past its size.
     const dropped = deliveries.filter((delivery) => delivery.id > this.bufferSize).length;
     if (dropped) this.metrics.eventsDroppedFromBuffers.inc(dropped);
-    if (this.taps.length) this.notifyTaps(events, recipients, deliveries);
+    if (this.taps.length) this.notifyTaps(events, recipients, appended);
   }
 
-  /** Deliveries come back in entry order: event by event, recipient by recipient. */
-  private notifyTaps(events: readonly PublishedEvent[], recipients: Session[][], deliveries: readonly Delivery[]): void {
+  /** Entries were made event by event, recipient by recipient; `appended` follows them. */
+  private notifyTaps(
+    events: readonly PublishedEvent[],
+    recipients: Session[][],
+    appended: ReadonlyArray<Delivery | undefined>,
+  ): void {
     let next = 0;
     events.forEach((event, index) => {
-      const routed = recipients[index].map((session) => ({ session, delivery: deliveries[next++] }));
-      for (const tap of this.taps) tap(event, routed);
+      const routed: RoutedRecipient[] = [];
+      for (const session of recipients[index]) {
+        const delivery = appended[next++];
+        if (delivery) routed.push({ session, delivery });
+      }
+      if (routed.length) for (const tap of this.taps) tap(event, routed);
     });
   }
 

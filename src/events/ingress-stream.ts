@@ -26,8 +26,9 @@ type StreamEntry = [id: string, fields: string[]];
  * (two instances reading side by side could route neighbouring events of one
  * identity out of order). A new holder first claims whatever the previous one
  * left pending, so a crashed instance's entries are routed by a live one.
- * Entries are acknowledged after routing: exactly once, except for an
- * instance killed between the two, whose last batch is routed again.
+ * Entries are acknowledged after routing; an instance killed between the two
+ * leaves its last batch to be routed again, and the buffers skip what each
+ * session already took (by entry id), so every event is buffered once.
  */
 @Injectable()
 export class IngressStreamConsumer implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -145,7 +146,8 @@ export class IngressStreamConsumer implements OnApplicationBootstrap, BeforeAppl
     const events: PublishedEvent[] = [];
     for (const [id, fields] of entries) {
       try {
-        events.push(...parsePublished(fromFields(fields), this.catalogue));
+        // The entry id makes routing it again (after a crash) a no-op for sessions that took it.
+        events.push(...parsePublished(fromFields(fields), this.catalogue).map((event) => ({ ...event, sourceId: id })));
       } catch (error) {
         this.log.warn(`dropping ${INGRESS_STREAM} entry ${id}: ${(error as Error).message}`);
       }

@@ -17,6 +17,8 @@ export interface PublishedEvent {
   readonly group?: string;
   readonly timestamp: string;
   readonly data: Readonly<Record<string, unknown>>;
+  /** The `vora:ingress` entry id, for events read from the stream. */
+  readonly sourceId?: string;
 }
 
 /**

@@ -3,7 +3,7 @@ import { FRAME_HEAD } from './envelope';
 import { MemoryEventBuffer } from './memory-event-buffer';
 
 const tail = (n: number) => `","n":${n}}`;
-const ids = (events: readonly { id: number }[]) => events.map((e) => e.id);
+const ids = (events: ReadonlyArray<{ id: number } | undefined>) => events.map((e) => e?.id);
 
 describe('MemoryEventBuffer', () => {
   let buffer: MemoryEventBuffer;

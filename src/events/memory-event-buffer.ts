@@ -2,12 +2,14 @@ import { Injectable, OnModuleDestroy } from '@nestjs/common';
 import { ExpiringMap } from '../common/expiring-map';
 import { GatewayConfig } from '../config/gateway-config';
 import { frameOf } from './envelope';
-import { AppendEntry, BufferedEvent, BufferSlice, Delivery, EventBuffer } from './event-buffer';
+import { AppendEntry, BufferedEvent, BufferSlice, Delivery, EventBuffer, isNewerSource } from './event-buffer';
 
 /** A ring of the newest frames of one session. */
 class Ring {
   nextId = 1;
   lastWritten = 0;
+  /** The newest stream entry id taken (see EventBuffer.append). */
+  lastSource?: string;
   private readonly frames: string[] = [];
   private count = 0;
 
@@ -56,11 +58,15 @@ export class MemoryEventBuffer extends EventBuffer implements OnModuleDestroy {
     this.rings.close();
   }
 
-  async append(entries: readonly AppendEntry[]): Promise<Delivery[]> {
-    return entries.map(({ sessionId, tail }) => {
+  async append(entries: readonly AppendEntry[]): Promise<Array<Delivery | undefined>> {
+    return entries.map(({ sessionId, tail, sourceId }) => {
       let ring = this.rings.get(sessionId);
       if (!ring) this.rings.set(sessionId, (ring = new Ring(this.capacity)), this.ttlMs);
       else this.rings.touch(sessionId, this.ttlMs);
+      if (sourceId !== undefined) {
+        if (ring.lastSource !== undefined && !isNewerSource(sourceId, ring.lastSource)) return undefined;
+        ring.lastSource = sourceId;
+      }
       return { sessionId, ...ring.push(tail) };
     });
   }

@@ -20,28 +20,57 @@ const keys = {
 const NUMBER = `local function int(n) return string.format('%d', n) end`;
 
 /**
- * KEYS: meta, frames; ARGV: head, capacity, ttlMs, tail... → the first id.
- * Assigns consecutive ids, stores frames head..id..tail and trims to capacity.
+ * KEYS: meta, frames; ARGV: head, capacity, ttlMs, n, tail × n, sourceId × n
+ * ('' for none) → one id per entry, 0 for a stream entry the session already
+ * took (`src` holds the newest entry id taken). Assigns consecutive ids,
+ * stores frames head..id..tail and trims to capacity.
  */
 const APPEND = `${NUMBER}
-local n = #ARGV - 3
+local function parts(id)
+  local ms, seq = string.match(id, '^(%d+)-(%d+)$')
+  return tonumber(ms), tonumber(seq)
+end
+local function newer(a, b)
+  local am, as = parts(a)
+  local bm, bs = parts(b)
+  return am > bm or (am == bm and as > bs)
+end
 local capacity = tonumber(ARGV[2])
-local last = redis.call('HINCRBY', KEYS[1], 'seq', n)
-local first = last - n + 1
+local n = tonumber(ARGV[4])
+local seen = redis.call('HGET', KEYS[1], 'src')
+local kept = {}
+for i = 1, n do
+  local source = ARGV[4 + n + i]
+  if source == '' then
+    kept[#kept + 1] = i
+  elseif not seen or newer(source, seen) then
+    kept[#kept + 1] = i
+    seen = source
+  end
+end
+local ids = {}
+for i = 1, n do ids[i] = 0 end
+if #kept == 0 then return ids end
+local last = redis.call('HINCRBY', KEYS[1], 'seq', #kept)
+local first = last - #kept + 1
+if seen then redis.call('HSET', KEYS[1], 'src', seen) end
 local frames = {}
--- Frames beyond capacity would be trimmed at once; their ids are still spent.
-for i = math.max(1, n - capacity + 1), n do
-  frames[#frames + 1] = ARGV[1] .. int(first + i - 1) .. ARGV[3 + i]
-  if #frames == 1000 then
-    redis.call('RPUSH', KEYS[2], unpack(frames))
-    frames = {}
+for k = 1, #kept do
+  ids[kept[k]] = first + k - 1
+  -- Frames beyond capacity would be trimmed at once; their ids are still spent.
+  if k > #kept - capacity then
+    frames[#frames + 1] = ARGV[1] .. int(first + k - 1) .. ARGV[4 + kept[k]]
+    if #frames == 1000 then
+      redis.call('RPUSH', KEYS[2], unpack(frames))
+      frames = {}
+    end
   end
 end
 if #frames > 0 then redis.call('RPUSH', KEYS[2], unpack(frames)) end
 redis.call('LTRIM', KEYS[2], -capacity, -1)
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 redis.call('PEXPIRE', KEYS[2], ARGV[3])
-return first
+return ids
 `;
 
 /** KEYS: meta, frames; ARGV: afterId → {newestId, oldestId, frames after afterId}. */
@@ -84,8 +113,9 @@ declare module 'ioredis' {
       head: string,
       capacity: number,
       ttlMs: number,
-      ...tails: string[]
-    ): Result<number, Context>;
+      count: number,
+      ...tailsThenSources: string[]
+    ): Result<number[], Context>;
     voraBufferReadAfter(meta: string, frames: string, afterId: number): Result<[number, number, string[]], Context>;
     voraBufferMarkWritten(meta: string, id: number): Result<number, Context>;
     voraBufferContinueFrom(meta: string, frames: string, lastId: number, ttlMs: number): Result<number, Context>;
@@ -110,26 +140,29 @@ export class RedisEventBuffer extends EventBuffer {
   }
 
   /** One round trip: one script call per session in the batch, pipelined. */
-  async append(entries: readonly AppendEntry[]): Promise<Delivery[]> {
+  async append(entries: readonly AppendEntry[]): Promise<Array<Delivery | undefined>> {
     if (!entries.length) return [];
-    const tailsBySession = new Map<string, string[]>();
-    for (const { sessionId, tail } of entries) {
-      const tails = tailsBySession.get(sessionId);
-      if (tails) tails.push(tail);
-      else tailsBySession.set(sessionId, [tail]);
+    const bySession = new Map<string, AppendEntry[]>();
+    for (const entry of entries) {
+      const own = bySession.get(entry.sessionId);
+      if (own) own.push(entry);
+      else bySession.set(entry.sessionId, [entry]);
     }
     const pipeline = this.redis.pipeline();
-    for (const [sessionId, tails] of tailsBySession) {
-      pipeline.voraBufferAppend(keys.meta(sessionId), keys.frames(sessionId), FRAME_HEAD, this.capacity, this.ttlMs, ...tails);
+    for (const [sessionId, own] of bySession) {
+      const tails = own.map((entry) => entry.tail);
+      const sources = own.map((entry) => entry.sourceId ?? '');
+      pipeline.voraBufferAppend(keys.meta(sessionId), keys.frames(sessionId), FRAME_HEAD, this.capacity, this.ttlMs, own.length, ...tails, ...sources);
     }
-    const firstIds = (await execPipeline(pipeline)) as number[];
+    const idsBySession = (await execPipeline(pipeline)) as number[][];
 
-    const nextId = new Map<string, number>();
-    [...tailsBySession.keys()].forEach((sessionId, i) => nextId.set(sessionId, Number(firstIds[i])));
+    // Each session's ids follow its entries in order; hand them back in the order of `entries`.
+    const cursors = new Map<string, { ids: number[]; next: number }>();
+    [...bySession.keys()].forEach((sessionId, i) => cursors.set(sessionId, { ids: idsBySession[i].map(Number), next: 0 }));
     return entries.map(({ sessionId, tail }) => {
-      const id = nextId.get(sessionId)!;
-      nextId.set(sessionId, id + 1);
-      return { sessionId, id, frame: frameOf(id, tail) };
+      const cursor = cursors.get(sessionId)!;
+      const id = cursor.ids[cursor.next++];
+      return id === 0 ? undefined : { sessionId, id, frame: frameOf(id, tail) };
     });
   }
 

@@ -104,7 +104,8 @@ describe('ClientConnection', () => {
   /** Appends events to the session's buffer, as the router does, and returns the deliveries (not yet delivered). */
   const append = async (count: number): Promise<Delivery[]> => {
     const start = (await buffer.readAfter(SESSION.id, 0)).newestId;
-    return buffer.append(Array.from({ length: count }, (_, i) => ({ sessionId: SESSION.id, tail: tail(start + i + 1) })));
+    const appended = await buffer.append(Array.from({ length: count }, (_, i) => ({ sessionId: SESSION.id, tail: tail(start + i + 1) })));
+    return appended as Delivery[];
   };
 
   beforeEach(() => {

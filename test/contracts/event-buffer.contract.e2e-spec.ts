@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { GatewayConfig } from '../../src/config/gateway-config';
 import { FRAME_HEAD, frameTail } from '../../src/events/envelope';
-import { EventBuffer } from '../../src/events/event-buffer';
+import { Delivery, EventBuffer } from '../../src/events/event-buffer';
 import { MemoryEventBuffer } from '../../src/events/memory-event-buffer';
 import { RedisEventBuffer } from '../../src/events/redis-event-buffer';
 import { eventually } from '../support/eventually';
@@ -55,7 +55,9 @@ describe.each(adapters)('EventBuffer contract: %s', (_name, make) => {
   let buffer: EventBuffer;
   const sid = () => `session-${randomUUID()}`;
 
-  const append = (sessionId: string, ...ns: number[]) => buffer.append(ns.map((n) => ({ sessionId, tail: tail(n) })));
+  /** Plain appends (no stream entry ids) are never skipped. */
+  const append = async (sessionId: string, ...ns: number[]) =>
+    (await buffer.append(ns.map((n) => ({ sessionId, tail: tail(n) })))) as Delivery[];
 
   describe('with room for 5 events for 60 s', () => {
     beforeEach(async () => {
@@ -64,6 +66,26 @@ describe.each(adapters)('EventBuffer contract: %s', (_name, make) => {
     });
     afterEach(async () => {
       await harness.close();
+    });
+
+    it('takes each stream entry once per session: a batch routed again after a crash is skipped', async () => {
+      const [s, t] = [sid(), sid()];
+      const first = await buffer.append([
+        { sessionId: s, tail: tail(1), sourceId: '1700000000000-0' },
+        { sessionId: t, tail: tail(1), sourceId: '1700000000000-0' },
+        { sessionId: s, tail: tail(2), sourceId: '1700000000000-1' },
+      ]);
+      expect(first.map((d) => d?.id)).toEqual([1, 1, 2]);
+      // The same entries again (a new reader claimed them), then one that is new; plain appends always count.
+      const again = await buffer.append([
+        { sessionId: s, tail: tail(1), sourceId: '1700000000000-0' },
+        { sessionId: s, tail: tail(2), sourceId: '1700000000000-1' },
+        { sessionId: t, tail: tail(1), sourceId: '1700000000000-0' },
+        { sessionId: s, tail: tail(3), sourceId: '1700000000001-0' },
+        { sessionId: t, tail: tail(9) },
+      ]);
+      expect(again.map((d) => d?.id)).toEqual([undefined, undefined, undefined, 3, 2]);
+      expect((await buffer.readAfter(s, 0)).events.map((e) => e.id)).toEqual([1, 2, 3]);
     });
 
     it('gives each session consecutive ids from 1 and frames exactly FRAME_HEAD + id + tail', async () => {
@@ -117,7 +139,7 @@ describe.each(adapters)('EventBuffer contract: %s', (_name, make) => {
         [b, 5],
         [a, 6],
       ];
-      const deliveries = await buffer.append(order.map(([sessionId, n]) => ({ sessionId, tail: tail(n) })));
+      const deliveries = (await buffer.append(order.map(([sessionId, n]) => ({ sessionId, tail: tail(n) })))) as Delivery[];
       expect(deliveries.map((d) => [d.sessionId, d.id])).toEqual([
         [a, 1],
         [b, 1],
