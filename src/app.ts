@@ -3,6 +3,8 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
+import { Logger } from 'nestjs-pino';
+import type { DestinationStream } from 'pino';
 import { AppModule } from './app.module';
 import { answerClientError } from './common/client-errors';
 import { registerCors } from './common/cors';
@@ -11,8 +13,6 @@ import { registerJsonBody } from './common/json-body';
 import { GatewayConfig } from './config/gateway-config';
 import { GatewayWsAdapter } from './gateway/gateway-ws.adapter';
 import { HandshakeService } from './gateway/handshake.service';
-import { Logger } from 'nestjs-pino';
-import type { DestinationStream } from 'pino';
 import { echoRequestId, requestIdOf } from './logging/request-id';
 import { Metrics } from './metrics/metrics';
 
@@ -115,7 +115,6 @@ function setUpOpenApi(app: NestFastifyApplication): void {
       .setDescription('VORA Telephony API Platform.')
       .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }, 'security_auth')
       .build(),
-    { extraModels: [] },
   );
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json', yamlDocumentUrl: 'docs-yaml' });
 }
