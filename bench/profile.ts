@@ -1,11 +1,12 @@
 /**
- * Profiles the gateway under one benchmark's load (node --cpu-prof) and
- * prints its top functions by self time: the evidence docs/benchmarks.md
- * quotes where a target is missed.
+ * Profiles the gateway under one benchmark's load and prints its top
+ * functions by self time: the evidence docs/benchmarks.md quotes where a
+ * target is missed. Only the load is profiled (through the inspector), not
+ * start-up or the sessions' setup.
  *
  *   npx ts-node --transpile-only bench/profile.ts identity|setup|liveness|delivery|reconnect [seconds]
  */
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { ClientFleet } from './support/client-fleet';
@@ -13,7 +14,7 @@ import { printTop } from './support/cpu-profile';
 import { sendEachOnce } from './rest';
 import { identityAt } from './support/directory';
 import { options } from './support/options';
-import { PROFILE_DIR } from './support/processes';
+import { INSPECT_ARGS, PROFILE_DIR } from './support/processes';
 import { Publisher } from './support/publisher';
 import { sleep } from './support/stats';
 import { GatewayWorld } from './support/world';
@@ -25,11 +26,10 @@ async function main(): Promise<void> {
   const scenario = process.argv[2] as Scenario;
   if (!SCENARIOS.includes(scenario)) throw new Error(`usage: bench/profile.ts ${SCENARIOS.join('|')} [seconds]`);
   const seconds = Number(process.argv[3] ?? 10);
-  process.env.BENCH_CPU_PROF = '1';
-  const started = Date.now();
+  const file = join(PROFILE_DIR, `profile-${scenario}-${Date.now()}.cpuprofile`);
   const world = await GatewayWorld.create();
   try {
-    const [gateway] = await world.startGateways(`profile-${scenario}`, 1);
+    const [gateway] = await world.startGateways(`profile-${scenario}`, 1, {}, INSPECT_ARGS);
     if (scenario === 'identity' || scenario === 'setup' || scenario === 'liveness') {
       const tokens = await world.signTokens(options.rest.users);
       const requests =
@@ -47,8 +47,10 @@ async function main(): Promise<void> {
             );
       // As in bench/rest.ts: every token verified once before the load, so that the profile shows the steady state.
       await sendEachOnce(gateway.url, requests);
-      const result = await autocannon({ url: gateway.url, connections: options.rest.connections, duration: seconds, requests });
-      console.log(`${scenario}: ${Math.round(result.requests.average)} req/s, p99 ${result.latency.p99} ms`);
+      await gateway.cpuProfile(file, async () => {
+        const result = await autocannon({ url: gateway.url, connections: options.rest.connections, duration: seconds, requests });
+        console.log(`${scenario}: ${Math.round(result.requests.average)} req/s, p99 ${result.latency.p99} ms`);
+      });
     } else {
       const sessions = options.delivery.sizes.at(-1)!;
       const targets = await world.setupSessions(sessions);
@@ -57,16 +59,21 @@ async function main(): Promise<void> {
         await fleet.open(targets);
         const publisher = new Publisher([gateway.url], targets.map((t) => t.identity), world.platformToken);
         if (scenario === 'delivery') {
-          const result = await publisher.fullSpeed(seconds * 1000, options.delivery.batchSize, options.delivery.inFlight);
-          console.log(`delivery: ${Math.round(result.published / seconds)} events/s published to ${sessions} sockets`);
+          await publisher.fullSpeed(2000, options.delivery.batchSize, options.delivery.inFlight);
+          await gateway.cpuProfile(file, async () => {
+            const result = await publisher.fullSpeed(seconds * 1000, options.delivery.batchSize, options.delivery.inFlight);
+            console.log(`delivery: ${Math.round(result.published / seconds)} events/s published to ${sessions} sockets`);
+          });
         } else {
           await publisher.publishToEach(targets.map((t) => t.identity), 500);
           for (let i = 0; i < 3; i++) {
             await fleet.drop();
             await sleep(2000);
             await publisher.publishToEach(targets.map((t) => t.identity), 500);
-            const back = await fleet.reconnect(options.reconnect.concurrency, 1);
-            console.log(`reconnect: ${back.ok} back in ${Math.round(back.ms)} ms`);
+            await gateway.cpuProfile(file.replace('.cpuprofile', `-${i + 1}.cpuprofile`), async () => {
+              const back = await fleet.reconnect(options.reconnect.concurrency, 1);
+              console.log(`reconnect: ${back.ok} back in ${Math.round(back.ms)} ms`);
+            });
           }
         }
         await sleep(1000);
@@ -77,11 +84,11 @@ async function main(): Promise<void> {
   } finally {
     await world.close();
   }
+  const stem = file.replace(/\.cpuprofile$/, '');
   const profiles = readdirSync(PROFILE_DIR)
-    .filter((f) => f.startsWith(`profile-${scenario}`))
     .map((f) => join(PROFILE_DIR, f))
-    .filter((f) => statSync(f).mtimeMs >= started);
-  for (const file of profiles) printTop(file);
+    .filter((f) => f.startsWith(stem));
+  for (const profile of profiles) printTop(profile, Number(process.env.TOP ?? 25));
 }
 
 main()

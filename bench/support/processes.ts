@@ -2,7 +2,7 @@ import { ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import WebSocket from 'ws';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { ROOT } from './options';
 import { sleep } from './stats';
 
@@ -123,26 +123,47 @@ export class ServerProcess {
    * is retained rather than on garbage not yet collected.
    */
   async collectGarbage(): Promise<void> {
+    const inspector = await this.inspector();
+    await inspector.call('HeapProfiler.enable');
+    await inspector.call('HeapProfiler.collectGarbage');
+    await inspector.call('HeapProfiler.collectGarbage');
+    inspector.close();
+  }
+
+  /** A CPU profile of the server while `during` runs (inspector protocol; the process must run with INSPECT_ARGS). */
+  async cpuProfile(file: string, during: () => Promise<void>): Promise<void> {
+    const inspector = await this.inspector();
+    await inspector.call('Profiler.enable');
+    await inspector.call('Profiler.start');
+    try {
+      await during();
+    } finally {
+      const { profile } = (await inspector.call('Profiler.stop')) as { profile: unknown };
+      mkdirSync(dirname(file), { recursive: true });
+      writeFileSync(file, JSON.stringify(profile));
+      inspector.close();
+    }
+  }
+
+  private async inspector(): Promise<{ call: (method: string) => Promise<unknown>; close: () => void }> {
     const match = /Debugger listening on (ws:\/\/\S+)/.exec(readFileSync(this.logFile, 'utf8'));
     if (!match) throw new Error(`${this.name} does not run with the inspector (INSPECT_ARGS)`);
-    const socket = new WebSocket(match[1]);
+    const socket = new WebSocket(match[1], { maxPayload: 1 << 30 });
     await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
     let id = 0;
     const call = (method: string) =>
-      new Promise<void>((resolve) => {
+      new Promise<unknown>((resolve) => {
         const mine = ++id;
         const listener = (data: Buffer) => {
-          if ((JSON.parse(data.toString()) as { id?: number }).id !== mine) return;
+          const message = JSON.parse(data.toString()) as { id?: number; result?: unknown };
+          if (message.id !== mine) return;
           socket.off('message', listener);
-          resolve();
+          resolve(message.result);
         };
         socket.on('message', listener);
         socket.send(JSON.stringify({ id: mine, method }));
       });
-    await call('HeapProfiler.enable');
-    await call('HeapProfiler.collectGarbage');
-    await call('HeapProfiler.collectGarbage');
-    socket.close();
+    return { call, close: () => socket.close() };
   }
 
   private static async start(name: string, args: string[], env: Record<string, string>): Promise<ServerProcess> {
