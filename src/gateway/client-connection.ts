@@ -24,6 +24,30 @@ export interface ConnectionContext {
   readonly log: Logger;
 }
 
+/** The connection a socket belongs to: lets every socket share the same listener functions. */
+const OWNER = Symbol('vora.connection');
+type OwnedSocket = WebSocket & { [OWNER]?: ClientConnection };
+
+/** Interned subscriptions, at most this many distinct ones (see `shared`). */
+const SHARED_SUBSCRIPTIONS_MAX = 1024;
+const sharedSubscriptions = new Map<string, EffectiveSubscription>();
+
+/**
+ * One frozen object per distinct subscription: every connection keeps its
+ * subscription (to restore it after a store outage), and at 10,000 sockets a
+ * copy each costs about 180 bytes apiece. Frozen, so that no holder can
+ * change what the others see.
+ */
+export function shared(subscription: EffectiveSubscription): EffectiveSubscription {
+  const key = `${subscription.subscribeAll}:${subscription.events.join(',')}`;
+  const known = sharedSubscriptions.get(key);
+  if (known) return known;
+  if (sharedSubscriptions.size >= SHARED_SUBSCRIPTIONS_MAX) return subscription;
+  const frozen = Object.freeze({ subscribeAll: subscription.subscribeAll, events: Object.freeze([...subscription.events]) as string[] });
+  sharedSubscriptions.set(key, frozen);
+  return frozen;
+}
+
 /**
  * One client socket holding one session. Events reach it in id order, once:
  * on connect it replays the buffer after `lastEventId`, live deliveries that
@@ -43,26 +67,44 @@ export class ClientConnection {
   private lastSentId = 0;
   private persistedId = 0;
   private catchingUp = true;
-  private pending: BufferedEvent[] = [];
-  private errorTimes: number[] = [];
+  /** Deliveries waiting for a catch-up; created when first needed, like errorTimes (most sockets never need them). */
+  private pending?: BufferedEvent[];
+  private errorTimes?: number[];
   private closing = false;
+  private closeListener?: (connection: ClientConnection) => void;
+
+  // Listeners shared by every socket rather than closures per connection: memory per idle socket is a target (issue 7).
+  private static readonly onSocketMessage = function (this: OwnedSocket, data: RawData, isBinary: boolean): void {
+    this[OWNER]!.onMessage(data, isBinary);
+  };
+  private static readonly onSocketPong = function (this: OwnedSocket): void {
+    this[OWNER]!.alive = true;
+  };
+  private static readonly onSocketClose = function (this: OwnedSocket, code: number): void {
+    const connection = this[OWNER]!;
+    connection.context.metrics.socketCloses.inc({ code: String(code) });
+    connection.closeListener?.(connection);
+  };
 
   constructor(
     private readonly socket: WebSocket,
     readonly session: Session,
     private readonly context: ConnectionContext,
   ) {
-    socket.on('message', (data, isBinary) => this.onMessage(data, isBinary));
-    socket.on('pong', () => (this.alive = true));
-    socket.once('close', (code) => context.metrics.socketCloses.inc({ code: String(code) }));
+    (socket as OwnedSocket)[OWNER] = this;
+    socket.on('message', ClientConnection.onSocketMessage);
+    socket.on('pong', ClientConnection.onSocketPong);
+    // `on`, not `once`: a socket closes once, and `once` would wrap the listener in a closure per socket.
+    socket.on('close', ClientConnection.onSocketClose);
   }
 
   get isOpen(): boolean {
     return !this.closing && this.socket.readyState === this.socket.OPEN;
   }
 
-  onClose(listener: () => void): void {
-    this.socket.once('close', listener);
+  /** The one listener for the socket's close (the registry's). */
+  onClose(listener: (connection: ClientConnection) => void): void {
+    this.closeListener = listener;
   }
 
   /** Sends the welcome, then everything buffered after `lastEventId` (or after the last event written). */
@@ -72,7 +114,7 @@ export class ClientConnection {
     const after = lastEventId ?? (await buffer.lastWritten(session.id));
     const slice = await buffer.readAfter(session.id, after);
     const subscription = await subscriptions.current(session.sub, session.identity, session.mode);
-    this.subscription = subscription;
+    this.subscription = shared(subscription);
     const recovered = isRecovered(after, slice);
     if (lastEventId !== undefined) this.context.metrics.resumes.inc({ recovered: String(recovered) });
     this.send({
@@ -94,11 +136,11 @@ export class ClientConnection {
   deliver(event: Delivery): void {
     if (this.closing) return;
     if (this.catchingUp) {
-      this.pending.push(event);
+      (this.pending ??= []).push(event);
     } else if (event.id === this.lastSentId + 1) {
       this.write(event);
     } else if (event.id > this.lastSentId) {
-      this.pending.push(event);
+      (this.pending ??= []).push(event);
       void this.catchUp();
     }
   }
@@ -161,8 +203,8 @@ export class ClientConnection {
 
   /** Writes waiting deliveries in order; true when a hole remains. */
   private drainPending(): boolean {
-    const waiting = this.pending.sort((a, b) => a.id - b.id);
-    this.pending = [];
+    const waiting = this.pending?.sort((a, b) => a.id - b.id) ?? [];
+    this.pending = undefined;
     for (let i = 0; i < waiting.length; i++) {
       const event = waiting[i];
       if (event.id <= this.lastSentId) continue;
@@ -220,7 +262,7 @@ export class ClientConnection {
   /** Answers an invalid message; a client that keeps sending garbage is closed with 1008. */
   private reject(message: string): void {
     const now = Date.now();
-    this.errorTimes = this.errorTimes.filter((t) => now - t < ERROR_WINDOW_MS);
+    this.errorTimes = (this.errorTimes ?? []).filter((t) => now - t < ERROR_WINDOW_MS);
     this.errorTimes.push(now);
     if (this.errorTimes.length > ERROR_LIMIT) return this.close(CloseCode.PolicyViolation, 'too many invalid messages');
     this.send({ type: 'error', message });

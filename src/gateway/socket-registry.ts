@@ -9,7 +9,7 @@ import { Presence } from '../session/presence';
 import { SUBSCRIBE_ALL } from '../session/subscription.store';
 import { SESSION_CLOSED_TOPIC, SessionClosed } from '../session/session-events';
 import { SessionService } from '../session/session.service';
-import { ClientConnection } from './client-connection';
+import { ClientConnection, shared } from './client-connection';
 import { CloseCode } from './messages';
 
 /** Cluster bus topic: a session's socket opened somewhere; any older socket of it closes with 4002. */
@@ -30,6 +30,8 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
   private readonly log = new Logger('Sockets');
   private readonly connections = new Map<string, ClientConnection>();
   private heartbeat?: NodeJS.Timeout;
+  /** One function for every socket's close, rather than a closure each. */
+  private readonly detached = (connection: ClientConnection): void => void this.detach(connection);
 
   constructor(
     private readonly config: GatewayConfig,
@@ -65,7 +67,7 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
         if (session.sub !== sub || session.identity !== identity) continue;
         void this.subscriptions
           .current(sub, identity, session.mode)
-          .then((subscription) => (connection.subscription = subscription))
+          .then((subscription) => (connection.subscription = shared(subscription)))
           .catch(() => undefined);
       }
     });
@@ -98,7 +100,7 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
       // Before the new socket resumes without lastEventId: it must start after what the old one was sent.
       await this.recordWritten(previous);
     }
-    connection.onClose(() => void this.detach(connection));
+    connection.onClose(this.detached);
     await this.presence.connected(sessionId, connection.id, this.presenceTtlMs);
     const claim: SocketClaimed = { sessionId, connectionId: connection.id };
     await this.cluster.publish(SOCKET_CLAIMED_TOPIC, JSON.stringify(claim));
