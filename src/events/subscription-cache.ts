@@ -2,6 +2,7 @@ import { Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { ClientMode } from '../auth/modes';
 import { ClusterBus } from '../common/cluster-bus';
 import { ExpiringMap } from '../common/expiring-map';
+import { SESSION_CLOSED_TOPIC, SessionClosed } from '../session/session-events';
 import { SUBSCRIPTION_CHANGED_TOPIC, SubscriptionChanged, SubscriptionService } from './subscription.service';
 
 const MAX_AGE_MS = 30_000;
@@ -36,6 +37,11 @@ export class SubscriptionCache implements OnModuleInit, OnModuleDestroy {
   async onModuleInit(): Promise<void> {
     await this.bus.subscribe(SUBSCRIPTION_CHANGED_TOPIC, (message) => {
       const { sub, identity } = JSON.parse(message) as SubscriptionChanged;
+      this.forget(sub, identity);
+    });
+    // A logout deletes the subscription and a later setup starts from subscribeAll: no instance may keep the old one.
+    await this.bus.subscribe(SESSION_CLOSED_TOPIC, (message) => {
+      const { sub, identity } = JSON.parse(message) as SessionClosed;
       this.forget(sub, identity);
     });
   }

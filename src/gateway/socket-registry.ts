@@ -12,6 +12,9 @@ import { SessionService } from '../session/session.service';
 import { ClientConnection, shared } from './client-connection';
 import { CloseCode } from './messages';
 
+/** How long a socket whose session vanished waits for the bus to say why, before 4001. */
+const EXPIRY_GRACE_MS = 1_000;
+
 /** Cluster bus topic: a session's socket opened somewhere; any older socket of it closes with 4002. */
 export const SOCKET_CLAIMED_TOPIC = 'vora:socket-claimed';
 
@@ -147,7 +150,7 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
         try {
           if (!(await this.sessions.keepAlive(connection.session))) {
             const storeLostData = epoch !== undefined && connection.storeEpoch !== undefined && epoch !== connection.storeEpoch;
-            if (!storeLostData || !connection.subscription) return connection.close(CloseCode.SessionExpired, 'session expired');
+            if (!storeLostData || !connection.subscription) return this.expire(connection);
             await this.restore(connection);
             connection.storeEpoch = epoch;
           }
@@ -160,6 +163,14 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
         }
       }),
     );
+  }
+
+  /**
+   * 4001, after a grace: a session removed by a logout or a new setup on another
+   * instance is announced on the bus, and that close (4000, 4002) must win.
+   */
+  private expire(connection: ClientConnection): void {
+    setTimeout(() => connection.close(CloseCode.SessionExpired, 'session expired'), EXPIRY_GRACE_MS).unref();
   }
 
   private async restore(connection: ClientConnection): Promise<void> {

@@ -7,6 +7,9 @@ export const SESSION_CLOSED_TOPIC = 'vora:session-closed';
 export interface SessionClosed {
   readonly sessionId: string;
   readonly code: SessionCloseCode;
+  /** Whose subscription may have changed with it (logout deletes it): caches evict it. */
+  readonly sub: string;
+  readonly identity: string;
 }
 
 type EndedHandler = (session: Session) => Promise<void> | void;

@@ -110,11 +110,15 @@ export class SessionService {
     await this.keepAlive(session);
   }
 
+  /**
+   * Tells every instance first, so that the socket closes with this code (not
+   * with 4001 from a heartbeat that finds the session gone), then removes it.
+   */
   private async close(session: Session, code: SessionCloseCode): Promise<void> {
     this.metrics.sessionsEnded.inc({ reason: code === SessionCloseCode.Replaced ? 'replaced' : 'logout' });
+    const message: SessionClosed = { sessionId: session.id, code, sub: session.sub, identity: session.identity };
+    await this.bus.publish(SESSION_CLOSED_TOPIC, JSON.stringify(message));
     await this.store.remove(session.id);
     await this.events.ended(session);
-    const message: SessionClosed = { sessionId: session.id, code };
-    await this.bus.publish(SESSION_CLOSED_TOPIC, JSON.stringify(message));
   }
 }
