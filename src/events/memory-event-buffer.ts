@@ -1,27 +1,39 @@
 import { Injectable, OnModuleDestroy } from '@nestjs/common';
-import { ExpiringMap } from '../common/expiring-map';
 import { GatewayConfig } from '../config/gateway-config';
 import { frameOf } from './envelope';
 import { AppendEntry, BufferedEvent, BufferSlice, Delivery, EventBuffer, isNewerSource } from './event-buffer';
 
-/** A ring of the newest frames of one session. */
+/** How often rings past their TTL are freed; until then they are only invisible. */
+const SWEEP_EVERY_MS = 10_000;
+
+/**
+ * A ring of the newest events of one session. It keeps their tails, not
+ * their frames (a frame is FRAME_HEAD + id + tail, see envelope.ts): the
+ * frame written to a socket is garbage once sent, and rebuilding it for a
+ * replay is a concatenation, while a kept frame would hold its tail and a
+ * flattened copy of itself in the old generation for as long as the ring
+ * keeps it (issue 7: GC was a quarter of the routing time).
+ */
 class Ring {
   nextId = 1;
   lastWritten = 0;
   /** The newest stream entry id taken (see EventBuffer.append). */
   lastSource?: string;
-  private readonly frames: string[] = [];
+  private readonly tails: string[] = [];
   private count = 0;
 
-  constructor(private readonly capacity: number) {}
+  constructor(
+    private readonly capacity: number,
+    /** Epoch ms; the ring lives SESSION_IDLE_TTL_S after its last append or touch. */
+    public expiresAt: number,
+  ) {}
 
-  push(tail: string): BufferedEvent {
+  push(sessionId: string, tail: string): Delivery {
     const id = this.nextId++;
-    const frame = frameOf(id, tail);
     // Slots fill in order, so the array grows only as far as the session's traffic needs.
-    this.frames[(id - 1) % this.capacity] = frame;
+    this.tails[(id - 1) % this.capacity] = tail;
     this.count = Math.min(this.count + 1, this.capacity);
-    return { id, frame };
+    return { sessionId, id, frame: frameOf(id, tail) };
   }
 
   continueFrom(lastId: number): void {
@@ -36,65 +48,93 @@ class Ring {
     const events: BufferedEvent[] = [];
     if (!this.count) return { events, oldestId, newestId };
     for (let id = Math.max(afterId + 1, oldestId); id <= newestId; id++) {
-      events.push({ id, frame: this.frames[(id - 1) % this.capacity] });
+      events.push({ id, frame: frameOf(id, this.tails[(id - 1) % this.capacity]) });
     }
     return { events, oldestId, newestId };
   }
 }
 
+/**
+ * Rings in a plain map with their expiry on the ring itself, rather than an
+ * ExpiringMap: an append then costs one lookup and one clock read per batch
+ * instead of two lookups and three clock reads per event (issue 7).
+ */
 @Injectable()
 export class MemoryEventBuffer extends EventBuffer implements OnModuleDestroy {
-  private readonly rings = new ExpiringMap<string, Ring>();
+  private readonly rings = new Map<string, Ring>();
   private readonly capacity: number;
   private readonly ttlMs: number;
+  private readonly sweeper: NodeJS.Timeout;
 
   constructor(config: GatewayConfig) {
     super();
     this.capacity = config.ws.eventBufferSize;
     this.ttlMs = config.session.idleTtlS * 1000;
+    this.sweeper = setInterval(() => this.sweep(), SWEEP_EVERY_MS);
+    this.sweeper.unref();
   }
 
   onModuleDestroy(): void {
-    this.rings.close();
+    clearInterval(this.sweeper);
   }
 
   async append(entries: readonly AppendEntry[]): Promise<Array<Delivery | undefined>> {
-    return entries.map(({ sessionId, tail, sourceId }) => {
-      let ring = this.rings.get(sessionId);
-      if (!ring) this.rings.set(sessionId, (ring = new Ring(this.capacity)), this.ttlMs);
-      else this.rings.touch(sessionId, this.ttlMs);
+    const now = Date.now();
+    const appended = new Array<Delivery | undefined>(entries.length);
+    for (let i = 0; i < entries.length; i++) {
+      const { sessionId, tail, sourceId } = entries[i];
+      let ring = this.live(sessionId, now);
+      if (ring) ring.expiresAt = now + this.ttlMs;
+      else this.rings.set(sessionId, (ring = new Ring(this.capacity, now + this.ttlMs)));
       if (sourceId !== undefined) {
-        if (ring.lastSource !== undefined && !isNewerSource(sourceId, ring.lastSource)) return undefined;
+        if (ring.lastSource !== undefined && !isNewerSource(sourceId, ring.lastSource)) continue;
         ring.lastSource = sourceId;
       }
-      return { sessionId, ...ring.push(tail) };
-    });
+      appended[i] = ring.push(sessionId, tail);
+    }
+    return appended;
   }
 
   async readAfter(sessionId: string, afterId: number): Promise<BufferSlice> {
-    return this.rings.get(sessionId)?.slice(afterId) ?? { events: [], oldestId: 0, newestId: 0 };
+    return this.live(sessionId)?.slice(afterId) ?? { events: [], oldestId: 0, newestId: 0 };
   }
 
   async lastWritten(sessionId: string): Promise<number> {
-    return this.rings.get(sessionId)?.lastWritten ?? 0;
+    return this.live(sessionId)?.lastWritten ?? 0;
   }
 
   async markWritten(sessionId: string, id: number): Promise<void> {
-    const ring = this.rings.get(sessionId);
+    const ring = this.live(sessionId);
     if (ring && id > ring.lastWritten) ring.lastWritten = id;
   }
 
   async touch(sessionId: string): Promise<void> {
-    this.rings.touch(sessionId, this.ttlMs);
+    const now = Date.now();
+    const ring = this.live(sessionId, now);
+    if (ring) ring.expiresAt = now + this.ttlMs;
   }
 
   async continueFrom(sessionId: string, lastId: number): Promise<void> {
-    let ring = this.rings.get(sessionId);
-    if (!ring) this.rings.set(sessionId, (ring = new Ring(this.capacity)), this.ttlMs);
+    const now = Date.now();
+    let ring = this.live(sessionId, now);
+    if (!ring) this.rings.set(sessionId, (ring = new Ring(this.capacity, now + this.ttlMs)));
     ring.continueFrom(lastId);
   }
 
   async drop(sessionId: string): Promise<void> {
     this.rings.delete(sessionId);
+  }
+
+  /** The session's ring, unless it expired (then it is freed at once). */
+  private live(sessionId: string, now = Date.now()): Ring | undefined {
+    const ring = this.rings.get(sessionId);
+    if (ring === undefined || ring.expiresAt > now) return ring;
+    this.rings.delete(sessionId);
+    return undefined;
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const [sessionId, ring] of this.rings) if (ring.expiresAt <= now) this.rings.delete(sessionId);
   }
 }
