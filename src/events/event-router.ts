@@ -16,6 +16,18 @@ export interface RoutedRecipient {
   readonly delivery: Delivery;
 }
 
+/** The candidate sessions of one batch's targets (identities, groups), each looked up once. */
+interface Candidates {
+  readonly byIdentity: Map<string, Promise<Session[]>>;
+  readonly byGroup: Map<string, Promise<Session[]>>;
+}
+
+/** A promise awaited later, in order: its failure must not count as unhandled meanwhile (it still fails the batch). */
+function awaitedLater<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => undefined);
+  return promise;
+}
+
 /** Sees every routed event with its recipients, after they were handed to the bus. */
 export type RouteTap = (event: PublishedEvent, recipients: readonly RoutedRecipient[]) => void;
 
@@ -66,15 +78,28 @@ export class EventRouter implements OnModuleInit {
 
   private async routeNow(events: readonly PublishedEvent[]): Promise<void> {
     const acceptedAt = Date.now();
+    const candidates = this.lookUpTargets(events);
     const entries: AppendEntry[] = [];
     const recipients: Session[][] = [];
     for (const event of events) {
-      // The envelope differs per recipient identity only; serialize it once per identity.
-      const tails = new Map<string, string>();
-      const sessions = await this.recipients(event);
+      const sessions = await this.recipients(event, candidates);
+      // The envelope differs per recipient identity only; serialize it once per identity. An identity
+      // event has one recipient identity, so a map (one more allocation per event) is only made for groups.
+      let firstIdentity: string | undefined;
+      let firstTail = '';
+      let otherTails: Map<string, string> | undefined;
       for (const session of sessions) {
-        let tail = tails.get(session.identity);
-        if (tail === undefined) tails.set(session.identity, (tail = frameTail(toRouted(event, session.identity))));
+        let tail: string | undefined;
+        if (firstIdentity === undefined) {
+          firstIdentity = session.identity;
+          tail = firstTail = frameTail(toRouted(event, firstIdentity));
+        } else if (session.identity === firstIdentity) {
+          tail = firstTail;
+        } else {
+          otherTails ??= new Map();
+          tail = otherTails.get(session.identity);
+          if (tail === undefined) otherTails.set(session.identity, (tail = frameTail(toRouted(event, session.identity))));
+        }
         entries.push({ sessionId: session.id, tail, sourceId: event.sourceId });
       }
       recipients.push(sessions);
@@ -110,10 +135,27 @@ export class EventRouter implements OnModuleInit {
     });
   }
 
-  private async recipients(event: PublishedEvent): Promise<Session[]> {
-    const candidates = event.group === undefined ? await this.sessions.listByIdentity(event.identity!) : await this.managerSessions(event.group);
+  /**
+   * Starts the candidate lookup of every target of the batch, each once, before
+   * any is awaited: with Redis the batch then costs a round trip or two rather
+   * than two per event (issue 7, redis-delivery). They are awaited in event order.
+   */
+  private lookUpTargets(events: readonly PublishedEvent[]): Candidates {
+    const candidates: Candidates = { byIdentity: new Map(), byGroup: new Map() };
+    for (const { identity, group } of events) {
+      if (group === undefined) {
+        if (!candidates.byIdentity.has(identity!)) candidates.byIdentity.set(identity!, awaitedLater(this.sessions.listByIdentity(identity!)));
+      } else if (!candidates.byGroup.has(group)) {
+        candidates.byGroup.set(group, awaitedLater(this.managerSessions(group)));
+      }
+    }
+    return candidates;
+  }
+
+  private async recipients(event: PublishedEvent, candidates: Candidates): Promise<Session[]> {
+    const lookup = event.group === undefined ? candidates.byIdentity.get(event.identity!)! : candidates.byGroup.get(event.group)!;
     const recipients: Session[] = [];
-    for (const session of candidates) {
+    for (const session of await lookup) {
       if (await this.subscriptions.allows(session.sub, session.identity, session.mode, event.event)) recipients.push(session);
     }
     return recipients;
