@@ -1,4 +1,4 @@
-import { DynamicModule, Global, Module, Provider } from '@nestjs/common';
+import { DynamicModule, Global, Module, Provider, Type } from '@nestjs/common';
 import { ClusterBus } from '../common/cluster-bus';
 import { MemoryClusterBus } from '../common/memory-cluster-bus';
 import { RedisClusterBus } from '../common/redis-cluster-bus';
@@ -26,6 +26,18 @@ import { SessionStore } from '../session/session.store';
 import { SubscriptionStore } from '../session/subscription.store';
 import { RedisConnection } from './redis-connection';
 
+/** Every storage port with its adapter per STORE: [port, memory, redis]. */
+const ADAPTERS: ReadonlyArray<readonly [port: abstract new (...args: never[]) => unknown, memory: Type, redis: Type]> = [
+  [ClusterBus, MemoryClusterBus, RedisClusterBus],
+  [SessionStore, MemorySessionStore, RedisSessionStore],
+  [SubscriptionStore, MemorySubscriptionStore, RedisSubscriptionStore],
+  [EventBuffer, MemoryEventBuffer, RedisEventBuffer],
+  [EventBus, MemoryEventBus, RedisEventBus],
+  [Presence, MemoryPresence, RedisPresence],
+  [PendingCallStore, MemoryPendingCallStore, RedisPendingCallStore],
+  [RateLimiter, MemoryRateLimiter, RedisRateLimiter],
+];
+
 /**
  * Picks the adapter of every storage port from STORE, in one place, so that
  * no caller knows whether it talks to memory or Redis.
@@ -34,42 +46,14 @@ import { RedisConnection } from './redis-connection';
 @Module({})
 export class StorageModule {
   static forRoot(config: GatewayConfig): DynamicModule {
-    if (config.store === 'redis') return StorageModule.redis();
-    if (config.store !== 'memory') throw new Error(`STORE=${config.store} is not supported by this build`);
-    const providers: Provider[] = [
-      { provide: ClusterBus, useClass: MemoryClusterBus },
-      { provide: SessionStore, useClass: MemorySessionStore },
-      { provide: SubscriptionStore, useClass: MemorySubscriptionStore },
-      { provide: EventBuffer, useClass: MemoryEventBuffer },
-      { provide: EventBus, useClass: MemoryEventBus },
-      { provide: Presence, useClass: MemoryPresence },
-      { provide: PendingCallStore, useClass: MemoryPendingCallStore },
-      { provide: RateLimiter, useClass: MemoryRateLimiter },
-    ];
-    return {
-      module: StorageModule,
-      providers,
-      exports: providers.map((p) => (p as { provide: unknown }).provide as never),
-    };
-  }
-
-  /** Every port on one shared pair of connections (commands, pub/sub) to REDIS_URL. */
-  private static redis(): DynamicModule {
-    const ports: Provider[] = [
-      { provide: ClusterBus, useClass: RedisClusterBus },
-      { provide: SessionStore, useClass: RedisSessionStore },
-      { provide: SubscriptionStore, useClass: RedisSubscriptionStore },
-      { provide: EventBuffer, useClass: RedisEventBuffer },
-      { provide: EventBus, useClass: RedisEventBus },
-      { provide: Presence, useClass: RedisPresence },
-      { provide: PendingCallStore, useClass: RedisPendingCallStore },
-      { provide: RateLimiter, useClass: RedisRateLimiter },
-    ];
-    return {
-      module: StorageModule,
-      providers: [RedisConnection, ...ports],
-      // The connection is exported too, for Redis-only features (the ingress stream).
-      exports: [RedisConnection, ...ports.map((p) => (p as { provide: unknown }).provide as never)],
-    };
+    if (config.store !== 'memory' && config.store !== 'redis') throw new Error(`STORE=${config.store} is not supported by this build`);
+    const redis = config.store === 'redis';
+    const ports: Provider[] = ADAPTERS.map(([port, memory, redisAdapter]) => ({ provide: port, useClass: redis ? redisAdapter : memory }));
+    const tokens = ADAPTERS.map(([port]) => port);
+    // With Redis every port shares one pair of connections (commands, pub/sub), exported too for
+    // Redis-only features (the ingress stream, the egress stream).
+    return redis
+      ? { module: StorageModule, providers: [RedisConnection, ...ports], exports: [RedisConnection, ...tokens] }
+      : { module: StorageModule, providers: ports, exports: tokens };
   }
 }
