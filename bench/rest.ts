@@ -64,7 +64,7 @@ async function measure(url: string, requests: Request[]): Promise<Measured> {
 
 export async function runRest(): Promise<BenchReport> {
   const world = await GatewayWorld.create();
-  const rounds = Number(process.env.BENCH_REST_ROUNDS ?? 1);
+  const { rounds } = options.rest;
   try {
     const tokens = await world.signTokens(options.rest.users);
     const perUser = options.directory.identitiesPerUser;

@@ -33,6 +33,8 @@ export const options = {
     durationS: num('BENCH_REST_DURATION_S', 10, 2),
     warmupS: num('BENCH_REST_WARMUP_S', 3, 1),
     users: num('BENCH_REST_USERS', 1000, 200),
+    /** Rounds of every endpoint on both servers, alternating; the figures are their medians. */
+    rounds: num('BENCH_REST_ROUNDS', 3, 1),
   },
   delivery: {
     sizes: list('BENCH_SIZES', [1000, 5000, 10_000], [200]),
