@@ -106,7 +106,7 @@ const escape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').rep
  * baseline's, both on the panel's own scale (rows have different units).
  */
 export function chart(report: BenchReport): string {
-  const width = 760;
+  const width = 900;
   const labelWidth = 250;
   const barMax = width - labelWidth - 150;
   const panel = 46;
@@ -115,7 +115,7 @@ export function chart(report: BenchReport): string {
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
     `<rect width="100%" height="100%" fill="#fff"/>`,
-    `<text x="10" y="20" font-size="15" font-weight="bold">${escape(report.title)}</text>`,
+    `<text x="10" y="20" font-size="14" font-weight="bold">${escape(report.title)}</text>`,
     `<text x="10" y="36" fill="#555">gateway (blue) vs ${escape(report.baselineName)} (grey); ${escape(report.date.slice(0, 16).replace('T', ' '))} UTC, load ${report.load.map((l) => l.toFixed(2)).join(' ')}</text>`,
   ];
   report.rows.forEach((row, i) => {
