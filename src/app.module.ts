@@ -11,19 +11,17 @@ import { HealthModule } from './health/health.module';
 import { IdentityModule } from './identity/identity.module';
 import { LifecycleModule } from './lifecycle/lifecycle.module';
 import { LimitsModule } from './limits/limits.module';
-import { LoggingModule, LoggingOptions } from './logging/logging.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { SessionModule } from './session/session.module';
 import { StorageModule } from './storage/storage.module';
 
 @Module({})
 export class AppModule {
-  static forRoot(config: GatewayConfig, logging: LoggingOptions = {}): DynamicModule {
+  static forRoot(config: GatewayConfig): DynamicModule {
     return {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
-        LoggingModule.forRoot(config, logging),
         MetricsModule,
         StorageModule.forRoot(config),
         AuthModule.forRoot(config),

@@ -1,30 +1,26 @@
-import helmet from '@fastify/helmet';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
-import { Logger } from 'nestjs-pino';
-import type { DestinationStream } from 'pino';
 import { AppModule } from './app.module';
 import { answerClientError } from './common/client-errors';
 import { registerCors } from './common/cors';
 import { errorBody } from './common/error-body';
 import { registerJsonBody } from './common/json-body';
+import { registerSecurityHeaders } from './common/security-headers';
 import { GatewayConfig } from './config/gateway-config';
 import { GatewayWsAdapter } from './gateway/gateway-ws.adapter';
 import { HandshakeService } from './gateway/handshake.service';
+import { registerAccessLog } from './logging/access-log';
+import { createLogger, LoggingOptions, NestPinoLogger } from './logging/logger';
 import { echoRequestId, requestIdOf } from './logging/request-id';
 import { Metrics } from './metrics/metrics';
 
-export interface CreateAppOptions {
-  /** No log lines at all (tests that do not look at logs). */
-  silent?: boolean;
-  /** Where JSON log lines go instead of stdout. */
-  logStream?: DestinationStream;
-}
+export type CreateAppOptions = LoggingOptions;
 
 /** Builds the gateway (not yet listening): shared by `main.ts` and the end-to-end tests. */
 export async function createApp(config: GatewayConfig, options: CreateAppOptions = {}): Promise<NestFastifyApplication> {
+  const log = createLogger(config, options);
   const adapter = new FastifyAdapter({
     bodyLimit: Math.max(config.http.clientBodyLimitBytes, config.http.ingressMaxBodyBytes),
     onProtoPoisoning: 'error',
@@ -55,19 +51,16 @@ export async function createApp(config: GatewayConfig, options: CreateAppOptions
     route.bodyLimit = ingress ? config.http.ingressMaxBodyBytes : config.http.clientBodyLimitBytes;
   });
   registerJsonBody(fastify);
+  registerSecurityHeaders(fastify);
   echoRequestId(fastify);
   registerCors(fastify, config.http.corsOrigins);
+  registerAccessLog(fastify, log);
 
-  const logging = { silent: options.silent, stream: options.logStream };
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, logging), adapter, {
-    // Held until pino takes over, so that start-up lines are JSON too.
-    bufferLogs: true,
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
+    logger: new NestPinoLogger(log),
     bodyParser: false,
   });
-  app.useLogger(app.get(Logger));
-  app.flushLogs();
   observeHttp(fastify, app.get(Metrics));
-  await app.register(helmet as never, SECURITY_HEADERS);
   app.useWebSocketAdapter(new GatewayWsAdapter(app, app.get(HandshakeService), config.ws));
   setUpOpenApi(app);
   await app.init();
@@ -75,34 +68,14 @@ export async function createApp(config: GatewayConfig, options: CreateAppOptions
   return app;
 }
 
-/**
- * Security headers on every answer. The policy lets Swagger UI at /docs run:
- * its bundle is served from here, and it uses inline styles and data: images.
- */
-const SECURITY_HEADERS = {
-  contentSecurityPolicy: {
-    directives: {
-      defaultSrc: [`'self'`],
-      scriptSrc: [`'self'`],
-      styleSrc: [`'self'`, `'unsafe-inline'`],
-      imgSrc: [`'self'`, 'data:'],
-      connectSrc: [`'self'`],
-      frameAncestors: [`'none'`],
-      // The development server is plain HTTP; TLS ends at the proxy in front of it.
-      upgradeInsecureRequests: null,
-    },
-  },
-  // The API is called from other origins (CORS_ORIGINS); it is not embedded as a resource.
-  crossOriginResourcePolicy: { policy: 'same-site' },
-};
-
 /** Request duration by route pattern (not raw URL: identities must not become label values). */
 function observeHttp(fastify: FastifyInstance, metrics: Metrics): void {
-  fastify.addHook('onResponse', async (request, reply) => {
+  fastify.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
     metrics.httpDuration.observe(
       { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
       reply.elapsedTime / 1000,
     );
+    done();
   });
 }
 

@@ -46,6 +46,22 @@ describe('logs', () => {
     expect(completed).toMatchObject({ sub: 'alice', res: { statusCode: 200 }, req: { method: 'GET', url: '/identity' } });
   });
 
+  it('leaves probes and scrapes out of the access log, and names the context of every other line', async () => {
+    await http(`${gateway.url}/health/liveness`);
+    await http(`${gateway.url}/metrics`);
+    await http(`${gateway.url}/identity`, { headers: { 'x-request-id': 'after-the-probes' } });
+
+    const lines = logs.records;
+    expect(lines.filter((record) => /^\/(health|metrics)/.test(record.req?.url ?? ''))).toEqual([]);
+    expect(lines.find((record) => record.req?.id === 'after-the-probes')).toMatchObject({
+      msg: 'request completed',
+      res: { statusCode: 401 },
+      req: { url: '/identity' },
+    });
+    // Nest's own lines (start-up here) keep the logger context they were written under.
+    expect(lines.find((record) => record.context === 'RoutesResolver')).toBeDefined();
+  });
+
   it('never writes an access token or a webSocketToken, wherever it was sent', async () => {
     const alice = await token('alice');
     const core = await token('core', 'vora:events:publish');

@@ -1,6 +1,6 @@
 import { http, RunningGateway, startGateway } from './support/gateway';
 
-/** Security headers (@fastify/helmet) on every answer, with Swagger UI still working (issue 6). */
+/** Security headers (helmet's defaults) on every answer, with Swagger UI still working (issue 6). */
 describe('security headers', () => {
   let gateway: RunningGateway;
   beforeAll(async () => (gateway = await startGateway({})));

@@ -23,7 +23,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
     if (host.getType() !== 'http') return;
     const reply = host.switchToHttp().getResponse<FastifyReply>();
-    let failure = describeFailure(exception, this.logger);
+    let failure = describeFailure(exception, reply.request, this.logger);
     if (failure.status === 413 && isIngress(reply.request)) {
       failure = { ...failure, message: 'the request body is larger than this endpoint accepts (INGRESS_MAX_BODY_BYTES); send fewer events per request' };
     }
@@ -42,7 +42,7 @@ function sendFailure(reply: FastifyReply, failure: Failure): void {
     .send(errorBody(failure.status, failure.message));
 }
 
-function describeFailure(exception: unknown, logger: Logger): Failure {
+function describeFailure(exception: unknown, request: FastifyRequest, logger: Logger): Failure {
   if (exception instanceof VoraError) {
     return { status: exception.status, message: exception.message, headers: exception.headers };
   }
@@ -63,7 +63,7 @@ function describeFailure(exception: unknown, logger: Logger): Failure {
   }
 
   const correlationId = randomUUID();
-  logger.error(`unexpected failure ${correlationId}`, exception instanceof Error ? exception.stack : String(exception));
+  logger.error(`unexpected failure ${correlationId} on request ${request.id}`, exception instanceof Error ? exception.stack : String(exception));
   return {
     status: HttpStatus.INTERNAL_SERVER_ERROR,
     message: `the gateway failed unexpectedly; quote ${correlationId} when reporting this`,

@@ -14,16 +14,18 @@ export function registerCors(fastify: FastifyInstance, origins: readonly string[
   const allowAny = origins.includes('*');
   const allowed = new Set(origins);
 
-  fastify.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+  fastify.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
     const origin = request.headers.origin;
-    if (!origin || !(allowAny || allowed.has(origin))) return;
-    void reply.header('access-control-allow-origin', origin).header('vary', 'Origin');
-    if (request.method === 'OPTIONS' && request.headers['access-control-request-method']) {
-      void reply
-        .header('access-control-allow-methods', ALLOWED_METHODS)
-        .header('access-control-allow-headers', ALLOWED_HEADERS)
-        .header('access-control-max-age', '600');
+    if (origin && (allowAny || allowed.has(origin))) {
+      reply.header('access-control-allow-origin', origin).header('vary', 'Origin');
+      if (request.method === 'OPTIONS' && request.headers['access-control-request-method']) {
+        reply
+          .header('access-control-allow-methods', ALLOWED_METHODS)
+          .header('access-control-allow-headers', ALLOWED_HEADERS)
+          .header('access-control-max-age', '600');
+      }
     }
+    done();
   });
 
   // Preflights for routes without an OPTIONS operation of their own.

@@ -14,7 +14,7 @@ const HEAP_LIMIT_RATIO = 0.95;
 export class ProcessIndicator implements OnModuleDestroy {
   private readonly delay = monitorEventLoopDelay({ resolution: 20 });
 
-  constructor(private readonly indicators: HealthIndicatorService) {
+  constructor() {
     this.delay.enable();
   }
 
@@ -22,15 +22,15 @@ export class ProcessIndicator implements OnModuleDestroy {
     this.delay.disable();
   }
 
-  check() {
-    const indicator = this.indicators.check('process');
+  /** What makes the process not alive since the last call, if anything. */
+  problem(): string | undefined {
     const maxDelayMs = this.delay.max / 1e6;
     this.delay.reset();
     const heap = getHeapStatistics();
     const heapRatio = heap.used_heap_size / heap.heap_size_limit;
-    if (maxDelayMs > STALL_MS) return indicator.down({ message: `event loop stalled for ${Math.round(maxDelayMs)} ms` });
-    if (heapRatio > HEAP_LIMIT_RATIO) return indicator.down({ message: `heap at ${Math.round(heapRatio * 100)}% of its limit` });
-    return indicator.up();
+    if (maxDelayMs > STALL_MS) return `event loop stalled for ${Math.round(maxDelayMs)} ms`;
+    if (heapRatio > HEAP_LIMIT_RATIO) return `heap at ${Math.round(heapRatio * 100)}% of its limit`;
+    return undefined;
   }
 }
 

@@ -26,14 +26,17 @@ export class GracefulShutdown implements OnModuleInit {
 
   onModuleInit(): void {
     const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
-    fastify.addHook('onRequest', async (request) => {
+    fastify.addHook('onRequest', (request, _reply, done) => {
       this.inFlight.add(request);
+      done();
     });
-    fastify.addHook('onResponse', async (request) => {
+    fastify.addHook('onResponse', (request, _reply, done) => {
       this.inFlight.delete(request);
+      done();
     });
-    fastify.addHook('onRequestAbort', async (request) => {
+    fastify.addHook('onRequestAbort', (request, done) => {
       this.inFlight.delete(request);
+      done();
     });
   }
 
