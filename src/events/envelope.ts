@@ -5,20 +5,20 @@
  */
 export const FRAME_HEAD = '{"type":"event","id":"';
 
-export interface RoutedEvent {
+/** What the envelope needs of an event: its `data` serialized already, once, at ingress. */
+export interface EnvelopeSource {
   readonly event: string;
-  readonly identity: string;
   readonly group?: string;
   readonly timestamp: string;
-  readonly data: Readonly<Record<string, unknown>>;
+  readonly dataJson: string;
 }
 
-/** The serialized envelope after the id: `","event":...}`. */
-export function frameTail(event: RoutedEvent): string {
+/** The serialized envelope after the id, `","event":...}`, addressed to a recipient identity. */
+export function frameTail(event: EnvelopeSource, identity: string): string {
   const group = event.group === undefined ? '' : `,"group":${JSON.stringify(event.group)}`;
   return (
-    `","event":${JSON.stringify(event.event)},"identity":${JSON.stringify(event.identity)}${group}` +
-    `,"timestamp":${JSON.stringify(event.timestamp)},"data":${JSON.stringify(event.data)}}`
+    `","event":${JSON.stringify(event.event)},"identity":${JSON.stringify(identity)}${group}` +
+    `,"timestamp":${JSON.stringify(event.timestamp)},"data":${event.dataJson}}`
   );
 }
 

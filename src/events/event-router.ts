@@ -8,7 +8,7 @@ import { SessionStore } from '../session/session.store';
 import { frameTail } from './envelope';
 import { AppendEntry, Delivery, EventBuffer } from './event-buffer';
 import { EventBus } from './event-bus';
-import { PublishedEvent, toRouted } from './ingress';
+import { PublishedEvent } from './ingress';
 import { SubscriptionCache } from './subscription-cache';
 
 export interface RoutedRecipient {
@@ -18,14 +18,43 @@ export interface RoutedRecipient {
 
 /** The candidate sessions of one batch's targets (identities, groups), each looked up once. */
 interface Candidates {
-  readonly byIdentity: Map<string, Promise<Session[]>>;
-  readonly byGroup: Map<string, Promise<Session[]>>;
+  readonly byIdentity: ReadonlyMap<string, Session[]>;
+  readonly byGroup: ReadonlyMap<string, Session[]>;
 }
 
-/** A promise awaited later, in order: its failure must not count as unhandled meanwhile (it still fails the batch). */
-function awaitedLater<T>(promise: Promise<T>): Promise<T> {
-  promise.catch(() => undefined);
-  return promise;
+/** Runs every lookup at once and maps each key to its answer. */
+async function lookUpEach<V>(keys: ReadonlySet<string>, lookUp: (key: string) => Promise<V>): Promise<Map<string, V>> {
+  const list = [...keys];
+  const values = await Promise.all(list.map(lookUp));
+  return new Map(list.map((key, index) => [key, values[index]]));
+}
+
+const candidatesOf = (event: PublishedEvent, candidates: Candidates): Session[] =>
+  event.group === undefined ? candidates.byIdentity.get(event.identity!)! : candidates.byGroup.get(event.group)!;
+
+/**
+ * One buffer entry per recipient session. The envelope differs per recipient identity only, so it is
+ * serialized once per identity; an identity event has one recipient identity, so a map (one more
+ * allocation per event) is only made for groups.
+ */
+function addEntries(entries: AppendEntry[], event: PublishedEvent, sessions: readonly Session[]): void {
+  let firstIdentity: string | undefined;
+  let firstTail = '';
+  let otherTails: Map<string, string> | undefined;
+  for (const session of sessions) {
+    let tail: string | undefined;
+    if (firstIdentity === undefined) {
+      firstIdentity = session.identity;
+      tail = firstTail = frameTail(event, firstIdentity);
+    } else if (session.identity === firstIdentity) {
+      tail = firstTail;
+    } else {
+      otherTails ??= new Map();
+      tail = otherTails.get(session.identity);
+      if (tail === undefined) otherTails.set(session.identity, (tail = frameTail(event, session.identity)));
+    }
+    entries.push({ sessionId: session.id, tail, sourceId: event.sourceId });
+  }
 }
 
 /** Sees every routed event with its recipients, after they were handed to the bus. */
@@ -78,30 +107,19 @@ export class EventRouter implements OnModuleInit {
 
   private async routeNow(events: readonly PublishedEvent[]): Promise<void> {
     const acceptedAt = Date.now();
-    const candidates = this.lookUpTargets(events);
+    const candidates = await this.lookUpTargets(events);
     const entries: AppendEntry[] = [];
     const recipients: Session[][] = [];
     for (const event of events) {
-      const sessions = await this.recipients(event, candidates);
-      // The envelope differs per recipient identity only; serialize it once per identity. An identity
-      // event has one recipient identity, so a map (one more allocation per event) is only made for groups.
-      let firstIdentity: string | undefined;
-      let firstTail = '';
-      let otherTails: Map<string, string> | undefined;
-      for (const session of sessions) {
-        let tail: string | undefined;
-        if (firstIdentity === undefined) {
-          firstIdentity = session.identity;
-          tail = firstTail = frameTail(toRouted(event, firstIdentity));
-        } else if (session.identity === firstIdentity) {
-          tail = firstTail;
-        } else {
-          otherTails ??= new Map();
-          tail = otherTails.get(session.identity);
-          if (tail === undefined) otherTails.set(session.identity, (tail = frameTail(toRouted(event, session.identity))));
-        }
-        entries.push({ sessionId: session.id, tail, sourceId: event.sourceId });
+      const sessions: Session[] = [];
+      for (const session of candidatesOf(event, candidates)) {
+        const { sub, identity, mode } = session;
+        // Nearly always cached: a promise per event and recipient would cost more than the check itself.
+        const allowed =
+          this.subscriptions.allowsCached(sub, identity, mode, event.event) ?? (await this.subscriptions.allows(sub, identity, mode, event.event));
+        if (allowed) sessions.push(session);
       }
+      addEntries(entries, event, sessions);
       recipients.push(sessions);
     }
     if (!entries.length) return;
@@ -136,29 +154,22 @@ export class EventRouter implements OnModuleInit {
   }
 
   /**
-   * Starts the candidate lookup of every target of the batch, each once, before
-   * any is awaited: with Redis the batch then costs a round trip or two rather
-   * than two per event (issue 7, redis-delivery). They are awaited in event order.
+   * Looks up the candidates of every target of the batch, each once and all at
+   * once: with Redis the batch then costs a round trip or two rather than two
+   * per event (issue 7, redis-delivery).
    */
-  private lookUpTargets(events: readonly PublishedEvent[]): Candidates {
-    const candidates: Candidates = { byIdentity: new Map(), byGroup: new Map() };
+  private async lookUpTargets(events: readonly PublishedEvent[]): Promise<Candidates> {
+    const identities = new Set<string>();
+    const groups = new Set<string>();
     for (const { identity, group } of events) {
-      if (group === undefined) {
-        if (!candidates.byIdentity.has(identity!)) candidates.byIdentity.set(identity!, awaitedLater(this.sessions.listByIdentity(identity!)));
-      } else if (!candidates.byGroup.has(group)) {
-        candidates.byGroup.set(group, awaitedLater(this.managerSessions(group)));
-      }
+      if (group === undefined) identities.add(identity!);
+      else groups.add(group);
     }
-    return candidates;
-  }
-
-  private async recipients(event: PublishedEvent, candidates: Candidates): Promise<Session[]> {
-    const lookup = event.group === undefined ? candidates.byIdentity.get(event.identity!)! : candidates.byGroup.get(event.group)!;
-    const recipients: Session[] = [];
-    for (const session of await lookup) {
-      if (await this.subscriptions.allows(session.sub, session.identity, session.mode, event.event)) recipients.push(session);
-    }
-    return recipients;
+    const [byIdentity, byGroup] = await Promise.all([
+      lookUpEach(identities, (identity) => this.sessions.listByIdentity(identity)),
+      lookUpEach(groups, (group) => this.managerSessions(group)),
+    ]);
+    return { byIdentity, byGroup };
   }
 
   /** Group events reach the sessions that managers of the group opened in manager mode, and nobody else. */

@@ -1,6 +1,7 @@
 import { VoraError } from '../common/vora-error';
 import { EventCatalogue } from './catalogue';
-import { MAX_BATCH, MAX_DATA_BYTES, parsePublished, PublishedEvent, toRouted } from './ingress';
+import { frameOf, frameTail } from './envelope';
+import { MAX_BATCH, MAX_DATA_BYTES, parsePublished, PublishedEvent } from './ingress';
 
 const catalogue = new EventCatalogue([
   { name: 'CallDelivered', target: 'identity', modes: ['user', 'manager', 'ott'] },
@@ -28,7 +29,14 @@ const BAD_DATE = 'occurredAt must be an ISO-8601 date-time with an offset, e.g. 
 describe('parsePublished', () => {
   it('takes one event', () => {
     expect(parse(call)).toEqual<PublishedEvent[]>([
-      { event: 'CallDelivered', identity: ALICE, group: undefined, timestamp: NOW.toISOString(), data: { callId: 'c-1' } },
+      {
+        event: 'CallDelivered',
+        identity: ALICE,
+        group: undefined,
+        timestamp: NOW.toISOString(),
+        data: { callId: 'c-1' },
+        dataJson: '{"callId":"c-1"}',
+      },
     ]);
   });
 
@@ -159,15 +167,18 @@ describe('parsePublished', () => {
   });
 });
 
-describe('toRouted', () => {
-  it('addresses an event to a recipient identity, keeping the group', () => {
-    const [group] = parse({ event: 'AgentStateChanged', group: 'sales', data: { a: 1 }, occurredAt: '2026-11-28T10:15:30Z' });
-    expect(toRouted(group, '+905321110003')).toEqual({
+describe('frameTail', () => {
+  it('addresses an event to a recipient identity, keeping the group, with data as serialized at ingress', () => {
+    const data = { a: 1, text: 'Çağrı "quoted" \u2028 \\ ☎' };
+    const [group] = parse({ event: 'AgentStateChanged', group: 'sales', data, occurredAt: '2026-11-28T10:15:30Z' });
+    expect(JSON.parse(frameOf(7, frameTail(group, '+905321110003')))).toEqual({
+      type: 'event',
+      id: '7',
       event: 'AgentStateChanged',
       identity: '+905321110003',
       group: 'sales',
       timestamp: '2026-11-28T10:15:30.000Z',
-      data: { a: 1 },
+      data,
     });
   });
 });

@@ -1,7 +1,6 @@
 import { VoraError } from '../common/vora-error';
 import { E164 } from '../identity/directory';
 import { EventCatalogue } from './catalogue';
-import { RoutedEvent } from './envelope';
 
 export const MAX_BATCH = 500;
 export const MAX_DATA_BYTES = 16 * 1024;
@@ -17,6 +16,8 @@ export interface PublishedEvent {
   readonly group?: string;
   readonly timestamp: string;
   readonly data: Readonly<Record<string, unknown>>;
+  /** `data` serialized once: its size is checked on it, and every envelope embeds it. */
+  readonly dataJson: string;
   /** The `vora:ingress` entry id, for events read from the stream. */
   readonly sourceId?: string;
 }
@@ -26,25 +27,28 @@ export interface PublishedEvent {
  * the items of the ingress stream. A batch with one bad item is refused whole,
  * with a message naming the item.
  */
-export function parsePublished(body: unknown, catalogue: EventCatalogue, now = new Date()): PublishedEvent[] {
+export function parsePublished(body: unknown, catalogue: EventCatalogue, now?: Date): PublishedEvent[] {
   const items = Array.isArray(body) ? body : [body];
   if (items.length === 0) throw VoraError.badRequest('the batch is empty: send one event or an array of 1 to 500');
   if (items.length > MAX_BATCH) throw VoraError.badRequest(`a batch holds at most ${MAX_BATCH} events, got ${items.length}`);
+  // One reception time for the whole batch: events without occurredAt share it.
+  const receivedAt = (now ?? new Date()).toISOString();
   return items.map((item, index) => {
     const where = Array.isArray(body) ? `events[${index}]` : 'event';
     try {
-      return parseOne(item, catalogue, now);
+      return parseOne(item, catalogue, receivedAt);
     } catch (error) {
       throw VoraError.badRequest(`${where}: ${(error as Error).message}`);
     }
   });
 }
 
-function parseOne(item: unknown, catalogue: EventCatalogue, now: Date): PublishedEvent {
+function parseOne(item: unknown, catalogue: EventCatalogue, receivedAt: string): PublishedEvent {
   if (item === null || typeof item !== 'object' || Array.isArray(item)) throw new Error('must be a JSON object');
   const fields = item as Record<string, unknown>;
-  const unknown = Object.keys(fields).filter((key) => !FIELDS.has(key));
-  if (unknown.length) throw new Error(`unknown fields: ${unknown.join(', ')}`);
+  for (const key in fields) {
+    if (!FIELDS.has(key)) throw new Error(`unknown fields: ${Object.keys(fields).filter((name) => !FIELDS.has(name)).join(', ')}`);
+  }
 
   const entry = typeof fields.event === 'string' ? catalogue.get(fields.event) : undefined;
   if (!entry) throw new Error(`unknown event ${JSON.stringify(fields.event ?? null)}`);
@@ -60,9 +64,11 @@ function parseOne(item: unknown, catalogue: EventCatalogue, now: Date): Publishe
 
   const data = fields.data ?? {};
   if (data === null || typeof data !== 'object' || Array.isArray(data)) throw new Error('data must be a JSON object');
-  if (Buffer.byteLength(JSON.stringify(data)) > MAX_DATA_BYTES) throw new Error('data is larger than 16 KiB');
+  const dataJson = JSON.stringify(data);
+  // A UTF-16 unit is at most 3 UTF-8 bytes: most payloads skip the byte count.
+  if (dataJson.length * 3 > MAX_DATA_BYTES && Buffer.byteLength(dataJson) > MAX_DATA_BYTES) throw new Error('data is larger than 16 KiB');
 
-  let timestamp = now.toISOString();
+  let timestamp = receivedAt;
   if (fields.occurredAt !== undefined) {
     // RFC 3339 with an offset: Date would also take "1" or an RFC 2822 string, and a local time is ambiguous.
     const raw = fields.occurredAt;
@@ -78,6 +84,7 @@ function parseOne(item: unknown, catalogue: EventCatalogue, now: Date): Publishe
     group: group as string | undefined,
     timestamp,
     data: data as Record<string, unknown>,
+    dataJson,
   };
 }
 
@@ -88,11 +95,3 @@ function isCalendarDay(text: string): boolean {
   lastDay.setUTCFullYear(year, month, 0);
   return month >= 1 && month <= 12 && day >= 1 && day <= lastDay.getUTCDate();
 }
-
-export const toRouted = (event: PublishedEvent, identity: string): RoutedEvent => ({
-  event: event.event,
-  identity,
-  group: event.group,
-  timestamp: event.timestamp,
-  data: event.data,
-});

@@ -51,19 +51,26 @@ export class SubscriptionCache implements OnModuleInit, OnModuleDestroy {
   }
 
   async allows(sub: string, identity: string, mode: ClientMode, event: string): Promise<boolean> {
-    const key = keyOf(sub, identity);
-    let cached = this.entries.get(key)?.get(mode);
-    if (!cached || Date.now() - cached.loadedAt > MAX_AGE_MS) {
-      const generation = this.generation;
-      const effective = await this.subscriptions.current(sub, identity, mode);
-      cached = { events: new Set(effective.events), loadedAt: Date.now() };
-      if (generation === this.generation) {
-        let byMode = this.entries.get(key);
-        if (!byMode) this.entries.set(key, (byMode = new Map()), MAX_AGE_MS);
-        byMode.set(mode, cached);
-      }
+    return this.allowsCached(sub, identity, mode, event) ?? (await this.load(sub, identity, mode)).has(event);
+  }
+
+  /** The answer when the cache has it, without a promise (the router asks per event and recipient); else undefined. */
+  allowsCached(sub: string, identity: string, mode: ClientMode, event: string): boolean | undefined {
+    const cached = this.entries.get(keyOf(sub, identity))?.get(mode);
+    return cached && Date.now() - cached.loadedAt <= MAX_AGE_MS ? cached.events.has(event) : undefined;
+  }
+
+  private async load(sub: string, identity: string, mode: ClientMode): Promise<ReadonlySet<string>> {
+    const generation = this.generation;
+    const effective = await this.subscriptions.current(sub, identity, mode);
+    const cached = { events: new Set(effective.events), loadedAt: Date.now() };
+    if (generation === this.generation) {
+      const key = keyOf(sub, identity);
+      let byMode = this.entries.get(key);
+      if (!byMode) this.entries.set(key, (byMode = new Map()), MAX_AGE_MS);
+      byMode.set(mode, cached);
     }
-    return cached.events.has(event);
+    return cached.events;
   }
 
   /** Evicts a (sub, identity): on a change, and when its session ends so the cache tracks live sessions. */

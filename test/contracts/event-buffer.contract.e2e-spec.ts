@@ -45,10 +45,9 @@ const adapters: Array<[string, (env: Record<string, string>) => Promise<Harness>
 const tail = (n: number): string =>
   frameTail({
     event: 'CallDelivered',
-    identity: '+905321110001',
     timestamp: new Date(Date.UTC(2026, 10, 28, 10, 0, n)).toISOString(),
-    data: { callId: `call-${n}`, direction: 'terminating', remoteParty: 'Çağrı "quoted" \u2028 \\ ☎', n },
-  });
+    dataJson: JSON.stringify({ callId: `call-${n}`, direction: 'terminating', remoteParty: 'Çağrı "quoted" \u2028 \\ ☎', n }),
+  }, '+905321110001');
 
 describe.each(adapters)('EventBuffer contract: %s', (_name, make) => {
   let harness: Harness;

@@ -48,10 +48,9 @@ const adapters: Array<[string, () => Promise<Harness>]> = [
 const delivery = (sessionId: string, id: number): Delivery => {
   const tail = frameTail({
     event: 'CallDelivered',
-    identity: '+905321110001',
     timestamp: '2026-11-28T10:15:30.120Z',
-    data: { callId: `c${id}`, remoteParty: 'Çağrı "x" \\ ☎' },
-  });
+    dataJson: JSON.stringify({ callId: `c${id}`, remoteParty: 'Çağrı "x" \\ ☎' }),
+  }, '+905321110001');
   return { sessionId, id, frame: FRAME_HEAD + id + tail };
 };
 
