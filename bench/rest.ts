@@ -11,7 +11,7 @@ import autocannon from 'autocannon';
 import { identityAt } from './support/directory';
 import { httpRequest, mapLimit } from './support/http';
 import { options } from './support/options';
-import { ServerProcess } from './support/processes';
+import { cpuSeconds, ServerProcess } from './support/processes';
 import { BenchReport, limitTarget, printReport, ratioTarget, Row, saveReport } from './support/report';
 import { median, round } from './support/stats';
 import { GatewayWorld } from './support/world';
@@ -22,18 +22,22 @@ interface Measured {
   p99: number;
   non2xx: number;
   errors: number;
+  /** The server's user + system CPU time per answered request: steadier than req/s on a shared machine. */
+  cpuUs: number;
 }
 
 type Request = NonNullable<autocannon.Options['requests']>[number];
 
-async function cannon(url: string, requests: Request[], durationS: number): Promise<Measured> {
-  const result = await autocannon({ url, connections: options.rest.connections, duration: durationS, requests });
+async function cannon(server: ServerProcess, requests: Request[], durationS: number): Promise<Measured> {
+  const cpuBefore = cpuSeconds(server.pid);
+  const result = await autocannon({ url: server.url, connections: options.rest.connections, duration: durationS, requests });
   return {
     rps: result.requests.average,
     p50: result.latency.p50,
     p99: result.latency.p99,
     non2xx: result.non2xx,
     errors: result.errors + result.timeouts,
+    cpuUs: ((cpuSeconds(server.pid) - cpuBefore) / Math.max(1, result.requests.total)) * 1e6,
   };
 }
 
@@ -52,12 +56,12 @@ export async function sendEachOnce(url: string, requests: Request[]): Promise<vo
  * a short run would measure little but that first pass (a herd no real
  * client population makes). Then a timed run for the JIT and the pools.
  */
-async function measure(url: string, requests: Request[]): Promise<Measured> {
-  await sendEachOnce(url, requests);
-  if (options.rest.warmupS > 0) await cannon(url, requests, options.rest.warmupS);
-  const measured = await cannon(url, requests, options.rest.durationS);
+async function measure(server: ServerProcess, requests: Request[]): Promise<Measured> {
+  await sendEachOnce(server.url, requests);
+  if (options.rest.warmupS > 0) await cannon(server, requests, options.rest.warmupS);
+  const measured = await cannon(server, requests, options.rest.durationS);
   if (measured.non2xx || measured.errors) {
-    throw new Error(`${url}${requests[0].path}: ${measured.non2xx} non-2xx answers and ${measured.errors} errors`);
+    throw new Error(`${server.url}${requests[0].path}: ${measured.non2xx} non-2xx answers and ${measured.errors} errors`);
   }
   return measured;
 }
@@ -91,8 +95,8 @@ export async function runRest(): Promise<BenchReport> {
       for (let round = 0; round < rounds; round++) {
         // Alternating gateway and baseline, so that a burst of noise does not hit only one side.
         for (const name of Object.keys(suites) as Array<keyof typeof suites>) {
-          runs[name].baseline.push(await measure(raw.url, suites[name]));
-          runs[name].gateway.push(await measure(gateway.url, suites[name]));
+          runs[name].baseline.push(await measure(raw, suites[name]));
+          runs[name].gateway.push(await measure(gateway, suites[name]));
           console.log(`rest ${name} round ${round + 1}: gateway ${Math.round(runs[name].gateway.at(-1)!.rps)} req/s, raw ${Math.round(runs[name].baseline.at(-1)!.rps)} req/s`);
         }
       }
@@ -100,7 +104,7 @@ export async function runRest(): Promise<BenchReport> {
       // The same load on a gateway that writes an access log line per request (the default LOG_LEVEL).
       if (!process.env.BENCH_LOG_LEVEL) {
         const [verbose] = await world.startGateways('rest-gateway-log-info', 1, { LOG_LEVEL: 'info' });
-        logged = await measure(verbose.url, suites.identity);
+        logged = await measure(verbose, suites.identity);
         console.log(`rest identity with LOG_LEVEL=info: gateway ${Math.round(logged.rps)} req/s`);
       }
     } finally {
@@ -118,10 +122,12 @@ export async function runRest(): Promise<BenchReport> {
       ...(logged
         ? [{ label: 'GET /identity, LOG_LEVEL=info', unit: 'req/s', gateway: round(logged.rps), baseline: identityTarget.baseline }]
         : []),
+      { label: 'GET /identity, server CPU per request', unit: 'µs', gateway: round(pick('identity', 'gateway', 'cpuUs')), baseline: round(pick('identity', 'baseline', 'cpuUs')), lowerIsBetter: true },
       { label: 'GET /identity p50', unit: 'ms', gateway: round(pick('identity', 'gateway', 'p50')), baseline: round(pick('identity', 'baseline', 'p50')), lowerIsBetter: true },
       { label: 'POST /identity/setup', unit: 'req/s', gateway: round(pick('setup', 'gateway', 'rps')), baseline: round(pick('setup', 'baseline', 'rps')) },
       { label: 'POST /identity/setup p99', unit: 'ms', gateway: round(pick('setup', 'gateway', 'p99')), baseline: round(pick('setup', 'baseline', 'p99')), lowerIsBetter: true },
       { label: 'GET /health/liveness', unit: 'req/s', gateway: livenessTarget.gateway, baseline: livenessTarget.baseline, target: '≥ 0.80', met: livenessTarget.met },
+      { label: 'GET /health/liveness, server CPU per request', unit: 'µs', gateway: round(pick('liveness', 'gateway', 'cpuUs')), baseline: round(pick('liveness', 'baseline', 'cpuUs')), lowerIsBetter: true },
       { label: 'GET /health/liveness p99', unit: 'ms', gateway: round(pick('liveness', 'gateway', 'p99')), baseline: round(pick('liveness', 'baseline', 'p99')), lowerIsBetter: true },
     ];
     return {

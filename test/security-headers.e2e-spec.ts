@@ -1,6 +1,6 @@
 import { http, RunningGateway, startGateway } from './support/gateway';
 
-/** Security headers (helmet's defaults) on every answer, with Swagger UI still working (issue 6). */
+/** Security headers on every answer (an API set; helmet's defaults for Swagger UI), with Swagger UI still working (issue 6). */
 describe('security headers', () => {
   let gateway: RunningGateway;
   beforeAll(async () => (gateway = await startGateway({})));
@@ -9,9 +9,10 @@ describe('security headers', () => {
   it('are set on API answers, errors included', async () => {
     for (const result of [await http(`${gateway.url}/identity`), await http(`${gateway.url}/nope`)]) {
       expect(result.headers.get('x-content-type-options')).toBe('nosniff');
-      expect(result.headers.get('x-frame-options')).toBe('SAMEORIGIN');
+      expect(result.headers.get('x-frame-options')).toBe('DENY');
       expect(result.headers.get('strict-transport-security')).toMatch(/max-age=\d+/);
-      expect(result.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+      expect(result.headers.get('content-security-policy')).toBe("default-src 'none'; frame-ancestors 'none'");
+      expect(result.headers.get('cross-origin-resource-policy')).toBe('same-site');
       expect(result.headers.get('x-powered-by')).toBeNull();
     }
   });
@@ -19,6 +20,8 @@ describe('security headers', () => {
   it('let Swagger UI load its own scripts and styles', async () => {
     const page = await fetch(`${gateway.url}/docs`);
     expect(page.status).toBe(200);
+    expect(page.headers.get('x-frame-options')).toBe('SAMEORIGIN');
+    expect(page.headers.get('referrer-policy')).toBe('no-referrer');
     const csp = page.headers.get('content-security-policy')!;
     expect(csp).toContain("script-src 'self'");
     expect(csp).toContain("style-src 'self' 'unsafe-inline'");
