@@ -90,11 +90,11 @@ if from > newest then return {newest, oldest, {}} end
 return {newest, oldest, redis.call('LRANGE', KEYS[2], from - oldest, -1)}
 `;
 
-/** KEYS: meta; ARGV: id. Raises `written`, never lowers it; creates nothing. */
+/** KEYS: meta; ARGV: id. Raises `written`, never lowers it; creates nothing (a buffer that exists has `seq`). */
 const MARK_WRITTEN = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-local written = tonumber(redis.call('HGET', KEYS[1], 'written') or '0')
-if tonumber(ARGV[1]) > written then redis.call('HSET', KEYS[1], 'written', ARGV[1]) end
+local meta = redis.call('HMGET', KEYS[1], 'seq', 'written')
+if not meta[1] then return 0 end
+if tonumber(ARGV[1]) > tonumber(meta[2] or '0') then redis.call('HSET', KEYS[1], 'written', ARGV[1]) end
 return 0
 `;
 
@@ -134,7 +134,10 @@ export class RedisEventBuffer extends EventBuffer {
   private readonly capacity: number;
   private readonly ttlMs: number;
 
-  constructor(connection: RedisConnection, config: GatewayConfig) {
+  constructor(
+    private readonly connection: RedisConnection,
+    config: GatewayConfig,
+  ) {
     super();
     this.redis = connection.client;
     this.capacity = config.ws.eventBufferSize;
@@ -186,13 +189,15 @@ export class RedisEventBuffer extends EventBuffer {
     return written === null ? 0 : Number(written);
   }
 
+  /** In the heartbeat's pipeline, with every other socket's. */
   async markWritten(sessionId: string, id: number): Promise<void> {
-    await viaRedis(() => this.redis.voraBufferMarkWritten(keys.meta(sessionId), id));
+    await this.connection.inTurn((pipeline) => pipeline.voraBufferMarkWritten(keys.meta(sessionId), id));
   }
 
+  /** In the heartbeat's pipeline, with every other socket's. */
   async touch(sessionId: string): Promise<void> {
-    await execPipeline(
-      this.redis.pipeline().pexpire(keys.meta(sessionId), this.ttlMs).pexpire(keys.frames(sessionId), this.ttlMs),
+    await this.connection.inTurn((pipeline) =>
+      pipeline.pexpire(keys.meta(sessionId), this.ttlMs).pexpire(keys.frames(sessionId), this.ttlMs),
     );
   }
 

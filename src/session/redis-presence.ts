@@ -13,8 +13,9 @@ export class RedisPresence extends Presence {
     super();
   }
 
+  /** In the heartbeat's pipeline, with every other socket's. */
   async connected(sessionId: string, connectionId: string, ttlMs: number): Promise<void> {
-    await viaRedis(() => this.redis.client.set(presenceKey(sessionId), connectionId, 'PX', ttlMs));
+    await this.redis.inTurn((pipeline) => pipeline.set(presenceKey(sessionId), connectionId, 'PX', ttlMs));
   }
 
   async disconnected(sessionId: string, connectionId: string): Promise<void> {

@@ -196,10 +196,12 @@ declare module 'ioredis' {
 @Injectable()
 export class RedisSessionStore extends SessionStore {
   private readonly redis: Redis;
+  private readonly connection: RedisConnection;
   private readonly identityLookups = new BatchedLookup((identities: readonly string[]) => this.lookUpIdentities(identities));
 
   constructor(connection: RedisConnection) {
     super();
+    this.connection = connection;
     this.redis = connection.client;
     this.redis.defineCommand('voraSessionOpen', { numberOfKeys: 2, lua: OPEN });
     this.redis.defineCommand('voraSessionGet', { numberOfKeys: 2, lua: GET, readOnly: true });
@@ -267,17 +269,19 @@ export class RedisSessionStore extends SessionStore {
     return this.identityLookups.get(identity);
   }
 
+  /** Each step shares its round trip with the touches of every other socket's heartbeat. */
   async touch(id: string, ttlS: number): Promise<boolean> {
-    const sub = await viaRedis(() => this.redis.get(keys.id(id)));
+    const [sub] = (await this.connection.inTurn((pipeline) => pipeline.get(keys.id(id)))) as [string | null];
     if (sub === null) return false;
     const ttlMs = ttlS * 1000;
-    const json = await viaRedis(() => this.redis.voraSessionTouch(keys.sessions(sub), keys.expiry(sub), id, ttlMs));
+    const [json] = (await this.connection.inTurn((pipeline) =>
+      pipeline.voraSessionTouch(keys.sessions(sub), keys.expiry(sub), id, ttlMs),
+    )) as [string | null];
     if (json === null) return false;
     const session = parse(json);
     const pointerMs = ttlMs + POINTER_GRACE_MS;
-    await execPipeline(
-      this.redis
-        .pipeline()
+    await this.connection.inTurn((pipeline) =>
+      pipeline
         .pexpire(keys.id(id), pointerMs)
         .pexpire(keys.token(session.tokenHash), pointerMs)
         .voraIdentityExtend(keys.identity(session.identity), sub, pointerMs),

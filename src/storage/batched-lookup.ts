@@ -1,8 +1,8 @@
 /**
- * Lookups asked for in one synchronous run of code are answered by a single
- * call of `load`, made just after it: lookups started side by side (the
- * router starts one per target of a batch) then share a round trip or two
- * instead of costing one each.
+ * Lookups asked for in one turn of the event loop are answered by a single
+ * call of `load`, made once the turn's code has run: lookups started side by
+ * side (the router starts one per target of a batch) then share a round trip
+ * or two instead of costing one each. See also RedisConnection.inTurn.
  */
 export class BatchedLookup<K, V> {
   private pending?: { readonly keys: K[]; readonly values: Promise<V[]> };
@@ -18,7 +18,7 @@ export class BatchedLookup<K, V> {
 
   private nextBatch(): { keys: K[]; values: Promise<V[]> } {
     const keys: K[] = [];
-    const values = Promise.resolve().then(() => {
+    const values = new Promise<void>((resolve) => process.nextTick(resolve)).then(() => {
       this.pending = undefined;
       return this.load(keys);
     });
