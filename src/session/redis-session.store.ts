@@ -196,12 +196,10 @@ declare module 'ioredis' {
 @Injectable()
 export class RedisSessionStore extends SessionStore {
   private readonly redis: Redis;
-  private readonly connection: RedisConnection;
   private readonly identityLookups = new BatchedLookup((identities: readonly string[]) => this.lookUpIdentities(identities));
 
-  constructor(connection: RedisConnection) {
+  constructor(private readonly connection: RedisConnection) {
     super();
-    this.connection = connection;
     this.redis = connection.client;
     this.redis.defineCommand('voraSessionOpen', { numberOfKeys: 2, lua: OPEN });
     this.redis.defineCommand('voraSessionGet', { numberOfKeys: 2, lua: GET, readOnly: true });
