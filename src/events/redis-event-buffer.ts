@@ -23,7 +23,9 @@ const NUMBER = `local function int(n) return string.format('%d', n) end`;
  * KEYS: meta, frames; ARGV: head, capacity, ttlMs, n, tail × n, sourceId × n
  * ('' for none) → one id per entry, 0 for a stream entry the session already
  * took (`src` holds the newest entry id taken). Assigns consecutive ids,
- * stores frames head..id..tail and trims to capacity.
+ * stores frames head..id..tail and trims to capacity. `src` is read only for
+ * stream entries and the list trimmed only when over capacity: every command
+ * here runs once per session and batch.
  */
 const APPEND = `${NUMBER}
 local function parts(id)
@@ -37,10 +39,13 @@ local function newer(a, b)
 end
 local capacity = tonumber(ARGV[2])
 local n = tonumber(ARGV[4])
-local seen = redis.call('HGET', KEYS[1], 'src')
+local seen, read = nil, false
 local kept = {}
 for i = 1, n do
   local source = ARGV[4 + n + i]
+  if source ~= '' and not read then
+    seen, read = redis.call('HGET', KEYS[1], 'src'), true
+  end
   if source == '' then
     kept[#kept + 1] = i
   elseif not seen or newer(source, seen) then
@@ -55,19 +60,20 @@ local last = redis.call('HINCRBY', KEYS[1], 'seq', #kept)
 local first = last - #kept + 1
 if seen then redis.call('HSET', KEYS[1], 'src', seen) end
 local frames = {}
+local length = 0
 for k = 1, #kept do
   ids[kept[k]] = first + k - 1
   -- Frames beyond capacity would be trimmed at once; their ids are still spent.
   if k > #kept - capacity then
     frames[#frames + 1] = ARGV[1] .. int(first + k - 1) .. ARGV[4 + kept[k]]
     if #frames == 1000 then
-      redis.call('RPUSH', KEYS[2], unpack(frames))
+      length = redis.call('RPUSH', KEYS[2], unpack(frames))
       frames = {}
     end
   end
 end
-if #frames > 0 then redis.call('RPUSH', KEYS[2], unpack(frames)) end
-redis.call('LTRIM', KEYS[2], -capacity, -1)
+if #frames > 0 then length = redis.call('RPUSH', KEYS[2], unpack(frames)) end
+if length > capacity then redis.call('LTRIM', KEYS[2], -capacity, -1) end
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 redis.call('PEXPIRE', KEYS[2], ARGV[3])
 return ids
@@ -84,11 +90,11 @@ if from > newest then return {newest, oldest, {}} end
 return {newest, oldest, redis.call('LRANGE', KEYS[2], from - oldest, -1)}
 `;
 
-/** KEYS: meta; ARGV: id. Raises `written`, never lowers it; creates nothing. */
+/** KEYS: meta; ARGV: id. Raises `written`, never lowers it; creates nothing (a buffer that exists has `seq`). */
 const MARK_WRITTEN = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-local written = tonumber(redis.call('HGET', KEYS[1], 'written') or '0')
-if tonumber(ARGV[1]) > written then redis.call('HSET', KEYS[1], 'written', ARGV[1]) end
+local meta = redis.call('HMGET', KEYS[1], 'seq', 'written')
+if not meta[1] then return 0 end
+if tonumber(ARGV[1]) > tonumber(meta[2] or '0') then redis.call('HSET', KEYS[1], 'written', ARGV[1]) end
 return 0
 `;
 
@@ -128,7 +134,10 @@ export class RedisEventBuffer extends EventBuffer {
   private readonly capacity: number;
   private readonly ttlMs: number;
 
-  constructor(connection: RedisConnection, config: GatewayConfig) {
+  constructor(
+    private readonly connection: RedisConnection,
+    config: GatewayConfig,
+  ) {
     super();
     this.redis = connection.client;
     this.capacity = config.ws.eventBufferSize;
@@ -180,13 +189,15 @@ export class RedisEventBuffer extends EventBuffer {
     return written === null ? 0 : Number(written);
   }
 
+  /** In the heartbeat's pipeline, with every other socket's. */
   async markWritten(sessionId: string, id: number): Promise<void> {
-    await viaRedis(() => this.redis.voraBufferMarkWritten(keys.meta(sessionId), id));
+    await this.connection.inTurn((pipeline) => pipeline.voraBufferMarkWritten(keys.meta(sessionId), id));
   }
 
+  /** In the heartbeat's pipeline, with every other socket's. */
   async touch(sessionId: string): Promise<void> {
-    await execPipeline(
-      this.redis.pipeline().pexpire(keys.meta(sessionId), this.ttlMs).pexpire(keys.frames(sessionId), this.ttlMs),
+    await this.connection.inTurn((pipeline) =>
+      pipeline.pexpire(keys.meta(sessionId), this.ttlMs).pexpire(keys.frames(sessionId), this.ttlMs),
     );
   }
 

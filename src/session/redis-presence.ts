@@ -13,12 +13,14 @@ export class RedisPresence extends Presence {
     super();
   }
 
+  /** In the heartbeat's pipeline, with every other socket's. */
   async connected(sessionId: string, connectionId: string, ttlMs: number): Promise<void> {
-    await viaRedis(() => this.redis.client.set(presenceKey(sessionId), connectionId, 'PX', ttlMs));
+    await this.redis.inTurn((pipeline) => pipeline.set(presenceKey(sessionId), connectionId, 'PX', ttlMs));
   }
 
+  /** Through the same pipeline as connected(), so that the two reach Redis in the order they were called. */
   async disconnected(sessionId: string, connectionId: string): Promise<void> {
-    await viaRedis(() => this.redis.client.eval(FORGET_IF_MINE, 1, presenceKey(sessionId), connectionId));
+    await this.redis.inTurn((pipeline) => pipeline.eval(FORGET_IF_MINE, 1, presenceKey(sessionId), connectionId));
   }
 
   async isConnected(sessionId: string): Promise<boolean> {

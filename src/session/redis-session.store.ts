@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import Redis, { Result } from 'ioredis';
+import { BatchedLookup } from '../storage/batched-lookup';
 import { execPipeline, RedisConnection, viaRedis } from '../storage/redis-connection';
 import { Session } from './session';
 import { OpenResult, SessionStore } from './session.store';
@@ -103,12 +104,13 @@ if not score or tonumber(score) <= now_ms() then return nil end
 return redis.call('HGET', KEYS[1], ARGV[1])
 `;
 
-/** → json of every live session of the user. */
+/** ARGV: [now (ms, Redis clock) when the caller read it already] → json of every live session of the user. */
 const LIST = `${USER_PRELUDE}
-local ids = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. ms(now_ms()), '+inf')
+local now = tonumber(ARGV[1]) or now_ms()
+local ids = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. ms(now), '+inf')
+if #ids == 0 then return {} end
 local sessions = {}
-for _, id in ipairs(ids) do
-  local json = redis.call('HGET', KEYS[1], id)
+for _, json in ipairs(redis.call('HMGET', KEYS[1], unpack(ids))) do
   if json then sessions[#sessions + 1] = json end
 end
 return sessions
@@ -177,7 +179,7 @@ declare module 'ioredis' {
       maxPerUser: number,
     ): Result<[number, string | number | undefined], Context>;
     voraSessionGet(sessions: string, expiry: string, id: string): Result<string | null, Context>;
-    voraSessionList(sessions: string, expiry: string): Result<string[], Context>;
+    voraSessionList(sessions: string, expiry: string, nowMs?: number): Result<string[], Context>;
     voraSessionTouch(sessions: string, expiry: string, id: string, ttlMs: number): Result<string | null, Context>;
     voraSessionRemove(sessions: string, expiry: string, id: string): Result<[] | [number, string], Context>;
     voraSessionRestore(sessions: string, expiry: string, id: string, json: string, ttlMs: number): Result<number, Context>;
@@ -194,8 +196,9 @@ declare module 'ioredis' {
 @Injectable()
 export class RedisSessionStore extends SessionStore {
   private readonly redis: Redis;
+  private readonly identityLookups = new BatchedLookup((identities: readonly string[]) => this.lookUpIdentities(identities));
 
-  constructor(connection: RedisConnection) {
+  constructor(private readonly connection: RedisConnection) {
     super();
     this.redis = connection.client;
     this.redis.defineCommand('voraSessionOpen', { numberOfKeys: 2, lua: OPEN });
@@ -260,23 +263,23 @@ export class RedisSessionStore extends SessionStore {
     return sessions.map(parse);
   }
 
-  async listByIdentity(identity: string): Promise<Session[]> {
-    const subs = await viaRedis(() => this.redis.zrange(keys.identity(identity), '0', '-1'));
-    const perUser = await Promise.all(subs.map((sub) => this.listByUser(sub)));
-    return perUser.flat().filter((session) => session.identity === identity);
+  listByIdentity(identity: string): Promise<Session[]> {
+    return this.identityLookups.get(identity);
   }
 
+  /** Each step shares its round trip with the touches of every other socket's heartbeat. */
   async touch(id: string, ttlS: number): Promise<boolean> {
-    const sub = await viaRedis(() => this.redis.get(keys.id(id)));
+    const [sub] = (await this.connection.inTurn((pipeline) => pipeline.get(keys.id(id)))) as [string | null];
     if (sub === null) return false;
     const ttlMs = ttlS * 1000;
-    const json = await viaRedis(() => this.redis.voraSessionTouch(keys.sessions(sub), keys.expiry(sub), id, ttlMs));
+    const [json] = (await this.connection.inTurn((pipeline) =>
+      pipeline.voraSessionTouch(keys.sessions(sub), keys.expiry(sub), id, ttlMs),
+    )) as [string | null];
     if (json === null) return false;
     const session = parse(json);
     const pointerMs = ttlMs + POINTER_GRACE_MS;
-    await execPipeline(
-      this.redis
-        .pipeline()
+    await this.connection.inTurn((pipeline) =>
+      pipeline
         .pexpire(keys.id(id), pointerMs)
         .pexpire(keys.token(session.tokenHash), pointerMs)
         .voraIdentityExtend(keys.identity(session.identity), sub, pointerMs),
@@ -324,6 +327,29 @@ export class RedisSessionStore extends SessionStore {
       this.redis.pipeline().set(EPOCH_KEY, randomUUID(), 'NX').get(EPOCH_KEY),
     )) as [unknown, string];
     return epoch;
+  }
+
+  /**
+   * Two round trips for all the identities: their indexes and the Redis clock,
+   * then the live sessions of every user found, each user once. `now` is read
+   * a round trip before the sessions: a session expiring in between is listed,
+   * as it would be had it expired just after a lookup.
+   */
+  private async lookUpIdentities(identities: readonly string[]): Promise<Session[][]> {
+    const indexes = this.redis.pipeline().time();
+    for (const identity of identities) indexes.zrange(keys.identity(identity), '0', '-1');
+    const [time, ...subsOf] = (await execPipeline(indexes)) as [[string, string], ...string[][]];
+    const subs = [...new Set(subsOf.flat())];
+    if (!subs.length) return identities.map(() => []);
+
+    const now = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
+    const lists = this.redis.pipeline();
+    for (const sub of subs) lists.voraSessionList(keys.sessions(sub), keys.expiry(sub), now);
+    const listed = (await execPipeline(lists)) as string[][];
+    const sessionsOf = new Map(subs.map((sub, i) => [sub, listed[i].map(parse)]));
+    return identities.map((identity, i) =>
+      subsOf[i].flatMap((sub) => sessionsOf.get(sub)!).filter((session) => session.identity === identity),
+    );
   }
 
   private async getOf(sub: string, id: string): Promise<Session | undefined> {

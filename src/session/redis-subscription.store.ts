@@ -11,7 +11,7 @@ const keyOf = (sub: string, identity: string): string => userKey(sub, `sub:${ide
 export class RedisSubscriptionStore extends SubscriptionStore {
   private readonly redis: Redis;
 
-  constructor(connection: RedisConnection) {
+  constructor(private readonly connection: RedisConnection) {
     super();
     this.redis = connection.client;
   }
@@ -33,8 +33,9 @@ export class RedisSubscriptionStore extends SubscriptionStore {
     );
   }
 
+  /** In the heartbeat's pipeline, with every other socket's. */
   async touch(sub: string, identity: string, ttlS: number): Promise<void> {
-    await viaRedis(() => this.redis.pexpire(keyOf(sub, identity), ttlS * 1000));
+    await this.connection.inTurn((pipeline) => pipeline.pexpire(keyOf(sub, identity), ttlS * 1000));
   }
 
   async delete(sub: string, identity: string): Promise<void> {

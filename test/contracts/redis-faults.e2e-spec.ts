@@ -82,6 +82,9 @@ describe('Redis adapters when Redis goes away and comes back', () => {
       ['subscriptions.putIfAbsent', () => subscriptions.putIfAbsent('alice', '+905321110001', SUBSCRIBE_ALL, 60)],
       ['buffer.append', () => buffer.append([{ sessionId: randomUUID(), tail: '"}' }])],
       ['buffer.readAfter', () => buffer.readAfter(randomUUID(), 0)],
+      ['buffer.touch', () => buffer.touch(randomUUID())],
+      ['buffer.markWritten', () => buffer.markWritten(randomUUID(), 1)],
+      ['subscriptions.touch', () => subscriptions.touch('alice', '+905321110001', 60)],
       ['clusterBus.publish', () => bus.publish(topic, 'while down')],
       ['eventBus.deliver', () => events.deliver([{ sessionId: 's', id: 1, frame: '{}' }])],
     ];

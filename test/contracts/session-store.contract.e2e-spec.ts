@@ -114,6 +114,24 @@ describe.each(adapters)('SessionStore contract: %s', (_name, make) => {
     expect(await store.listByUser(sub)).toEqual([mine]);
   });
 
+  it('answers identity lookups started side by side each with its own sessions', async () => {
+    const other = `${identity}9`;
+    const mine = session();
+    const myOther = session({ identity: other });
+    const theirs = session({ sub: `other-${randomUUID()}`, identity: other });
+    for (const s of [mine, myOther, theirs]) await store.open(s, LONG);
+    const [first, second, unknown, again] = await Promise.all([
+      store.listByIdentity(identity),
+      store.listByIdentity(other),
+      store.listByIdentity('+900000000000'),
+      store.listByIdentity(identity),
+    ]);
+    expect(first).toEqual([mine]);
+    expect(byId(second)).toEqual(byId([myOther, theirs]));
+    expect(unknown).toEqual([]);
+    expect(again).toEqual([mine]);
+  });
+
   it('refuses a session over the per-user limit, and the refused one leaves no trace', async () => {
     const limits = { ttlS: 60, maxPerUser: 2 };
     const a = session();
