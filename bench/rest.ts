@@ -2,7 +2,8 @@
  * REST benchmark (issue 7, item 1): authenticated GET /identity and POST
  * /identity/setup with RS256 tokens from a pool of users, and the
  * unauthenticated GET /health/liveness, against raw Fastify routes that
- * answer the same JSON. autocannon, 50 connections, loopback.
+ * answer the same JSON; and, as the framework's floor, bare NestJS routes that
+ * answer it too. autocannon, 50 connections, loopback.
  *
  *   npx ts-node --transpile-only bench/rest.ts        (BENCH_QUICK=1 for a smoke run)
  */
@@ -85,11 +86,12 @@ export async function runRest(): Promise<BenchReport> {
 
     const gateway = (await world.startGateways('rest-gateway', 1))[0];
     const raw = await ServerProcess.baseline('rest-raw-fastify', 'raw-rest-server.ts', { IDENTITIES_PER_USER: String(perUser) });
+    const bare = await ServerProcess.baseline('rest-bare-nest', 'bare-nest-server.ts', { IDENTITIES_PER_USER: String(perUser) });
     let logged: Measured | undefined;
-    const runs: Record<keyof typeof suites, { gateway: Measured[]; baseline: Measured[] }> = {
-      identity: { gateway: [], baseline: [] },
-      setup: { gateway: [], baseline: [] },
-      liveness: { gateway: [], baseline: [] },
+    const runs: Record<keyof typeof suites, { gateway: Measured[]; baseline: Measured[]; bare: Measured[] }> = {
+      identity: { gateway: [], baseline: [], bare: [] },
+      setup: { gateway: [], baseline: [], bare: [] },
+      liveness: { gateway: [], baseline: [], bare: [] },
     };
     try {
       for (let round = 0; round < rounds; round++) {
@@ -97,7 +99,13 @@ export async function runRest(): Promise<BenchReport> {
         for (const name of Object.keys(suites) as Array<keyof typeof suites>) {
           runs[name].baseline.push(await measure(raw, suites[name]));
           runs[name].gateway.push(await measure(gateway, suites[name]));
-          console.log(`rest ${name} round ${round + 1}: gateway ${Math.round(runs[name].gateway.at(-1)!.rps)} req/s, raw ${Math.round(runs[name].baseline.at(-1)!.rps)} req/s`);
+          // The bare NestJS reference has no setup route: opening a session is the gateway's own work.
+          if (name !== 'setup') runs[name].bare.push(await measure(bare, suites[name]));
+          const bareRps = runs[name].bare.at(-1)?.rps;
+          console.log(
+            `rest ${name} round ${round + 1}: gateway ${Math.round(runs[name].gateway.at(-1)!.rps)} req/s, raw ${Math.round(runs[name].baseline.at(-1)!.rps)} req/s` +
+              (name === 'setup' ? '' : `, bare NestJS ${Math.round(bareRps!)} req/s`),
+          );
         }
       }
       await world.stopGateways();
@@ -109,10 +117,11 @@ export async function runRest(): Promise<BenchReport> {
       }
     } finally {
       await raw.stop();
+      await bare.stop();
       await world.stopGateways();
     }
 
-    const pick = (name: keyof typeof suites, side: 'gateway' | 'baseline', field: keyof Measured) => median(runs[name][side].map((m) => m[field]));
+    const pick = (name: keyof typeof suites, side: 'gateway' | 'baseline' | 'bare', field: keyof Measured) => median(runs[name][side].map((m) => m[field]));
     const identityTarget = ratioTarget('rest.identity', 'req/s', pick('identity', 'gateway', 'rps'), pick('identity', 'baseline', 'rps'), 0.7);
     const p99Target = limitTarget('rest.identity.p99', 'ms', pick('identity', 'gateway', 'p99'), pick('identity', 'baseline', 'p99'), 5);
     const livenessTarget = ratioTarget('rest.liveness', 'req/s', pick('liveness', 'gateway', 'rps'), pick('liveness', 'baseline', 'rps'), 0.8);
@@ -122,12 +131,16 @@ export async function runRest(): Promise<BenchReport> {
       ...(logged
         ? [{ label: 'GET /identity, LOG_LEVEL=info', unit: 'req/s', gateway: round(logged.rps), baseline: identityTarget.baseline }]
         : []),
+      { label: 'GET /identity, bare NestJS (no auth)', unit: 'req/s', gateway: round(pick('identity', 'bare', 'rps')), baseline: identityTarget.baseline },
       { label: 'GET /identity, server CPU per request', unit: 'µs', gateway: round(pick('identity', 'gateway', 'cpuUs')), baseline: round(pick('identity', 'baseline', 'cpuUs')), lowerIsBetter: true },
+      { label: 'GET /identity, bare NestJS CPU per request', unit: 'µs', gateway: round(pick('identity', 'bare', 'cpuUs')), baseline: round(pick('identity', 'baseline', 'cpuUs')), lowerIsBetter: true },
       { label: 'GET /identity p50', unit: 'ms', gateway: round(pick('identity', 'gateway', 'p50')), baseline: round(pick('identity', 'baseline', 'p50')), lowerIsBetter: true },
       { label: 'POST /identity/setup', unit: 'req/s', gateway: round(pick('setup', 'gateway', 'rps')), baseline: round(pick('setup', 'baseline', 'rps')) },
       { label: 'POST /identity/setup p99', unit: 'ms', gateway: round(pick('setup', 'gateway', 'p99')), baseline: round(pick('setup', 'baseline', 'p99')), lowerIsBetter: true },
       { label: 'GET /health/liveness', unit: 'req/s', gateway: livenessTarget.gateway, baseline: livenessTarget.baseline, target: '≥ 0.80', met: livenessTarget.met },
+      { label: 'GET /health/liveness, bare NestJS', unit: 'req/s', gateway: round(pick('liveness', 'bare', 'rps')), baseline: livenessTarget.baseline },
       { label: 'GET /health/liveness, server CPU per request', unit: 'µs', gateway: round(pick('liveness', 'gateway', 'cpuUs')), baseline: round(pick('liveness', 'baseline', 'cpuUs')), lowerIsBetter: true },
+      { label: 'GET /health/liveness, bare NestJS CPU per request', unit: 'µs', gateway: round(pick('liveness', 'bare', 'cpuUs')), baseline: round(pick('liveness', 'baseline', 'cpuUs')), lowerIsBetter: true },
       { label: 'GET /health/liveness p99', unit: 'ms', gateway: round(pick('liveness', 'gateway', 'p99')), baseline: round(pick('liveness', 'baseline', 'p99')), lowerIsBetter: true },
     ];
     return {
@@ -140,6 +153,7 @@ export async function runRest(): Promise<BenchReport> {
       notes: [
         `autocannon runs in the benchmark process, the server in its own: on ${require('node:os').cpus().length} cores they share the CPU`,
         `median of ${rounds} round(s); each run preceded by a ${options.rest.warmupS} s warm-up`,
+        'bare NestJS rows: NestJS on Fastify with one controller and nothing else (bench/baseline/bare-nest-server.ts), the floor of any Nest route, in the gateway column',
         `gateway with LOG_LEVEL=${process.env.BENCH_LOG_LEVEL ?? 'warn'}${logged ? '; the LOG_LEVEL=info row is the same load with an access log line per request' : ''}`,
       ],
       date: new Date().toISOString(),

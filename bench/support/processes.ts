@@ -46,7 +46,14 @@ function compileBaseline(script: string): string {
   const out = join(BASELINE_BUILD_DIR, script.replace(/\.ts$/, '.js'));
   const ts = require('typescript') as typeof import('typescript');
   const { outputText } = ts.transpileModule(readFileSync(source, 'utf8'), {
-    compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
+    compilerOptions: {
+      module: ts.ModuleKind.CommonJS,
+      target: ts.ScriptTarget.ES2022,
+      esModuleInterop: true,
+      // The bare NestJS reference uses decorators as the gateway does.
+      experimentalDecorators: true,
+      emitDecoratorMetadata: true,
+    },
     fileName: source,
   });
   mkdirSync(BASELINE_BUILD_DIR, { recursive: true });
