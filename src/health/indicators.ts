@@ -8,13 +8,15 @@ import { DrainState } from './drain-state';
 
 const STALL_MS = 5_000;
 const HEAP_LIMIT_RATIO = 0.95;
-const RESET_EVERY_MS = 1_000;
+const WINDOW_MS = 1_000;
 
 /** The process itself: an event loop that stalls or a heap near its limit is not alive. */
 @Injectable()
 export class ProcessIndicator implements OnModuleDestroy {
   private readonly delay = monitorEventLoopDelay({ resolution: 20 });
-  private windowStart = performance.now();
+  /** Starts in the past, so that the first probe reads both. */
+  private windowStart = -Infinity;
+  private heapRatio = 0;
 
   constructor() {
     this.delay.enable();
@@ -24,19 +26,23 @@ export class ProcessIndicator implements OnModuleDestroy {
     this.delay.disable();
   }
 
-  /** What makes the process not alive since the previous window, if anything. */
+  /**
+   * What makes the process not alive, if anything: a stall since the previous
+   * window, or the heap as last read. Both are read at most once a second
+   * (resetting the delay histogram and reading heap statistics cost more than
+   * the rest of a probe), which is still far more often than probes come.
+   */
   problem(): string | undefined {
     const maxDelayMs = this.delay.max / 1e6;
-    // Resetting the histogram costs more than the rest of a probe: once a second is enough to see a stall.
     const now = performance.now();
-    if (now - this.windowStart >= RESET_EVERY_MS) {
+    if (now - this.windowStart >= WINDOW_MS) {
       this.delay.reset();
+      const heap = getHeapStatistics();
+      this.heapRatio = heap.used_heap_size / heap.heap_size_limit;
       this.windowStart = now;
     }
-    const heap = getHeapStatistics();
-    const heapRatio = heap.used_heap_size / heap.heap_size_limit;
     if (maxDelayMs > STALL_MS) return `event loop stalled for ${Math.round(maxDelayMs)} ms`;
-    if (heapRatio > HEAP_LIMIT_RATIO) return `heap at ${Math.round(heapRatio * 100)}% of its limit`;
+    if (this.heapRatio > HEAP_LIMIT_RATIO) return `heap at ${Math.round(this.heapRatio * 100)}% of its limit`;
     return undefined;
   }
 }
