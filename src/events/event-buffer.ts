@@ -47,8 +47,9 @@ export abstract class EventBuffer {
    * Result i belongs to entries[i]. Stream entries are taken once: an entry
    * whose sourceId is not newer than the last one its session took is skipped
    * (undefined), so a batch routed again after a crash is not buffered twice.
+   * The deliveries carry `acceptedAt` when given (the delivery latency metric).
    */
-  abstract append(entries: readonly AppendEntry[]): Promise<Array<Delivery | undefined>>;
+  abstract append(entries: readonly AppendEntry[], acceptedAt?: number): Promise<Array<Delivery | undefined>>;
   abstract readAfter(sessionId: string, afterId: number): Promise<BufferSlice>;
   /** The newest id written to a socket of the session (0 when none). */
   abstract lastWritten(sessionId: string): Promise<number>;

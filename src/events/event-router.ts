@@ -124,14 +124,17 @@ export class EventRouter implements OnModuleInit {
     }
     if (!entries.length) return;
     // Aligned with `entries`; undefined where a session had already taken the stream entry.
-    const appended = (await this.buffer.append(entries)).map((delivery): Delivery | undefined =>
-      delivery && { ...delivery, acceptedAt },
-    );
-    const deliveries = appended.filter((delivery): delivery is Delivery => delivery !== undefined);
+    const appended = await this.buffer.append(entries, acceptedAt);
+    const deliveries: Delivery[] = [];
+    let dropped = 0;
+    for (const delivery of appended) {
+      if (delivery === undefined) continue;
+      deliveries.push(delivery);
+      // A ring of EVENT_BUFFER_SIZE drops its oldest event with every append past its size.
+      if (delivery.id > this.bufferSize) dropped++;
+    }
     await this.bus.deliver(deliveries);
     this.metrics.eventsBuffered.inc(deliveries.length);
-    // A ring of EVENT_BUFFER_SIZE drops its oldest event with every append past its size.
-    const dropped = deliveries.filter((delivery) => delivery.id > this.bufferSize).length;
     if (dropped) this.metrics.eventsDroppedFromBuffers.inc(dropped);
     if (this.taps.length) this.notifyTaps(events, recipients, appended);
   }

@@ -28,12 +28,12 @@ class Ring {
     public expiresAt: number,
   ) {}
 
-  push(sessionId: string, tail: string): Delivery {
+  push(sessionId: string, tail: string, acceptedAt: number | undefined): Delivery {
     const id = this.nextId++;
     // Slots fill in order, so the array grows only as far as the session's traffic needs.
     this.tails[(id - 1) % this.capacity] = tail;
     this.count = Math.min(this.count + 1, this.capacity);
-    return { sessionId, id, frame: frameOf(id, tail) };
+    return { sessionId, id, frame: frameOf(id, tail), acceptedAt };
   }
 
   continueFrom(lastId: number): void {
@@ -78,7 +78,7 @@ export class MemoryEventBuffer extends EventBuffer implements OnModuleDestroy {
     clearInterval(this.sweeper);
   }
 
-  async append(entries: readonly AppendEntry[]): Promise<Array<Delivery | undefined>> {
+  async append(entries: readonly AppendEntry[], acceptedAt?: number): Promise<Array<Delivery | undefined>> {
     const now = Date.now();
     const appended = new Array<Delivery | undefined>(entries.length);
     for (let i = 0; i < entries.length; i++) {
@@ -90,7 +90,7 @@ export class MemoryEventBuffer extends EventBuffer implements OnModuleDestroy {
         if (ring.lastSource !== undefined && !isNewerSource(sourceId, ring.lastSource)) continue;
         ring.lastSource = sourceId;
       }
-      appended[i] = ring.push(sessionId, tail);
+      appended[i] = ring.push(sessionId, tail, acceptedAt);
     }
     return appended;
   }

@@ -149,7 +149,7 @@ export class RedisEventBuffer extends EventBuffer {
   }
 
   /** One round trip: one script call per session in the batch, pipelined. */
-  async append(entries: readonly AppendEntry[]): Promise<Array<Delivery | undefined>> {
+  async append(entries: readonly AppendEntry[], acceptedAt?: number): Promise<Array<Delivery | undefined>> {
     if (!entries.length) return [];
     const bySession = new Map<string, AppendEntry[]>();
     for (const entry of entries) {
@@ -171,7 +171,7 @@ export class RedisEventBuffer extends EventBuffer {
     return entries.map(({ sessionId, tail }) => {
       const cursor = cursors.get(sessionId)!;
       const id = cursor.ids[cursor.next++];
-      return id === 0 ? undefined : { sessionId, id, frame: frameOf(id, tail) };
+      return id === 0 ? undefined : { sessionId, id, frame: frameOf(id, tail), acceptedAt };
     });
   }
 
