@@ -62,5 +62,6 @@ export class EventsGateway implements OnGatewayConnection, BeforeApplicationShut
     this.registry.closeAll(CloseCode.GoingAway, 'gateway shutting down; reconnect and resume');
     const deadline = Date.now() + SHUTDOWN_CLOSE_WAIT_MS;
     while (this.registry.size && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    this.registry.terminateAll();
   }
 }

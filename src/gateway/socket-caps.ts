@@ -1,8 +1,20 @@
+import type { Socket } from 'node:net';
 import { LimitsConfig } from '../config/gateway-config';
 
-export type Admission =
-  | { readonly admitted: true; readonly release: () => void }
-  | { readonly admitted: false; readonly cap: 'user' | 'ip'; readonly limit: number };
+export interface CapRefusal {
+  readonly cap: 'user' | 'ip';
+  readonly limit: number;
+}
+
+/** The place a connection holds in the caps, kept on the connection until it closes. */
+interface Hold {
+  readonly sessionId: string;
+  readonly sub: string;
+  readonly ip: string;
+}
+
+const HOLD = Symbol('vora.capHold');
+type HoldingSocket = Socket & { [HOLD]?: Hold };
 
 /**
  * The caps on live sockets, MAX_SOCKETS_PER_USER per `sub` and
@@ -18,29 +30,43 @@ export type Admission =
 export class SocketCaps {
   private readonly byUser = new Map<string, Map<string, number>>();
   private readonly byIp = new Map<string, Map<string, number>>();
+  /** One close listener for every connection rather than a closure each: memory per idle socket is a target (issue 7). */
+  private readonly releaseOnClose: (this: HoldingSocket) => void;
 
-  constructor(private readonly limits: LimitsConfig) {}
+  constructor(private readonly limits: LimitsConfig) {
+    const release = (connection: HoldingSocket) => this.release(connection);
+    this.releaseOnClose = function () {
+      release(this);
+    };
+  }
 
-  /** Counts one more socket of the session unless a cap is reached; `release` (idempotent) uncounts it. */
-  admit(sessionId: string, sub: string, ip: string): Admission {
+  /**
+   * Counts the connection as one more socket of the session, from now until it
+   * closes (through the upgrade, the socket's life and its close), unless a
+   * cap is reached: then it says which.
+   */
+  admit(connection: Socket, sessionId: string, sub: string, ip: string): CapRefusal | undefined {
     if (full(this.byUser.get(sub), sessionId, this.limits.maxSocketsPerUser)) {
-      return { admitted: false, cap: 'user', limit: this.limits.maxSocketsPerUser };
+      return { cap: 'user', limit: this.limits.maxSocketsPerUser };
     }
     if (full(this.byIp.get(ip), sessionId, this.limits.maxSocketsPerIp)) {
-      return { admitted: false, cap: 'ip', limit: this.limits.maxSocketsPerIp };
+      return { cap: 'ip', limit: this.limits.maxSocketsPerIp };
     }
+    // Closed already: nothing to count.
+    if (connection.destroyed) return undefined;
     add(this.byUser, sub, sessionId);
     add(this.byIp, ip, sessionId);
-    let released = false;
-    return {
-      admitted: true,
-      release: () => {
-        if (released) return;
-        released = true;
-        remove(this.byUser, sub, sessionId);
-        remove(this.byIp, ip, sessionId);
-      },
-    };
+    (connection as HoldingSocket)[HOLD] = { sessionId, sub, ip };
+    connection.on('close', this.releaseOnClose);
+    return undefined;
+  }
+
+  private release(connection: HoldingSocket): void {
+    const hold = connection[HOLD];
+    if (!hold) return;
+    connection[HOLD] = undefined;
+    remove(this.byUser, hold.sub, hold.sessionId);
+    remove(this.byIp, hold.ip, hold.sessionId);
   }
 }
 
