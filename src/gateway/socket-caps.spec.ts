@@ -70,7 +70,7 @@ describe('SocketCaps', () => {
 
   it('leaves no empty entries behind', () => {
     admitted('s1', 'alice').close();
-    const { byUser, byIp } = caps as unknown as { byUser: Map<string, unknown>; byIp: Map<string, unknown> };
-    expect(byUser.size + byIp.size).toBe(0);
+    const counts = caps as unknown as Record<'socketsBySession' | 'sessionsByUser' | 'byIp', Map<string, unknown>>;
+    expect(counts.socketsBySession.size + counts.sessionsByUser.size + counts.byIp.size).toBe(0);
   });
 });

@@ -24,11 +24,15 @@ type HoldingSocket = Socket & { [HOLD]?: Hold };
  * trip per connect for no real protection.
  *
  * Counted by session: a socket that replaces its session's socket (the same
- * session id) does not count twice while the old one is closing. Each count
- * is a map of session id → sockets, so admit and release are O(1).
+ * session id) does not count twice while the old one is closing. A session
+ * belongs to one user for life, so the user count is the number of its
+ * sessions holding sockets; a session can reconnect from another address,
+ * so each address keeps a map of session id → sockets. Admit and release
+ * are O(1).
  */
 export class SocketCaps {
-  private readonly byUser = new Map<string, Map<string, number>>();
+  private readonly socketsBySession = new Map<string, number>();
+  private readonly sessionsByUser = new Map<string, number>();
   private readonly byIp = new Map<string, Map<string, number>>();
   /** One close listener for every connection rather than a closure each: memory per idle socket is a target (issue 7). */
   private readonly releaseOnClose: (this: HoldingSocket) => void;
@@ -46,7 +50,8 @@ export class SocketCaps {
    * cap is reached: then it says which.
    */
   admit(connection: Socket, sessionId: string, sub: string, ip: string): CapRefusal | undefined {
-    if (full(this.byUser.get(sub), sessionId, this.limits.maxSocketsPerUser)) {
+    const newSession = !this.socketsBySession.has(sessionId);
+    if (newSession && (this.sessionsByUser.get(sub) ?? 0) >= this.limits.maxSocketsPerUser) {
       return { cap: 'user', limit: this.limits.maxSocketsPerUser };
     }
     if (full(this.byIp.get(ip), sessionId, this.limits.maxSocketsPerIp)) {
@@ -54,7 +59,8 @@ export class SocketCaps {
     }
     // Closed already: nothing to count.
     if (connection.destroyed) return undefined;
-    add(this.byUser, sub, sessionId);
+    this.socketsBySession.set(sessionId, (this.socketsBySession.get(sessionId) ?? 0) + 1);
+    if (newSession) this.sessionsByUser.set(sub, (this.sessionsByUser.get(sub) ?? 0) + 1);
     add(this.byIp, ip, sessionId);
     (connection as HoldingSocket)[HOLD] = { sessionId, sub, ip };
     connection.on('close', this.releaseOnClose);
@@ -65,8 +71,13 @@ export class SocketCaps {
     const hold = connection[HOLD];
     if (!hold) return;
     connection[HOLD] = undefined;
-    remove(this.byUser, hold.sub, hold.sessionId);
     remove(this.byIp, hold.ip, hold.sessionId);
+    const sockets = this.socketsBySession.get(hold.sessionId)!;
+    if (sockets > 1) return void this.socketsBySession.set(hold.sessionId, sockets - 1);
+    this.socketsBySession.delete(hold.sessionId);
+    const sessions = this.sessionsByUser.get(hold.sub)!;
+    if (sessions > 1) this.sessionsByUser.set(hold.sub, sessions - 1);
+    else this.sessionsByUser.delete(hold.sub);
   }
 }
 
