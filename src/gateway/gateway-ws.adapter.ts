@@ -76,10 +76,9 @@ export class GatewayWsAdapter extends WsAdapter {
     this.handshakes.verify(request).then(
       (result) => {
         if (!result.accepted) return refuse(done, result.status, result.message, result.headers);
-        // The 101, the welcome and the replayed events leave in one write when EventsGateway sends
-        // them in the same turn of the event loop (always with STORE=memory).
+        // The 101 waits for the welcome and the replayed events: they leave in one write when
+        // EventsGateway uncorks the socket, once they are sent.
         request.socket.cork();
-        setImmediate(() => request.socket.uncork());
         done(true);
       },
       (error: Error) => {
