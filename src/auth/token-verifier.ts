@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { HttpStatus, Injectable } from '@nestjs/common';
 import { errors as joseErrors, jwtVerify, JWTPayload } from 'jose';
 import { GatewayConfig } from '../config/gateway-config';
@@ -32,6 +33,15 @@ interface CachedCaller {
 
 const CACHE_LIMIT = 10_000;
 const CACHE_TTL_MS = 60_000;
+/** Distinct scope sets shared by cached callers, at most this many (see `sharedScopes`). */
+const SHARED_SCOPES_MAX = 256;
+
+/**
+ * The cache key of a token: its SHA-256, one character per byte. A JWT is
+ * 700 bytes or more, and the token a header yields is a slice that keeps the
+ * whole header alive; the digest keeps neither.
+ */
+const cacheKey = (token: string): string => createHash('sha256').update(token).digest('binary');
 
 /**
  * Verifies OAuth 2.0 access tokens (RFC 9068 JWTs). Verified tokens are kept
@@ -42,6 +52,8 @@ const CACHE_TTL_MS = 60_000;
 @Injectable()
 export class TokenVerifier {
   private readonly cache = new Map<string, CachedCaller>();
+  /** Cached callers share one set per distinct scope list (read only to all: Caller.scopes is a ReadonlySet); most tokens grant the same few. */
+  private readonly scopeSets = new Map<string, ReadonlySet<string>>();
   private readonly acceptedTyp: Set<string>;
 
   constructor(
@@ -53,20 +65,29 @@ export class TokenVerifier {
 
   async verify(token: string): Promise<Caller> {
     const now = Date.now();
-    const cached = this.cache.get(token);
+    const key = cacheKey(token);
+    const cached = this.cache.get(key);
     if (cached && cached.expiresAt > now) return cached.caller;
-    if (cached) this.cache.delete(token);
+    if (cached) this.cache.delete(key);
 
     const payload = await this.verifySignatureAndClaims(token);
-    const scopes = scopesOf(payload);
+    const scopes = this.sharedScopes(scopesOf(payload));
     const caller: Caller = {
       sub: payload.sub!,
       mode: resolveMode(scopes),
       scopes,
       username: typeof payload.preferred_username === 'string' ? payload.preferred_username : undefined,
     };
-    this.remember(token, caller, Math.min(payload.exp! * 1000, now + CACHE_TTL_MS));
+    this.remember(key, caller, Math.min(payload.exp! * 1000, now + CACHE_TTL_MS));
     return caller;
+  }
+
+  private sharedScopes(scopes: Set<string>): ReadonlySet<string> {
+    const list = [...scopes].sort().join(' ');
+    const known = this.scopeSets.get(list);
+    if (known) return known;
+    if (this.scopeSets.size < SHARED_SCOPES_MAX) this.scopeSets.set(list, scopes);
+    return scopes;
   }
 
   private async verifySignatureAndClaims(token: string): Promise<JWTPayload> {
@@ -116,11 +137,11 @@ export class TokenVerifier {
     return invalidToken('the token is malformed');
   }
 
-  private remember(token: string, caller: Caller, expiresAt: number): void {
+  private remember(key: string, caller: Caller, expiresAt: number): void {
     if (this.cache.size >= CACHE_LIMIT) {
       // Maps iterate in insertion order: drop the oldest entry.
       this.cache.delete(this.cache.keys().next().value!);
     }
-    this.cache.set(token, { caller, expiresAt });
+    this.cache.set(key, { caller, expiresAt });
   }
 }

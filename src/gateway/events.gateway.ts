@@ -40,7 +40,16 @@ export class EventsGateway implements OnGatewayConnection, BeforeApplicationShut
     };
   }
 
+  /** The adapter corked the socket at the upgrade: the 101, the welcome and the replay leave in one write. */
   async handleConnection(socket: WebSocket, request: IncomingMessage): Promise<void> {
+    try {
+      await this.open(socket, request);
+    } finally {
+      request.socket.uncork();
+    }
+  }
+
+  private async open(socket: WebSocket, request: IncomingMessage): Promise<void> {
     const handshake = this.handshakes.take(request);
     if (!handshake) return socket.close(CloseCode.InternalError, 'handshake state lost');
     if (this.handshakes.draining) return socket.close(CloseCode.GoingAway, 'gateway shutting down; reconnect and resume');
@@ -62,5 +71,6 @@ export class EventsGateway implements OnGatewayConnection, BeforeApplicationShut
     this.registry.closeAll(CloseCode.GoingAway, 'gateway shutting down; reconnect and resume');
     const deadline = Date.now() + SHUTDOWN_CLOSE_WAIT_MS;
     while (this.registry.size && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    this.registry.terminateAll();
   }
 }

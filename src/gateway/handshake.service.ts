@@ -86,19 +86,15 @@ export class HandshakeService {
     const session = await this.sessions.authenticate(token);
     if (!session) return refuse(HttpStatus.UNAUTHORIZED, 'the webSocketToken is unknown, revoked or expired');
 
-    const admission = this.caps.admit(session.id, session.sub, clientAddress(request));
-    if (!admission.admitted) {
-      const whose = admission.cap === 'user' ? 'this account' : 'this client address';
+    const refusal = this.caps.admit(request.socket, session.id, session.sub, clientAddress(request));
+    if (refusal) {
+      const whose = refusal.cap === 'user' ? 'this account' : 'this client address';
       return refuse(
         HttpStatus.TOO_MANY_REQUESTS,
-        `${whose} already holds ${admission.limit} sockets on this gateway; close one before opening another`,
+        `${whose} already holds ${refusal.limit} sockets on this gateway; close one before opening another`,
         { 'Retry-After': this.capRetryAfterS },
       );
     }
-    // Counted from here until the TCP connection closes: through the upgrade, the socket's life and its close.
-    if (request.socket.destroyed) admission.release();
-    else request.socket.once('close', admission.release);
-
     const handshake = { session, lastEventId: rawLastEventId === null ? undefined : Number(rawLastEventId) };
     this.accepted.set(request, handshake);
     return { accepted: true, ...handshake };

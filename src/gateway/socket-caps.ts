@@ -1,8 +1,20 @@
+import type { Socket } from 'node:net';
 import { LimitsConfig } from '../config/gateway-config';
 
-export type Admission =
-  | { readonly admitted: true; readonly release: () => void }
-  | { readonly admitted: false; readonly cap: 'user' | 'ip'; readonly limit: number };
+export interface CapRefusal {
+  readonly cap: 'user' | 'ip';
+  readonly limit: number;
+}
+
+/** The place a connection holds in the caps, kept on the connection until it closes. */
+interface Hold {
+  readonly sessionId: string;
+  readonly sub: string;
+  readonly ip: string;
+}
+
+const HOLD = Symbol('vora.capHold');
+type HoldingSocket = Socket & { [HOLD]?: Hold };
 
 /**
  * The caps on live sockets, MAX_SOCKETS_PER_USER per `sub` and
@@ -12,35 +24,60 @@ export type Admission =
  * trip per connect for no real protection.
  *
  * Counted by session: a socket that replaces its session's socket (the same
- * session id) does not count twice while the old one is closing. Each count
- * is a map of session id → sockets, so admit and release are O(1).
+ * session id) does not count twice while the old one is closing. A session
+ * belongs to one user for life, so the user count is the number of its
+ * sessions holding sockets; a session can reconnect from another address,
+ * so each address keeps a map of session id → sockets. Admit and release
+ * are O(1).
  */
 export class SocketCaps {
-  private readonly byUser = new Map<string, Map<string, number>>();
+  private readonly socketsBySession = new Map<string, number>();
+  private readonly sessionsByUser = new Map<string, number>();
   private readonly byIp = new Map<string, Map<string, number>>();
+  /** One close listener for every connection rather than a closure each: memory per idle socket is a target (issue 7). */
+  private readonly releaseOnClose: (this: HoldingSocket) => void;
 
-  constructor(private readonly limits: LimitsConfig) {}
+  constructor(private readonly limits: LimitsConfig) {
+    const release = (connection: HoldingSocket) => this.release(connection);
+    this.releaseOnClose = function () {
+      release(this);
+    };
+  }
 
-  /** Counts one more socket of the session unless a cap is reached; `release` (idempotent) uncounts it. */
-  admit(sessionId: string, sub: string, ip: string): Admission {
-    if (full(this.byUser.get(sub), sessionId, this.limits.maxSocketsPerUser)) {
-      return { admitted: false, cap: 'user', limit: this.limits.maxSocketsPerUser };
+  /**
+   * Counts the connection as one more socket of the session, from now until it
+   * closes (through the upgrade, the socket's life and its close), unless a
+   * cap is reached: then it says which.
+   */
+  admit(connection: Socket, sessionId: string, sub: string, ip: string): CapRefusal | undefined {
+    const newSession = !this.socketsBySession.has(sessionId);
+    if (newSession && (this.sessionsByUser.get(sub) ?? 0) >= this.limits.maxSocketsPerUser) {
+      return { cap: 'user', limit: this.limits.maxSocketsPerUser };
     }
     if (full(this.byIp.get(ip), sessionId, this.limits.maxSocketsPerIp)) {
-      return { admitted: false, cap: 'ip', limit: this.limits.maxSocketsPerIp };
+      return { cap: 'ip', limit: this.limits.maxSocketsPerIp };
     }
-    add(this.byUser, sub, sessionId);
+    // Closed already: nothing to count.
+    if (connection.destroyed) return undefined;
+    this.socketsBySession.set(sessionId, (this.socketsBySession.get(sessionId) ?? 0) + 1);
+    if (newSession) this.sessionsByUser.set(sub, (this.sessionsByUser.get(sub) ?? 0) + 1);
     add(this.byIp, ip, sessionId);
-    let released = false;
-    return {
-      admitted: true,
-      release: () => {
-        if (released) return;
-        released = true;
-        remove(this.byUser, sub, sessionId);
-        remove(this.byIp, ip, sessionId);
-      },
-    };
+    (connection as HoldingSocket)[HOLD] = { sessionId, sub, ip };
+    connection.on('close', this.releaseOnClose);
+    return undefined;
+  }
+
+  private release(connection: HoldingSocket): void {
+    const hold = connection[HOLD];
+    if (!hold) return;
+    connection[HOLD] = undefined;
+    remove(this.byIp, hold.ip, hold.sessionId);
+    const sockets = this.socketsBySession.get(hold.sessionId)!;
+    if (sockets > 1) return void this.socketsBySession.set(hold.sessionId, sockets - 1);
+    this.socketsBySession.delete(hold.sessionId);
+    const sessions = this.sessionsByUser.get(hold.sub)!;
+    if (sessions > 1) this.sessionsByUser.set(hold.sub, sessions - 1);
+    else this.sessionsByUser.delete(hold.sub);
   }
 }
 

@@ -114,6 +114,11 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
     for (const connection of this.connections.values()) connection.close(code, reason);
   }
 
+  /** Cuts every socket still open (shutdown, once their close handshakes had their time). */
+  terminateAll(): void {
+    for (const connection of this.connections.values()) connection.terminate();
+  }
+
   private dispatch(deliveries: readonly Delivery[]): void {
     for (const delivery of deliveries) this.connections.get(delivery.sessionId)?.deliver(delivery);
   }

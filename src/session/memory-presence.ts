@@ -1,23 +1,36 @@
-import { OnModuleDestroy } from '@nestjs/common';
-import { ExpiringMap } from '../common/expiring-map';
+import { Injectable } from '@nestjs/common';
+import { MemorySessionStore } from './memory-session.store';
 import { Presence } from './presence';
+import { SessionStore } from './session.store';
 
-export class MemoryPresence extends Presence implements OnModuleDestroy {
-  private readonly sockets = new ExpiringMap<string, string>();
+/**
+ * Presence of a single instance, kept in the sessions' own records (a socket
+ * holds a live session): no map of its own, and it goes with the session.
+ */
+@Injectable()
+export class MemoryPresence extends Presence {
+  private readonly sessions: MemorySessionStore;
 
-  onModuleDestroy(): void {
-    this.sockets.close();
+  constructor(sessions: SessionStore) {
+    super();
+    if (!(sessions instanceof MemorySessionStore)) throw new Error('MemoryPresence needs the memory session store');
+    this.sessions = sessions;
   }
 
   async connected(sessionId: string, connectionId: string, ttlMs: number): Promise<void> {
-    this.sockets.set(sessionId, connectionId, ttlMs);
+    const record = this.sessions.record(sessionId);
+    if (!record) return;
+    record.connectionId = connectionId;
+    record.presenceExpiresAt = Date.now() + ttlMs;
   }
 
   async disconnected(sessionId: string, connectionId: string): Promise<void> {
-    if (this.sockets.get(sessionId) === connectionId) this.sockets.delete(sessionId);
+    const record = this.sessions.record(sessionId);
+    if (record?.connectionId === connectionId) record.connectionId = undefined;
   }
 
   async isConnected(sessionId: string): Promise<boolean> {
-    return this.sockets.get(sessionId) !== undefined;
+    const record = this.sessions.record(sessionId);
+    return record?.connectionId !== undefined && record.presenceExpiresAt > Date.now();
   }
 }

@@ -1,17 +1,45 @@
 import { OnModuleDestroy } from '@nestjs/common';
-import { ExpiringMap } from '../common/expiring-map';
 import { Session, sameKey } from './session';
 import { OpenResult, SessionStore } from './session.store';
 
-/** Sessions of a single instance. Indexes are derived from the live sessions. */
+const SWEEP_EVERY_MS = 10_000;
+
+/**
+ * A live session and what the memory adapters keep about it, in one object:
+ * every index points at the record, and presence (MemoryPresence) is two
+ * fields of it rather than an entry of its own. Memory per idle session is a
+ * target (issue 7).
+ */
+class SessionRecord {
+  /** The socket that holds the session (MemoryPresence), until presenceExpiresAt. */
+  connectionId: string | undefined = undefined;
+  presenceExpiresAt = 0;
+
+  constructor(
+    readonly session: Session,
+    public expiresAt: number,
+  ) {}
+}
+
+/**
+ * The records of a user or an identity: most have one session, so a record
+ * stands alone until a second one comes (no set for a single entry).
+ */
+type Records = SessionRecord | SessionRecord[];
+
+/**
+ * Sessions of a single instance. Expired sessions are invisible at once and
+ * freed, with their indexes, by a periodic sweep.
+ */
 export class MemorySessionStore extends SessionStore implements OnModuleDestroy {
-  private readonly sessions = new ExpiringMap<string, Session>(10_000, (_id, session) => this.unindex(session));
-  private readonly byTokenHash = new Map<string, string>();
-  private readonly byUser = new Map<string, Set<string>>();
-  private readonly byIdentity = new Map<string, Set<string>>();
+  private readonly byId = new Map<string, SessionRecord>();
+  private readonly byTokenHash = new Map<string, SessionRecord>();
+  private readonly byUser = new Map<string, Records>();
+  private readonly byIdentity = new Map<string, Records>();
+  private readonly sweeper = setInterval(() => this.sweep(), SWEEP_EVERY_MS).unref();
 
   onModuleDestroy(): void {
-    this.sessions.close();
+    clearInterval(this.sweeper);
   }
 
   async open(session: Session, limits: { ttlS: number; maxPerUser: number }): Promise<OpenResult> {
@@ -26,25 +54,18 @@ export class MemorySessionStore extends SessionStore implements OnModuleDestroy 
   }
 
   async restore(session: Session, ttlS: number): Promise<boolean> {
-    if (this.sessions.get(session.id)) return false;
+    if (this.record(session.id)) return false;
     this.put(session, ttlS);
     return true;
   }
 
-  private put(session: Session, ttlS: number): void {
-    this.sessions.set(session.id, session, ttlS * 1000);
-    this.byTokenHash.set(session.tokenHash, session.id);
-    add(this.byUser, session.sub, session.id);
-    add(this.byIdentity, session.identity, session.id);
-  }
-
   async get(id: string): Promise<Session | undefined> {
-    return this.sessions.get(id);
+    return this.record(id)?.session;
   }
 
   async findByTokenHash(tokenHash: string): Promise<Session | undefined> {
-    const id = this.byTokenHash.get(tokenHash);
-    return id === undefined ? undefined : this.sessions.get(id);
+    const record = this.byTokenHash.get(tokenHash);
+    return record && this.isLive(record) ? record.session : undefined;
   }
 
   async listByUser(sub: string): Promise<Session[]> {
@@ -56,7 +77,9 @@ export class MemorySessionStore extends SessionStore implements OnModuleDestroy 
   }
 
   async touch(id: string, ttlS: number): Promise<boolean> {
-    return this.sessions.touch(id, ttlS * 1000);
+    const record = this.record(id);
+    if (record) record.expiresAt = Date.now() + ttlS * 1000;
+    return !!record;
   }
 
   async remove(id: string): Promise<Session | undefined> {
@@ -70,36 +93,67 @@ export class MemorySessionStore extends SessionStore implements OnModuleDestroy 
     return 'memory';
   }
 
+  /** The record of a live session, for MemoryPresence. */
+  record(id: string): SessionRecord | undefined {
+    const record = this.byId.get(id);
+    return record && this.isLive(record) ? record : undefined;
+  }
+
+  /** Frees expired sessions and their indexes (also run by the periodic sweep). */
+  sweep(): void {
+    const now = Date.now();
+    for (const record of this.byId.values()) if (record.expiresAt <= now) this.unindex(record);
+  }
+
+  private put(session: Session, ttlS: number): void {
+    const record = new SessionRecord(session, Date.now() + ttlS * 1000);
+    this.byId.set(session.id, record);
+    this.byTokenHash.set(session.tokenHash, record);
+    add(this.byUser, session.sub, record);
+    add(this.byIdentity, session.identity, record);
+  }
+
+  /** False once expired; an expired record found on the way is freed. */
+  private isLive(record: SessionRecord): boolean {
+    if (record.expiresAt > Date.now()) return true;
+    this.unindex(record);
+    return false;
+  }
+
   private removeNow(id: string): Session | undefined {
-    const session = this.sessions.delete(id);
-    if (session) this.unindex(session);
-    return session;
+    const record = this.record(id);
+    if (record) this.unindex(record);
+    return record?.session;
   }
 
-  private live(ids: Set<string> | undefined): Session[] {
-    const sessions: Session[] = [];
-    for (const id of ids ?? []) {
-      const session = this.sessions.get(id);
-      if (session) sessions.push(session);
-    }
-    return sessions;
+  private live(records: Records | undefined): Session[] {
+    if (!records) return [];
+    return (Array.isArray(records) ? records : [records]).filter((r) => this.isLive(r)).map((r) => r.session);
   }
 
-  private unindex(session: Session): void {
-    this.byTokenHash.delete(session.tokenHash);
-    remove(this.byUser, session.sub, session.id);
-    remove(this.byIdentity, session.identity, session.id);
+  private unindex(record: SessionRecord): void {
+    const { session } = record;
+    if (this.byId.get(session.id) === record) this.byId.delete(session.id);
+    if (this.byTokenHash.get(session.tokenHash) === record) this.byTokenHash.delete(session.tokenHash);
+    remove(this.byUser, session.sub, record);
+    remove(this.byIdentity, session.identity, record);
   }
 }
 
-function add(index: Map<string, Set<string>>, key: string, id: string): void {
-  let ids = index.get(key);
-  if (!ids) index.set(key, (ids = new Set()));
-  ids.add(id);
+function add(index: Map<string, Records>, key: string, record: SessionRecord): void {
+  const records = index.get(key);
+  if (!records) index.set(key, record);
+  else if (Array.isArray(records)) records.push(record);
+  else index.set(key, [records, record]);
 }
 
-function remove(index: Map<string, Set<string>>, key: string, id: string): void {
-  const ids = index.get(key);
-  ids?.delete(id);
-  if (ids?.size === 0) index.delete(key);
+/** Leaves the other records as they were: a reader may be going through the old array. */
+function remove(index: Map<string, Records>, key: string, record: SessionRecord): void {
+  const records = index.get(key);
+  if (records === record) {
+    index.delete(key);
+  } else if (Array.isArray(records) && records.includes(record)) {
+    const rest = records.filter((r) => r !== record);
+    index.set(key, rest.length === 1 ? rest[0] : rest);
+  }
 }

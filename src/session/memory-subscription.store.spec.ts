@@ -73,4 +73,26 @@ describe('MemorySubscriptionStore', () => {
     await store.delete('alice', '+905321110001');
     expect(await store.get('alice', '+905321110001')).toBeUndefined();
   });
+
+  it('keeps the subscriptions of several callers of one identity apart', async () => {
+    await store.put('alice', '+905321110001', CHOSEN, 60);
+    await store.put('bob', '+905321110001', SUBSCRIBE_ALL, 60);
+    await store.put('carol', '+905321110001', CHOSEN, 60);
+    await store.delete('bob', '+905321110001');
+    expect(await store.get('alice', '+905321110001')).toEqual(CHOSEN);
+    expect(await store.get('bob', '+905321110001')).toBeUndefined();
+    expect(await store.get('carol', '+905321110001')).toEqual(CHOSEN);
+  });
+
+  it('frees expired subscriptions on the periodic sweep, and only those', async () => {
+    await store.put('alice', '+905321110001', CHOSEN, 1);
+    await store.put('bob', '+905321110001', CHOSEN, 60);
+    await store.put('carol', '+905321110001', CHOSEN, 1);
+    await store.put('dave', '+902121110001', CHOSEN, 1);
+    jest.advanceTimersByTime(10_000);
+    const { byIdentity } = store as unknown as { byIdentity: Map<string, { sub: string; next?: unknown }> };
+    expect(byIdentity.size).toBe(1);
+    expect(byIdentity.get('+905321110001')).toMatchObject({ sub: 'bob', next: undefined });
+    expect(await store.get('bob', '+905321110001')).toEqual(CHOSEN);
+  });
 });
