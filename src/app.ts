@@ -3,7 +3,7 @@ import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import { AppModule } from './app.module';
-import { answerClientError } from './common/client-errors';
+import { answerClientError, refuseUnframedBodies } from './common/client-errors';
 import { registerCors } from './common/cors';
 import { errorBody } from './common/error-body';
 import { registerJsonBody } from './common/json-body';
@@ -54,6 +54,7 @@ export async function createApp(config: GatewayConfig, options: CreateAppOptions
   registerSecurityHeaders(fastify);
   echoRequestId(fastify);
   registerCors(fastify, config.http.corsOrigins);
+  refuseUnframedBodies(fastify);
   registerAccessLog(fastify, log);
 
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { HttpStatus, Injectable } from '@nestjs/common';
 import { errors as joseErrors, jwtVerify, JWTPayload } from 'jose';
 import { GatewayConfig } from '../config/gateway-config';
@@ -41,7 +41,7 @@ const SHARED_SCOPES_MAX = 256;
  * 700 bytes or more, and the token a header yields is a slice that keeps the
  * whole header alive; the digest keeps neither.
  */
-const cacheKey = (token: string): string => createHash('sha256').update(token).digest('binary');
+const cacheKey = (token: string): string => hash('sha256', token, 'binary');
 
 /**
  * Verifies OAuth 2.0 access tokens (RFC 9068 JWTs). Verified tokens are kept

@@ -1,5 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { errorBody } from './error-body';
 
 /** Writes the seed error body on a raw connection (no Fastify reply exists yet) and closes it. */
@@ -28,6 +29,32 @@ const BY_CODE: Readonly<Record<string, [number, string]>> = {
  */
 export function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
   if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  // The request was answered already (see refuseUnframedBodies): a second answer would be read as the next one's.
+  if ((socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent) {
+    socket.destroy();
+    return;
+  }
   const [status, message] = BY_CODE[error.code ?? ''] ?? [400, 'the request could not be parsed as HTTP/1.1'];
   refuseConnection(socket, status, message);
+}
+
+/** RFC 9112 section 6.1: a request's Transfer-Encoding must end in chunked, or its body has no trustworthy end. */
+const CHUNKED_LAST = /(?:^|,)[ \t]*chunked[ \t]*$/i;
+
+/**
+ * Refuses a request whose Transfer-Encoding does not end in chunked before it
+ * is routed. Node's parser fails such a request only when its body arrives,
+ * which may be after the route has answered: the answer would then depend on
+ * timing, and bytes smuggled behind the body would meet a connection still open.
+ */
+export function refuseUnframedBodies(fastify: FastifyInstance): void {
+  fastify.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
+    const encoding = request.headers['transfer-encoding'];
+    if (encoding === undefined || CHUNKED_LAST.test(encoding)) return done();
+    void reply
+      .code(400)
+      .header('connection', 'close')
+      .header('content-type', 'application/json; charset=utf-8')
+      .send(errorBody(400, 'the request could not be parsed as HTTP/1.1'));
+  });
 }
