@@ -26,8 +26,9 @@ export async function createApp(config: GatewayConfig, options: CreateAppOptions
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     routerOptions: { maxParamLength: config.http.maxParamLength },
+    // No connectionTimeout: a silent connection is cut by headersTimeout (408) and an idle one by keep-alive,
+    // while an idle-socket timer would stay allocated on every WebSocket after its upgrade.
     requestTimeout: config.http.requestTimeoutMs,
-    connectionTimeout: config.http.requestTimeoutMs,
     http: {
       headersTimeout: config.http.headersTimeoutMs,
       // Node checks header and request timeouts this often (30 s by default): slow clients are cut on time.
