@@ -116,7 +116,8 @@ export class EventRouter implements OnModuleInit {
         const { sub, identity, mode } = session;
         // Nearly always cached: a promise per event and recipient would cost more than the check itself.
         const allowed =
-          this.subscriptions.allowsCached(sub, identity, mode, event.event) ?? (await this.subscriptions.allows(sub, identity, mode, event.event));
+          this.subscriptions.allowsCached(sub, identity, mode, event.event, acceptedAt) ??
+          (await this.subscriptions.allows(sub, identity, mode, event.event));
         if (allowed) sessions.push(session);
       }
       addEntries(entries, event, sessions);

@@ -1,12 +1,10 @@
 import { Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { ClientMode } from '../auth/modes';
 import { ClusterBus } from '../common/cluster-bus';
-import { ExpiringMap } from '../common/expiring-map';
 import { SESSION_CLOSED_TOPIC, SessionClosed } from '../session/session-events';
 import { SUBSCRIPTION_CHANGED_TOPIC, SubscriptionChanged, SubscriptionService } from './subscription.service';
 
 const MAX_AGE_MS = 30_000;
-const keyOf = (sub: string, identity: string) => `${sub}\u0000${identity}`;
 
 interface Cached {
   readonly events: ReadonlySet<string>;
@@ -21,18 +19,24 @@ interface Cached {
 @Injectable()
 export class SubscriptionCache implements OnModuleInit, OnModuleDestroy {
   /**
-   * (sub, identity) → mode → effective events; sessions of one identity may
-   * differ in mode. Entries expire, so sessions that end without a logout
-   * (idle expiry) do not leave entries behind.
+   * identity → sub → mode → effective events; sessions of one identity may
+   * differ in mode. Nested maps rather than a (sub, identity) key: the router
+   * asks per event and recipient, and building a key string each time cost
+   * more than the lookups. Entries older than MAX_AGE_MS count as absent and
+   * are swept, so sessions that end without a logout (idle expiry) do not
+   * leave entries behind.
    */
-  private readonly entries = new ExpiringMap<string, Map<ClientMode, Cached>>(MAX_AGE_MS);
+  private readonly entries = new Map<string, Map<string, Map<ClientMode, Cached>>>();
+  private readonly sweeper = setInterval(() => this.sweep(), MAX_AGE_MS);
   /** Bumped on every eviction, so that a load that raced an eviction is not cached. */
   private generation = 0;
 
   constructor(
     private readonly subscriptions: SubscriptionService,
     private readonly bus: ClusterBus,
-  ) {}
+  ) {
+    this.sweeper.unref();
+  }
 
   async onModuleInit(): Promise<void> {
     await this.bus.subscribe(SUBSCRIPTION_CHANGED_TOPIC, (message) => {
@@ -47,7 +51,7 @@ export class SubscriptionCache implements OnModuleInit, OnModuleDestroy {
   }
 
   onModuleDestroy(): void {
-    this.entries.close();
+    clearInterval(this.sweeper);
   }
 
   async allows(sub: string, identity: string, mode: ClientMode, event: string): Promise<boolean> {
@@ -55,9 +59,16 @@ export class SubscriptionCache implements OnModuleInit, OnModuleDestroy {
   }
 
   /** The answer when the cache has it, without a promise (the router asks per event and recipient); else undefined. */
-  allowsCached(sub: string, identity: string, mode: ClientMode, event: string): boolean | undefined {
-    const cached = this.entries.get(keyOf(sub, identity))?.get(mode);
-    return cached && Date.now() - cached.loadedAt <= MAX_AGE_MS ? cached.events.has(event) : undefined;
+  allowsCached(sub: string, identity: string, mode: ClientMode, event: string, now = Date.now()): boolean | undefined {
+    const cached = this.entries.get(identity)?.get(sub)?.get(mode);
+    return cached && now - cached.loadedAt <= MAX_AGE_MS ? cached.events.has(event) : undefined;
+  }
+
+  /** Evicts a (sub, identity): on a change, and when its session ends so the cache tracks live sessions. */
+  forget(sub: string, identity: string): void {
+    this.generation++;
+    const bySub = this.entries.get(identity);
+    if (bySub?.delete(sub) && bySub.size === 0) this.entries.delete(identity);
   }
 
   private async load(sub: string, identity: string, mode: ClientMode): Promise<ReadonlySet<string>> {
@@ -65,17 +76,23 @@ export class SubscriptionCache implements OnModuleInit, OnModuleDestroy {
     const effective = await this.subscriptions.current(sub, identity, mode);
     const cached = { events: new Set(effective.events), loadedAt: Date.now() };
     if (generation === this.generation) {
-      const key = keyOf(sub, identity);
-      let byMode = this.entries.get(key);
-      if (!byMode) this.entries.set(key, (byMode = new Map()), MAX_AGE_MS);
+      let bySub = this.entries.get(identity);
+      if (!bySub) this.entries.set(identity, (bySub = new Map()));
+      let byMode = bySub.get(sub);
+      if (!byMode) bySub.set(sub, (byMode = new Map()));
       byMode.set(mode, cached);
     }
     return cached.events;
   }
 
-  /** Evicts a (sub, identity): on a change, and when its session ends so the cache tracks live sessions. */
-  forget(sub: string, identity: string): void {
-    this.generation++;
-    this.entries.delete(keyOf(sub, identity));
+  private sweep(): void {
+    const now = Date.now();
+    for (const [identity, bySub] of this.entries) {
+      for (const [sub, byMode] of bySub) {
+        for (const [mode, cached] of byMode) if (now - cached.loadedAt > MAX_AGE_MS) byMode.delete(mode);
+        if (byMode.size === 0) bySub.delete(sub);
+      }
+      if (bySub.size === 0) this.entries.delete(identity);
+    }
   }
 }
