@@ -21,7 +21,7 @@ export class AccessGuard implements CanActivate {
     private readonly verifier: TokenVerifier,
   ) {}
 
-  /** Synchronous where it can be (public routes): Nest then skips a promise and a turn per request. */
+  /** Synchronous where it can be (public routes, cached tokens): Nest then skips a promise and a turn per request. */
   canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     if (context.getType() !== 'http') return true;
     const rule = this.ruleOf(context);
@@ -34,6 +34,8 @@ export class AccessGuard implements CanActivate {
         'www-authenticate': REALM,
       });
     }
+    const cached = this.verifier.cachedCaller(token);
+    if (cached) return this.admit(request, rule.allowed, cached);
     return this.verifier.verify(token).then((caller) => this.admit(request, rule.allowed, caller));
   }
 
