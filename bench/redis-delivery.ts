@@ -9,54 +9,27 @@
  *
  *   npx ts-node --transpile-only bench/redis-delivery.ts   (BENCH_REDIS_SIZES=..., BENCH_QUICK=1)
  */
-import { ChildProcess, spawn } from 'node:child_process';
 import Redis from 'ioredis';
 import { loadavg } from 'node:os';
 import { gatewayDelivery } from './delivery';
 import { DeliveryRun, deliveryRun } from './support/delivery-run';
 import { options } from './support/options';
-import { freePort } from './support/processes';
+import { ownRedis } from './support/redis';
 import { BenchReport, printReport, ratioTarget, Row, saveReport, TargetResult } from './support/report';
-import { round, sleep } from './support/stats';
+import { round } from './support/stats';
 import { GatewayWorld } from './support/world';
 
-class RedisServer {
-  private constructor(
-    private readonly child: ChildProcess,
-    readonly url: string,
-  ) {}
-
-  static async start(): Promise<RedisServer> {
-    const port = await freePort();
-    const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'], {
-      stdio: 'ignore',
-    });
-    const server = new RedisServer(child, `redis://127.0.0.1:${port}`);
-    process.once('exit', () => child.kill('SIGKILL'));
-    await sleep(300);
-    if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}`);
-    return server;
-  }
-
-  /** Commands Redis ran since start (INFO commandstats), busiest first. */
-  async commandStats(): Promise<Array<{ command: string; calls: number }>> {
-    const client = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
-    try {
-      await client.connect();
-      const info = await client.info('commandstats');
-      return [...info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)]
-        .map(([, command, calls]) => ({ command, calls: Number(calls) }))
-        .sort((a, b) => b.calls - a.calls);
-    } finally {
-      client.disconnect();
-    }
-  }
-
-  async stop(): Promise<void> {
-    if (this.child.exitCode !== null) return;
-    const exited = new Promise((resolve) => this.child.once('exit', resolve));
-    this.child.kill('SIGTERM');
-    await exited;
+/** Commands Redis ran since start (INFO commandstats), busiest first. */
+async function commandStats(url: string): Promise<Array<{ command: string; calls: number }>> {
+  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await client.connect();
+    const info = await client.info('commandstats');
+    return [...info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)]
+      .map(([, command, calls]) => ({ command, calls: Number(calls) }))
+      .sort((a, b) => b.calls - a.calls);
+  } finally {
+    client.disconnect();
   }
 }
 
@@ -77,12 +50,12 @@ export async function runRedisDelivery(memoryRuns: Map<number, DeliveryRun> = ne
     for (const sessions of options.redis.sizes) {
       const memory = memoryRuns.get(sessions) ?? (await gatewayDelivery(world, sessions, `redis-ref-memory-${sessions}`));
       // A fresh Redis per size: nothing of the last run is left in it.
-      const redis = await RedisServer.start();
+      const redis = await ownRedis();
       try {
         const gateways = await world.startGateways(`redis-gateway-${sessions}`, 2, { STORE: 'redis', REDIS_URL: redis.url });
         const targets = await world.setupSessions(sessions);
         const run = await deliveryRun(gateways, targets, world.platformToken, `redis x2 ${sessions}`);
-        const stats = await redis.commandStats();
+        const stats = await commandStats(redis.url);
         const calls = stats.reduce((n, s) => n + s.calls, 0);
         const delivered = run.full.delivered + run.paced.delivered;
         pairs.push({
@@ -94,7 +67,7 @@ export async function runRedisDelivery(memoryRuns: Map<number, DeliveryRun> = ne
         });
       } finally {
         await world.stopGateways();
-        await redis.stop();
+        await redis.close();
       }
     }
   } finally {

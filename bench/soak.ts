@@ -27,14 +27,16 @@
  * never arrive.
  */
 import { ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
-import WebSocket from 'ws';
 import { DevIssuerKey } from '../src/auth/dev-issuer/dev-issuer';
+import type { TestRedis } from '../test/support/redis-server';
+import { compileGateway, connectInspector, rssKiB } from './support/processes';
+import { ownRedis } from './support/redis';
+import { freePort } from '../test/support/free-port';
 import type { ClientSpec, ParentMessage, Progress, WorkerMessage, WorkerStats } from './soak-client';
 
 const SUBSET_EVENTS = ['CallDelivered', 'CallCleared', 'PresenceChanged', 'VoicemailWaiting'];
@@ -107,22 +109,10 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** Resident set size of a process in KiB (Linux /proc). */
-function rssKiB(pid: number): number {
+/** Resident set size of a process in KiB; 0 once it is gone. */
+function rssKiBOrZero(pid: number | undefined): number {
   try {
-    const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return match ? Number(match[1]) : 0;
+    return pid === undefined ? 0 : rssKiB(pid);
   } catch {
     return 0;
   }
@@ -148,17 +138,6 @@ async function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
   const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
   await exited;
   clearTimeout(timer);
-}
-
-function buildGateway(): void {
-  if (options.skipBuild && existsSync(join(BUILD_DIR, 'main.js'))) return;
-  process.stdout.write('building the gateway into .data/soak/build ... ');
-  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', BUILD_DIR], {
-    cwd: ROOT,
-    stdio: 'inherit',
-    timeout: 300_000,
-  });
-  process.stdout.write('done\n');
 }
 
 /** A gateway instance (the compiled build) with the inspector on loopback, so that the soak can collect garbage before reading memory. */
@@ -216,36 +195,21 @@ class Gateway {
   }
 
   rssKiB(): number {
-    return rssKiB(this.pid);
+    return rssKiBOrZero(this.pid);
   }
 
   /** Two full garbage collections through the inspector, then VmRSS and the V8 heap in use. */
   async memoryAfterGc(): Promise<{ rssKiB: number; heapUsedKiB: number }> {
-    const match = /Debugger listening on (ws:\/\/\S+)/.exec(readFileSync(this.logFile, 'utf8'));
-    if (!match) return { rssKiB: this.rssKiB(), heapUsedKiB: 0 };
-    const socket = new WebSocket(match[1]);
-    await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
-    let id = 0;
-    const call = (method: string, params: Record<string, unknown> = {}) =>
-      new Promise<any>((resolve) => {
-        const mine = ++id;
-        const listener = (data: Buffer) => {
-          const message = JSON.parse(data.toString()) as { id?: number; result?: unknown };
-          if (message.id !== mine) return;
-          socket.off('message', listener);
-          resolve(message.result);
-        };
-        socket.on('message', listener);
-        socket.send(JSON.stringify({ id: mine, method, params }));
-      });
+    const inspector = await connectInspector(this.logFile);
+    if (!inspector) return { rssKiB: this.rssKiB(), heapUsedKiB: 0 };
     try {
-      await call('HeapProfiler.enable');
-      await call('HeapProfiler.collectGarbage');
-      await call('HeapProfiler.collectGarbage');
-      const evaluated = await call('Runtime.evaluate', { expression: 'process.memoryUsage().heapUsed', returnByValue: true });
+      await inspector.call('HeapProfiler.enable');
+      await inspector.call('HeapProfiler.collectGarbage');
+      await inspector.call('HeapProfiler.collectGarbage');
+      const evaluated = await inspector.call('Runtime.evaluate', { expression: 'process.memoryUsage().heapUsed', returnByValue: true });
       return { rssKiB: this.rssKiB(), heapUsedKiB: Number(evaluated?.result?.value ?? 0) / 1024 };
     } finally {
-      socket.close();
+      inspector.close();
     }
   }
 
@@ -260,37 +224,6 @@ class Gateway {
   async stop(): Promise<void> {
     this.stopping = true;
     await stopChild(this.child, 8_000);
-  }
-}
-
-/** A throwaway redis-server on a free loopback port, with no persistence. */
-async function startRedis(logDir: string): Promise<{ url: string; child: ChildProcess }> {
-  const port = await freePort();
-  const log = openSync(join(logDir, 'redis.log'), 'w');
-  const child = track(
-    spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'], {
-      stdio: ['ignore', log, log],
-    }),
-  );
-  closeSync(log);
-  const url = `redis://127.0.0.1:${port}`;
-  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  client.on('error', () => undefined);
-  const deadline = Date.now() + 10_000;
-  try {
-    while (Date.now() < deadline) {
-      if (child.exitCode !== null) throw new Error(`redis-server exited (${child.exitCode}); is it installed?`);
-      try {
-        if (client.status !== 'ready') await client.connect();
-        if ((await client.ping()) === 'PONG') return { url, child };
-      } catch {
-        client.disconnect();
-        await sleep(100);
-      }
-    }
-    throw new Error('redis-server did not answer PING within 10 s');
-  } finally {
-    client.disconnect();
   }
 }
 
@@ -667,7 +600,7 @@ function gitRevision(): string {
 }
 
 async function main(): Promise<number> {
-  buildGateway();
+  compileGateway(BUILD_DIR, options.skipBuild);
   const hardStop = setTimeout(() => {
     console.error(`\n!! HARD STOP: the soak did not finish within SOAK_DURATION_S + 60 s (${HARD_STOP_MS / 1000} s); killing everything`);
     killAll();
@@ -693,12 +626,12 @@ async function main(): Promise<number> {
   );
   console.log(`machine: ${machine}; gateway at ${gitRevision()}; logs in ${LOG_DIR}`);
 
-  let redis: { url: string; child: ChildProcess } | undefined;
+  let redis: TestRedis | undefined;
   const gateways: Gateway[] = [];
   const workers: ChildProcess[] = [];
   let platform: Platform | undefined;
   try {
-    if (options.store === 'redis') redis = await startRedis(LOG_DIR);
+    if (options.store === 'redis') redis = await ownRedis();
     const env: Record<string, string> = {
       NODE_ENV: 'development',
       DEV_KEY_DIR: devKeyDir,
@@ -828,7 +761,7 @@ async function main(): Promise<number> {
           .sort((a, b) => b[1] - a[1])
           .slice(0, 6)
           .map(([p, n]) => `${p} ${n}`)
-          .join(', ')}); redis-server RSS ${mib(rssKiB(redis.child.pid!))}`;
+          .join(', ')}); redis-server RSS ${mib(rssKiBOrZero(redis.pid))}`;
       } finally {
         client.disconnect();
       }
@@ -940,7 +873,7 @@ async function main(): Promise<number> {
   } finally {
     for (const worker of workers) if (worker.connected) worker.disconnect();
     await Promise.all(gateways.map((g) => g.stop()));
-    if (redis) await stopChild(redis.child, 3_000);
+    if (redis) await redis.close();
     await Promise.all(workers.map((w) => stopChild(w, 3_000)));
     publishAgent.destroy();
   }

@@ -1,4 +1,4 @@
-import { freePort } from './support/gateway-process';
+import { freePort } from './support/free-port';
 import { http, RunningGateway, startGateway } from './support/gateway';
 import { TestIssuer } from './support/test-issuer';
 import { publish, setupSession, TestSocket } from './support/ws-client';

@@ -1,7 +1,7 @@
-import { createServer } from 'node:net';
 import { hashToken } from '../src/session/session.service';
 import { SessionStore } from '../src/session/session.store';
 import { eventually } from './support/eventually';
+import { freePort } from './support/free-port';
 import { expectError, http, RunningGateway, startGateway } from './support/gateway';
 import { faultTestsUnsupported, startRedis, TestRedis } from './support/redis-server';
 import { TestIssuer } from './support/test-issuer';
@@ -97,7 +97,8 @@ describe('REST on Redis', () => {
   });
 
   it('starts while Redis is unreachable: alive, not ready, 503 instead of hanging', async () => {
-    const deadUrl = `redis://127.0.0.1:${await closedPort()}`;
+    // Nothing listens on a port that was just free.
+    const deadUrl = `redis://127.0.0.1:${await freePort()}`;
     const lonely = await startGateway({ ...issuer.env(), STORE: 'redis', REDIS_URL: deadUrl });
     try {
       expect((await http(`${lonely.url}/health/liveness`)).status).toBe(204);
@@ -109,14 +110,3 @@ describe('REST on Redis', () => {
   });
 });
 
-/** A loopback port with nothing listening on it. */
-function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}

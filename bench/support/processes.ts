@@ -1,8 +1,8 @@
 import { ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import WebSocket from 'ws';
 import { dirname, join } from 'node:path';
+import { freePort } from '../../test/support/free-port';
 import { ROOT } from './options';
 import { sleep } from './stats';
 
@@ -23,17 +23,20 @@ let built = false;
 /** Compiles src/ once per run into .data/bench-build (BENCH_SKIP_BUILD=1 reuses the last build). */
 export function buildGateway(): void {
   if (built) return;
-  if (process.env.BENCH_SKIP_BUILD === '1' && existsSync(join(BUILD_DIR, 'main.js'))) {
-    built = true;
-    return;
-  }
-  process.stdout.write('building the gateway into .data/bench-build ... ');
-  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', BUILD_DIR], {
+  compileGateway(BUILD_DIR, process.env.BENCH_SKIP_BUILD === '1');
+  built = true;
+}
+
+/** Compiles src/ into `outDir`, unless `reuse` and a build is there already. */
+export function compileGateway(outDir: string, reuse: boolean): void {
+  if (reuse && existsSync(join(outDir, 'main.js'))) return;
+  process.stdout.write(`building the gateway into ${outDir.slice(ROOT.length + 1)} ... `);
+  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', outDir], {
     cwd: ROOT,
     stdio: 'inherit',
+    timeout: 300_000,
   });
   process.stdout.write('done\n');
-  built = true;
 }
 
 /**
@@ -61,15 +64,34 @@ function compileBaseline(script: string): string {
   return out;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
+export interface Inspector {
+  call(method: string, params?: Record<string, unknown>): Promise<any>;
+  close(): void;
+}
+
+/**
+ * The inspector protocol of a process started with INSPECT_ARGS, found through
+ * the address it printed to `logFile`; undefined when it printed none.
+ */
+export async function connectInspector(logFile: string): Promise<Inspector | undefined> {
+  const match = /Debugger listening on (ws:\/\/\S+)/.exec(readFileSync(logFile, 'utf8'));
+  if (!match) return undefined;
+  const socket = new WebSocket(match[1], { maxPayload: 1 << 30 });
+  await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
+  let id = 0;
+  const call = (method: string, params: Record<string, unknown> = {}) =>
+    new Promise<any>((resolve) => {
+      const mine = ++id;
+      const listener = (data: Buffer) => {
+        const message = JSON.parse(data.toString()) as { id?: number; result?: unknown };
+        if (message.id !== mine) return;
+        socket.off('message', listener);
+        resolve(message.result);
+      };
+      socket.on('message', listener);
+      socket.send(JSON.stringify({ id: mine, method, params }));
     });
-  });
+  return { call, close: () => socket.close() };
 }
 
 /** Resident set size of a process, in KiB (Linux /proc). */
@@ -152,25 +174,10 @@ export class ServerProcess {
     }
   }
 
-  private async inspector(): Promise<{ call: (method: string) => Promise<unknown>; close: () => void }> {
-    const match = /Debugger listening on (ws:\/\/\S+)/.exec(readFileSync(this.logFile, 'utf8'));
-    if (!match) throw new Error(`${this.name} does not run with the inspector (INSPECT_ARGS)`);
-    const socket = new WebSocket(match[1], { maxPayload: 1 << 30 });
-    await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
-    let id = 0;
-    const call = (method: string) =>
-      new Promise<unknown>((resolve) => {
-        const mine = ++id;
-        const listener = (data: Buffer) => {
-          const message = JSON.parse(data.toString()) as { id?: number; result?: unknown };
-          if (message.id !== mine) return;
-          socket.off('message', listener);
-          resolve(message.result);
-        };
-        socket.on('message', listener);
-        socket.send(JSON.stringify({ id: mine, method }));
-      });
-    return { call, close: () => socket.close() };
+  private async inspector(): Promise<Inspector> {
+    const inspector = await connectInspector(this.logFile);
+    if (!inspector) throw new Error(`${this.name} does not run with the inspector (INSPECT_ARGS)`);
+    return inspector;
   }
 
   private static async start(name: string, args: string[], env: Record<string, string>): Promise<ServerProcess> {

@@ -1,17 +1,20 @@
 import { Metrics } from '../../src/metrics/metrics';
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { createServer, Socket } from 'node:net';
+import { Socket } from 'node:net';
 import { Logger } from '@nestjs/common';
 import Redis from 'ioredis';
 import { GatewayConfig } from '../../src/config/gateway-config';
 import { loadConfig } from '../../src/config/load-config';
 import { RedisConnection } from '../../src/storage/redis-connection';
+import { freePort } from './free-port';
 
 export interface TestRedis {
   /** redis://127.0.0.1:PORT (or REDIS_URL) */
   readonly url: string;
   /** False when the tests run against an external REDIS_URL: stop() and start() then throw. */
   readonly controllable: boolean;
+  /** The redis-server process while it runs here (undefined for REDIS_URL). */
+  readonly pid?: number;
   /** Kills the server, as a crash would; its port stays reserved for start(). */
   stop(): Promise<void>;
   /** Starts the server again on the same port and waits until it answers PING. */
@@ -57,6 +60,10 @@ class LocalRedis implements TestRedis {
 
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
+  }
+
+  get pid(): number | undefined {
+    return this.process?.pid;
   }
 
   static async start(): Promise<LocalRedis> {
@@ -147,17 +154,6 @@ async function flushAll(url: string): Promise<void> {
   } finally {
     client.disconnect();
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** Polls with a raw PING until redis-server answers; bounded. */
