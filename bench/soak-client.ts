@@ -13,9 +13,10 @@
  * event of an older session apart; ids are checked per session as well.
  * Controlled over IPC; exits when its parent goes.
  */
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import WebSocket from 'ws';
 import { DevIssuerKey } from '../src/auth/dev-issuer/dev-issuer';
+import { softRequest, SoftAnswer } from './support/http';
 
 export interface ClientSpec {
   readonly sub: string;
@@ -180,44 +181,18 @@ const owedWaiters = new Map<string, (owed: { count: number; types: string[] }) =
 
 const agent = new Agent({ keepAlive: true, maxSockets: 64 });
 
-interface HttpAnswer {
-  status: number;
-  body: string;
-  /** Set when no HTTP answer came (connection error, timeout). */
-  error?: string;
-  reusedSocketReset?: boolean;
-}
-
 /**
  * A request on the keep-alive agent. A reused connection the server closed as
  * idle at the same moment fails with ECONNRESET before the request was read:
  * that one is sent again on a new connection (the usual keep-alive race, not
  * the gateway's answer).
  */
-async function http(method: string, url: string, token: string, body?: unknown): Promise<HttpAnswer> {
-  const answer = await httpOnce(method, url, token, body);
+async function http(method: string, url: string, token: string, body?: unknown): Promise<SoftAnswer> {
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  const answer = await softRequest(agent, method, url, token, payload, 30_000);
   if (!answer.reusedSocketReset) return answer;
   stats.keepAliveRetries++;
-  return httpOnce(method, url, token, body);
-}
-
-function httpOnce(method: string, url: string, token: string, body?: unknown): Promise<HttpAnswer> {
-  const payload = body === undefined ? undefined : JSON.stringify(body);
-  const headers: Record<string, string | number> = { authorization: `Bearer ${token}` };
-  if (payload !== undefined) Object.assign(headers, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) });
-  return new Promise((resolve) => {
-    const req = request(url, { method, agent, headers, timeout: 30_000 }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
-      res.on('error', (error: NodeJS.ErrnoException) => resolve({ status: 0, body: '', error: error.code ?? error.message }));
-    });
-    req.on('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'TIMEOUT' })));
-    req.on('error', (error: NodeJS.ErrnoException) =>
-      resolve({ status: 0, body: '', error: error.code ?? error.message, reusedSocketReset: req.reusedSocket && error.code === 'ECONNRESET' }),
-    );
-    req.end(payload);
-  });
+  return softRequest(agent, method, url, token, payload, 30_000);
 }
 
 const pickGateway = () => settings.gateways[Math.floor(Math.random() * settings.gateways.length)];
@@ -613,7 +588,7 @@ class SoakClient {
     return this.subset ? 'subset' : this.keptDefault ? 'all, kept from setup' : 'all';
   }
 
-  private failed(operation: string, answer: HttpAnswer): false {
+  private failed(operation: string, answer: SoftAnswer): false {
     bump(stats.errors, `${operation}: ${answer.error ?? `HTTP ${answer.status}`}`);
     return false;
   }

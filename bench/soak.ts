@@ -28,12 +28,13 @@
  */
 import { ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
 import { DevIssuerKey } from '../src/auth/dev-issuer/dev-issuer';
 import type { TestRedis } from '../test/support/redis-server';
+import { softRequest, SoftAnswer } from './support/http';
 import { compileGateway, connectInspector, rssKiB } from './support/processes';
 import { ownRedis } from './support/redis';
 import { freePort } from '../test/support/free-port';
@@ -255,42 +256,10 @@ interface IdentityState {
 
 const publishAgent = new Agent({ keepAlive: true, maxSockets: 4 });
 
-interface PostAnswer {
-  status: number;
-  body: string;
-  error?: string;
-  reusedSocketReset?: boolean;
-}
-
 /** POST on the keep-alive agent; sent once more when a reused connection was reset before it was read (see soak-client.ts). */
-async function post(url: string, token: string, body: string): Promise<PostAnswer> {
-  const answer = await postOnce(url, token, body);
-  return answer.reusedSocketReset ? postOnce(url, token, body) : answer;
-}
-
-function postOnce(url: string, token: string, body: string): Promise<PostAnswer> {
-  return new Promise((resolve) => {
-    const req = request(
-      url,
-      {
-        method: 'POST',
-        agent: publishAgent,
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-        timeout: 60_000,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
-        res.on('error', (error: NodeJS.ErrnoException) => resolve({ status: 0, body: '', error: error.code ?? error.message }));
-      },
-    );
-    req.on('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'TIMEOUT' })));
-    req.on('error', (error: NodeJS.ErrnoException) =>
-      resolve({ status: 0, body: '', error: error.code ?? error.message, reusedSocketReset: req.reusedSocket && error.code === 'ECONNRESET' }),
-    );
-    req.end(body);
-  });
+async function post(url: string, token: string, body: string): Promise<SoftAnswer> {
+  const answer = await softRequest(publishAgent, 'POST', url, token, body, 60_000);
+  return answer.reusedSocketReset ? softRequest(publishAgent, 'POST', url, token, body, 60_000) : answer;
 }
 
 /**
