@@ -65,16 +65,14 @@ export class TokenVerifier {
 
   /** The caller of a token verified before and cached still, without a promise (the guard asks per request); else undefined. */
   cachedCaller(token: string): Caller | undefined {
-    const cached = this.cache.get(cacheKey(token));
-    return cached && cached.expiresAt > Date.now() ? cached.caller : undefined;
+    return this.cached(cacheKey(token));
   }
 
   async verify(token: string): Promise<Caller> {
-    const now = Date.now();
     const key = cacheKey(token);
-    const cached = this.cache.get(key);
-    if (cached && cached.expiresAt > now) return cached.caller;
-    if (cached) this.cache.delete(key);
+    const cached = this.cached(key);
+    if (cached) return cached;
+    const now = Date.now();
 
     const payload = await this.verifySignatureAndClaims(token);
     const scopes = this.sharedScopes(scopesOf(payload));
@@ -141,6 +139,15 @@ export class TokenVerifier {
     if (error instanceof joseErrors.JWSSignatureVerificationFailed) return invalidToken('the signature is invalid');
     if (error instanceof joseErrors.JOSENotSupported) return invalidToken('the signing algorithm is not supported');
     return invalidToken('the token is malformed');
+  }
+
+  /** The cached caller under `key` while its entry lives; an expired entry is dropped. */
+  private cached(key: string): Caller | undefined {
+    const entry = this.cache.get(key);
+    if (!entry) return undefined;
+    if (entry.expiresAt > Date.now()) return entry.caller;
+    this.cache.delete(key);
+    return undefined;
   }
 
   private remember(key: string, caller: Caller, expiresAt: number): void {
