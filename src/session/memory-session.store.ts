@@ -126,9 +126,13 @@ export class MemorySessionStore extends SessionStore implements OnModuleDestroy 
     return record?.session;
   }
 
+  /** Asked per identity of every routed batch: one array out, none made on the way. */
   private live(records: Records | undefined): Session[] {
     if (!records) return [];
-    return (Array.isArray(records) ? records : [records]).filter((r) => this.isLive(r)).map((r) => r.session);
+    if (!Array.isArray(records)) return this.isLive(records) ? [records.session] : [];
+    const sessions: Session[] = [];
+    for (const record of records) if (this.isLive(record)) sessions.push(record.session);
+    return sessions;
   }
 
   private unindex(record: SessionRecord): void {
