@@ -233,6 +233,29 @@ describe('EventRouter', () => {
       expect(JSON.parse(frames[2]).identity).toBe(CAROL_FIXED);
     });
 
+    it('serializes an event\'s data once, at ingress, whatever its recipients', async () => {
+      let serialized = 0;
+      const data = { agent: 'bob', probe: { toJSON: () => ++serialized } };
+      await open('carol', CAROL, 'manager');
+      await open('carol', CAROL_FIXED, 'manager');
+      await open('mike', MIKE, 'manager');
+      await route({ event: 'AgentStateChanged', group: 'sales', data });
+      expect(recipients()).toHaveLength(2);
+      expect(serialized).toBe(1);
+    });
+
+    it('looks up each target once per batch, however many events name it and sessions the instance holds', async () => {
+      for (let i = 0; i < 50; i++) await open(`other-${i}`, `+9053299${String(i).padStart(5, '0')}`);
+      await open('alice', ALICE);
+      await open('bob', BOB);
+      const lookups = jest.spyOn(sessions, 'listByIdentity');
+      const everyone = jest.spyOn(sessions, 'listByUser');
+      await route([call(ALICE), call(BOB), call(ALICE), call(ALICE)]);
+      expect(lookups.mock.calls.map(([identity]) => identity).sort()).toEqual([ALICE, BOB].sort());
+      expect(everyone).not.toHaveBeenCalled();
+      expect(delivered.flat()).toHaveLength(4);
+    });
+
     it('builds frames as the envelope of SPEC section 4', async () => {
       await open('alice', ALICE);
       await route({ ...call(ALICE, 'CallDelivered', { callId: 'c-1' }), occurredAt: '2026-11-28T10:15:30.120Z' });
