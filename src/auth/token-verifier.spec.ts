@@ -52,7 +52,8 @@ describe('TokenVerifier cache', () => {
   });
 
   beforeEach(() => {
-    now = Date.UTC(2026, 10, 28, 10, 0, 0);
+    // The real time: jose checks `exp` against the real clock; the cache reads Date.now, which the tests move.
+    now = Date.now();
     jest.spyOn(Date, 'now').mockImplementation(() => now);
     keys.lookups = 0;
     verifier = new TokenVerifier(loadConfig({ NODE_ENV: 'test', AUTH_ISSUER: ISSUER, AUTH_CLOCK_SKEW_S: '0' }), keys);
