@@ -244,14 +244,17 @@ describe('EventRouter', () => {
       expect(serialized).toBe(1);
     });
 
-    it('looks up each target once per batch, however many events name it and sessions the instance holds', async () => {
+    it('looks up each target once per batch, in one call, however many events name it and sessions the instance holds', async () => {
       for (let i = 0; i < 50; i++) await open(`other-${i}`, `+9053299${String(i).padStart(5, '0')}`);
       await open('alice', ALICE);
       await open('bob', BOB);
-      const lookups = jest.spyOn(sessions, 'listByIdentity');
+      const lookups = jest.spyOn(sessions, 'listByIdentities');
+      const single = jest.spyOn(sessions, 'listByIdentity');
       const everyone = jest.spyOn(sessions, 'listByUser');
       await route([call(ALICE), call(BOB), call(ALICE), call(ALICE)]);
-      expect(lookups.mock.calls.map(([identity]) => identity).sort()).toEqual([ALICE, BOB].sort());
+      expect(lookups).toHaveBeenCalledTimes(1);
+      expect([...lookups.mock.calls[0][0]].sort()).toEqual([ALICE, BOB].sort());
+      expect(single).not.toHaveBeenCalled();
       expect(everyone).not.toHaveBeenCalled();
       expect(delivered.flat()).toHaveLength(4);
     });
@@ -297,6 +300,20 @@ describe('EventRouter', () => {
       expect(frames.map((f) => Number(f.id))).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
       expect(frames.map((f) => f.data.n)).toEqual(Array.from({ length: 40 }, (_, i) => Math.floor(i / 2)));
       expect(new Set(delivered.flat().map((d) => d.sessionId))).toEqual(new Set([alice.id]));
+    });
+
+    it('show a tap the routed events of its name only, each with its recipients and their deliveries', async () => {
+      const alice = await open('alice', ALICE);
+      const bob = await open('bob', BOB);
+      const seen: Array<[string, string, Array<[string, number]>]> = [];
+      router.tap('CallCleared', (event, recipients) =>
+        seen.push([event.event, event.identity!, recipients.map(({ session, delivery }) => [session.id, delivery.id])]),
+      );
+      await route([call(ALICE), call(BOB, 'CallCleared'), call(ALICE, 'CallCleared'), call(DAVE, 'CallCleared')]);
+      expect(seen).toEqual([
+        ['CallCleared', BOB, [[bob.id, 1]]],
+        ['CallCleared', ALICE, [[alice.id, 2]]],
+      ]);
     });
 
     it('keeps routing after a batch failed', async () => {

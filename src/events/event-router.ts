@@ -22,11 +22,10 @@ interface Candidates {
   readonly byGroup: ReadonlyMap<string, Session[]>;
 }
 
-/** Runs every lookup at once and maps each key to its answer. */
-async function lookUpEach<V>(keys: ReadonlySet<string>, lookUp: (key: string) => Promise<V>): Promise<Map<string, V>> {
-  const list = [...keys];
-  const values = await Promise.all(list.map(lookUp));
-  return new Map(list.map((key, index) => [key, values[index]]));
+function mapOf<V>(keys: readonly string[], values: readonly V[]): Map<string, V> {
+  const map = new Map<string, V>();
+  for (let i = 0; i < keys.length; i++) map.set(keys[i], values[i]);
+  return map;
 }
 
 const candidatesOf = (event: PublishedEvent, candidates: Candidates): Session[] =>
@@ -57,7 +56,7 @@ function addEntries(entries: AppendEntry[], event: PublishedEvent, sessions: rea
   }
 }
 
-/** Sees every routed event with its recipients, after they were handed to the bus. */
+/** Sees each routed event of one name with its recipients, after they were handed to the bus. */
 export type RouteTap = (event: PublishedEvent, recipients: readonly RoutedRecipient[]) => void;
 
 /**
@@ -70,7 +69,8 @@ export type RouteTap = (event: PublishedEvent, recipients: readonly RoutedRecipi
 export class EventRouter implements OnModuleInit {
   /** Batches are routed one after another so that ids follow the order of acceptance. */
   private chain: Promise<unknown> = Promise.resolve();
-  private readonly taps: RouteTap[] = [];
+  /** By event name: a tap costs nothing for the events it does not watch. */
+  private readonly taps = new Map<string, RouteTap[]>();
 
   constructor(
     private readonly sessions: SessionStore,
@@ -94,8 +94,10 @@ export class EventRouter implements OnModuleInit {
     });
   }
 
-  tap(listener: RouteTap): void {
-    this.taps.push(listener);
+  tap(eventName: string, listener: RouteTap): void {
+    const listeners = this.taps.get(eventName);
+    if (listeners) listeners.push(listener);
+    else this.taps.set(eventName, [listener]);
   }
 
   /** Resolves once every recipient's buffer holds the events. */
@@ -137,7 +139,7 @@ export class EventRouter implements OnModuleInit {
     await this.bus.deliver(deliveries);
     this.metrics.eventsBuffered.inc(deliveries.length);
     if (dropped) this.metrics.eventsDroppedFromBuffers.inc(dropped);
-    if (this.taps.length) this.notifyTaps(events, recipients, appended);
+    if (this.taps.size) this.notifyTaps(events, recipients, appended);
   }
 
   /** Entries were made event by event, recipient by recipient; `appended` follows them. */
@@ -148,12 +150,17 @@ export class EventRouter implements OnModuleInit {
   ): void {
     let next = 0;
     events.forEach((event, index) => {
+      const sessions = recipients[index];
+      const first = next;
+      next += sessions.length;
+      const listeners = this.taps.get(event.event);
+      if (!listeners) return;
       const routed: RoutedRecipient[] = [];
-      for (const session of recipients[index]) {
-        const delivery = appended[next++];
+      sessions.forEach((session, i) => {
+        const delivery = appended[first + i];
         if (delivery) routed.push({ session, delivery });
-      }
-      if (routed.length) for (const tap of this.taps) tap(event, routed);
+      });
+      if (routed.length) for (const tap of listeners) tap(event, routed);
     });
   }
 
@@ -169,11 +176,13 @@ export class EventRouter implements OnModuleInit {
       if (group === undefined) identities.add(identity!);
       else groups.add(group);
     }
-    const [byIdentity, byGroup] = await Promise.all([
-      lookUpEach(identities, (identity) => this.sessions.listByIdentity(identity)),
-      lookUpEach(groups, (group) => this.managerSessions(group)),
+    const identityList = [...identities];
+    const groupList = [...groups];
+    const [sessionsOfIdentities, sessionsOfGroups] = await Promise.all([
+      identityList.length ? this.sessions.listByIdentities(identityList) : [],
+      Promise.all(groupList.map((group) => this.managerSessions(group))),
     ]);
-    return { byIdentity, byGroup };
+    return { byIdentity: mapOf(identityList, sessionsOfIdentities), byGroup: mapOf(groupList, sessionsOfGroups) };
   }
 
   /** Group events reach the sessions that managers of the group opened in manager mode, and nobody else. */

@@ -37,7 +37,7 @@ export class HoldUpService implements OnModuleInit, OnModuleDestroy {
   ) {}
 
   onModuleInit(): void {
-    this.router.tap((event, recipients) => void this.onRouted(event, recipients));
+    this.router.tap('CallDelivered', (event, recipients) => void this.onRouted(event, recipients));
     this.sweeper = setInterval(() => void this.settleOverdue(), DEADLINE_SWEEP_MS);
     this.sweeper.unref();
   }
@@ -66,7 +66,7 @@ export class HoldUpService implements OnModuleInit, OnModuleDestroy {
 
   private async onRouted(event: PublishedEvent, recipients: readonly RoutedRecipient[]): Promise<void> {
     const callId = event.data.callId;
-    if (event.event !== 'CallDelivered' || event.data.direction !== 'terminating' || typeof callId !== 'string') return;
+    if (event.data.direction !== 'terminating' || typeof callId !== 'string') return;
     try {
       const asleep: RoutedRecipient[] = [];
       for (const recipient of recipients) {

@@ -43,7 +43,7 @@ export class MemorySessionStore extends SessionStore implements OnModuleDestroy 
   }
 
   async open(session: Session, limits: { ttlS: number; maxPerUser: number }): Promise<OpenResult> {
-    const own = this.live(this.byUser.get(session.sub));
+    const own = this.live(this.byUser.get(session.sub), Date.now());
     const replaced = own.find((s) => sameKey(s, session));
     const live = own.length - (replaced ? 1 : 0);
     if (live >= limits.maxPerUser) return { opened: false, live };
@@ -69,11 +69,16 @@ export class MemorySessionStore extends SessionStore implements OnModuleDestroy 
   }
 
   async listByUser(sub: string): Promise<Session[]> {
-    return this.live(this.byUser.get(sub));
+    return this.live(this.byUser.get(sub), Date.now());
   }
 
   async listByIdentity(identity: string): Promise<Session[]> {
-    return this.live(this.byIdentity.get(identity));
+    return this.live(this.byIdentity.get(identity), Date.now());
+  }
+
+  async listByIdentities(identities: readonly string[]): Promise<Session[][]> {
+    const now = Date.now();
+    return identities.map((identity) => this.live(this.byIdentity.get(identity), now));
   }
 
   async touch(id: string, ttlS: number): Promise<boolean> {
@@ -114,8 +119,8 @@ export class MemorySessionStore extends SessionStore implements OnModuleDestroy 
   }
 
   /** False once expired; an expired record found on the way is freed. */
-  private isLive(record: SessionRecord): boolean {
-    if (record.expiresAt > Date.now()) return true;
+  private isLive(record: SessionRecord, now = Date.now()): boolean {
+    if (record.expiresAt > now) return true;
     this.unindex(record);
     return false;
   }
@@ -127,11 +132,11 @@ export class MemorySessionStore extends SessionStore implements OnModuleDestroy 
   }
 
   /** Asked per identity of every routed batch: one array out, none made on the way. */
-  private live(records: Records | undefined): Session[] {
+  private live(records: Records | undefined, now: number): Session[] {
     if (!records) return [];
-    if (!Array.isArray(records)) return this.isLive(records) ? [records.session] : [];
+    if (!Array.isArray(records)) return this.isLive(records, now) ? [records.session] : [];
     const sessions: Session[] = [];
-    for (const record of records) if (this.isLive(record)) sessions.push(record.session);
+    for (const record of records) if (this.isLive(record, now)) sessions.push(record.session);
     return sessions;
   }
 

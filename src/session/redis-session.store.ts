@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import Redis, { Result } from 'ioredis';
-import { BatchedLookup } from '../storage/batched-lookup';
 import { execPipeline, RedisConnection, viaRedis } from '../storage/redis-connection';
 import { Session } from './session';
 import { OpenResult, SessionStore } from './session.store';
@@ -196,7 +195,6 @@ declare module 'ioredis' {
 @Injectable()
 export class RedisSessionStore extends SessionStore {
   private readonly redis: Redis;
-  private readonly identityLookups = new BatchedLookup((identities: readonly string[]) => this.lookUpIdentities(identities));
 
   constructor(private readonly connection: RedisConnection) {
     super();
@@ -263,8 +261,9 @@ export class RedisSessionStore extends SessionStore {
     return sessions.map(parse);
   }
 
-  listByIdentity(identity: string): Promise<Session[]> {
-    return this.identityLookups.get(identity);
+  async listByIdentity(identity: string): Promise<Session[]> {
+    const [sessions] = await this.listByIdentities([identity]);
+    return sessions;
   }
 
   /** Each step shares its round trip with the touches of every other socket's heartbeat. */
@@ -335,7 +334,7 @@ export class RedisSessionStore extends SessionStore {
    * a round trip before the sessions: a session expiring in between is listed,
    * as it would be had it expired just after a lookup.
    */
-  private async lookUpIdentities(identities: readonly string[]): Promise<Session[][]> {
+  async listByIdentities(identities: readonly string[]): Promise<Session[][]> {
     const indexes = this.redis.pipeline().time();
     for (const identity of identities) indexes.zrange(keys.identity(identity), '0', '-1');
     const [time, ...subsOf] = (await execPipeline(indexes)) as [[string, string], ...string[][]];

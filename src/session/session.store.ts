@@ -19,6 +19,12 @@ export abstract class SessionStore {
   abstract findByTokenHash(tokenHash: string): Promise<Session | undefined>;
   abstract listByUser(sub: string): Promise<Session[]>;
   abstract listByIdentity(identity: string): Promise<Session[]>;
+  /**
+   * The live sessions of each identity, aligned with `identities`: routing asks
+   * once per batch for all its targets, so a store answers them together (one
+   * loop in memory, two round trips to Redis) rather than one promise each.
+   */
+  abstract listByIdentities(identities: readonly string[]): Promise<Session[][]>;
   /** Extends the session's life; false when it has expired or was removed. */
   abstract touch(id: string, ttlS: number): Promise<boolean>;
   /** Removes the session and its token; returns what was removed. */

@@ -132,6 +132,21 @@ describe.each(adapters)('SessionStore contract: %s', (_name, make) => {
     expect(again).toEqual([mine]);
   });
 
+  it('lists the sessions of many identities in one call, aligned with the identities asked for', async () => {
+    const other = `${identity}9`;
+    const mine = session();
+    const myOther = session({ identity: other });
+    const theirs = session({ sub: `other-${randomUUID()}`, identity: other });
+    for (const s of [mine, myOther, theirs]) await store.open(s, LONG);
+    const [first, second, unknown, again] = await store.listByIdentities([identity, other, '+900000000000', identity]);
+    expect(first).toEqual([mine]);
+    expect(byId(second)).toEqual(byId([myOther, theirs]));
+    expect(unknown).toEqual([]);
+    expect(again).toEqual([mine]);
+    await store.remove(mine.id);
+    expect(await store.listByIdentities([identity, other]).then((lists) => lists.map(byId))).toEqual([[], byId([myOther, theirs])]);
+  });
+
   it('refuses a session over the per-user limit, and the refused one leaves no trace', async () => {
     const limits = { ttlS: 60, maxPerUser: 2 };
     const a = session();
