@@ -230,9 +230,9 @@ export class ClientConnection {
     this.lastSentId = event.id;
     const { metrics } = this.context;
     if (event.acceptedAt === undefined) {
-      metrics.eventsDelivered.inc({ kind: 'replay' });
+      metrics.delivered.replay++;
     } else {
-      metrics.eventsDelivered.inc({ kind: 'live' });
+      metrics.delivered.live++;
       metrics.deliveryLatency.observe((Date.now() - event.acceptedAt) / 1000);
     }
   }
