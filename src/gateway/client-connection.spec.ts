@@ -49,6 +49,8 @@ class FakeSocket extends EventEmitter {
     this.sent.push(data);
     this.bufferedAmount += this.growth;
   }
+  /** The TCP socket under it, where events are written as whole frames (text-frame.ts). */
+  readonly _socket = { write: (frame: Buffer) => this.send(textOf(frame)) };
   close(code: number, reason: string): void {
     this.closes.push([code, reason]);
     this.readyState = this.CLOSING;
@@ -69,6 +71,13 @@ class FakeSocket extends EventEmitter {
       .filter((m) => m.type === 'event')
       .map((m) => Number(m.id));
   }
+}
+
+/** The payload of an unmasked text frame. */
+function textOf(frame: Buffer): string {
+  const length = frame[1] & 0x7f;
+  const header = length < 126 ? 2 : length === 126 ? 4 : 10;
+  return frame.subarray(header).toString('utf8');
 }
 
 const SESSION: Session = {

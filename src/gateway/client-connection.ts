@@ -8,6 +8,7 @@ import { SubscriptionService } from '../events/subscription.service';
 import { Metrics } from '../metrics/metrics';
 import { Session } from '../session/session';
 import { CloseCode, parseClientMessage, ServerMessage } from './messages';
+import { writeTextFrame } from './text-frame';
 
 const ERROR_LIMIT = 10;
 const ERROR_WINDOW_MS = 60_000;
@@ -226,7 +227,7 @@ export class ClientConnection {
       this.close(CloseCode.TooSlow, 'too slow; reconnect with lastEventId');
       return;
     }
-    this.socket.send(event.frame);
+    writeTextFrame(this.socket, event.frame);
     this.lastSentId = event.id;
     const { metrics } = this.context;
     if (event.acceptedAt === undefined) {
