@@ -48,6 +48,8 @@ export abstract class EventBuffer {
    * whose sourceId is not newer than the last one its session took is skipped
    * (undefined), so a batch routed again after a crash is not buffered twice.
    * The deliveries carry `acceptedAt` when given (the delivery latency metric).
+   * Calls are numbered in the order they are made, even when a call is made
+   * before the previous one resolved (the router overlaps batches).
    */
   abstract append(entries: readonly AppendEntry[], acceptedAt?: number): Promise<Array<Delivery | undefined>>;
   abstract readAfter(sessionId: string, afterId: number): Promise<BufferSlice>;

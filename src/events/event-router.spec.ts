@@ -316,6 +316,22 @@ describe('EventRouter', () => {
       ]);
     });
 
+    it('number batches in the order they were accepted when an earlier batch\'s lookup is slower', async () => {
+      const alice = await open('alice', ALICE);
+      const lookUp = sessions.listByIdentities.bind(sessions);
+      jest
+        .spyOn(sessions, 'listByIdentities')
+        .mockImplementationOnce(async (identities) => {
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          return lookUp(identities);
+        });
+      await Promise.all([route(call(ALICE, 'CallDelivered', { n: 1 })), route(call(ALICE, 'CallCleared', { n: 2 }))]);
+      expect(summary()).toEqual([
+        [alice.id, 1, 'CallDelivered', ALICE, undefined],
+        [alice.id, 2, 'CallCleared', ALICE, undefined],
+      ]);
+    });
+
     it('keeps routing after a batch failed', async () => {
       const alice = await open('alice', ALICE);
       jest.spyOn(buffer, 'append').mockRejectedValueOnce(new Error('store down'));

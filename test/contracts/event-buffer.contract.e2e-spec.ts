@@ -153,6 +153,13 @@ describe.each(adapters)('EventBuffer contract: %s', (_name, make) => {
       expect((await buffer.readAfter(c, 1)).events).toEqual([]);
     });
 
+    it('numbers appends in the order they are called, each made before the previous one resolved', async () => {
+      const s = sid();
+      const batches = await Promise.all(Array.from({ length: 20 }, (_, i) => append(s, 2 * i, 2 * i + 1)));
+      expect(batches.map((batch) => batch.map((d) => d.id))).toEqual(Array.from({ length: 20 }, (_, i) => [2 * i + 1, 2 * i + 2]));
+      expect(batches.flat().map((d) => d.frame)).toEqual(Array.from({ length: 40 }, (_, n) => FRAME_HEAD + (n + 1) + tail(n)));
+    });
+
     it('keeps ids without holes under concurrent appends', async () => {
       const s = sid();
       const batches = await Promise.all(Array.from({ length: 10 }, (_, i) => append(s, 2 * i, 2 * i + 1)));
