@@ -4,6 +4,13 @@ import { ClusterBus } from '../common/cluster-bus';
 import { SESSION_CLOSED_TOPIC, SessionClosed } from '../session/session-events';
 import { SUBSCRIPTION_CHANGED_TOPIC, SubscriptionChanged, SubscriptionService } from './subscription.service';
 
+/**
+ * An entry expires at a random age between these: the bus keeps the cache
+ * right, the age only bounds a missed bus message. Random, so that entries
+ * loaded together (every socket after a restart) are not reloaded together:
+ * 10,000 misses at once held routing back for a few hundred milliseconds.
+ */
+const MIN_AGE_MS = 15_000;
 const MAX_AGE_MS = 30_000;
 /** Distinct event sets shared between entries (see `sharedSet`); past this many, sets are not shared. */
 const SHARED_SETS_MAX = 1024;
@@ -13,7 +20,7 @@ interface Cached {
   readonly sub: string;
   readonly mode: ClientMode;
   readonly events: ReadonlySet<string>;
-  readonly loadedAt: number;
+  readonly expiresAt: number;
 }
 
 /** The entries of one identity: nearly always one, so an array only when a second comes. */
@@ -37,7 +44,7 @@ export class SubscriptionCache implements OnModuleInit, OnModuleDestroy {
    */
   private readonly entries = new Map<string, Entries>();
   private readonly sharedSets = new Map<string, ReadonlySet<string>>();
-  private readonly sweeper = setInterval(() => this.sweep(), MAX_AGE_MS);
+  private readonly sweeper = setInterval(() => this.sweep(), MIN_AGE_MS);
   /** Bumped on every eviction, so that a load that raced an eviction is not cached. */
   private generation = 0;
 
@@ -71,7 +78,7 @@ export class SubscriptionCache implements OnModuleInit, OnModuleDestroy {
   /** The answer when the cache has it, without a promise (the router asks per event and recipient); else undefined. */
   allowsCached(sub: string, identity: string, mode: ClientMode, event: string, now = Date.now()): boolean | undefined {
     const cached = find(this.entries.get(identity), sub, mode);
-    return cached && now - cached.loadedAt <= MAX_AGE_MS ? cached.events.has(event) : undefined;
+    return cached && now < cached.expiresAt ? cached.events.has(event) : undefined;
   }
 
   /** Evicts a (sub, identity): on a change, and when its session ends so the cache tracks live sessions. */
@@ -83,7 +90,8 @@ export class SubscriptionCache implements OnModuleInit, OnModuleDestroy {
   private async load(sub: string, identity: string, mode: ClientMode): Promise<ReadonlySet<string>> {
     const generation = this.generation;
     const effective = await this.subscriptions.current(sub, identity, mode);
-    const cached: Cached = { sub, mode, events: this.sharedSet(effective.events), loadedAt: Date.now() };
+    const age = MIN_AGE_MS + Math.random() * (MAX_AGE_MS - MIN_AGE_MS);
+    const cached: Cached = { sub, mode, events: this.sharedSet(effective.events), expiresAt: Date.now() + age };
     if (generation === this.generation) {
       const others = this.keep(identity, (entry) => entry.sub !== sub || entry.mode !== mode);
       this.entries.set(identity, others === undefined ? cached : Array.isArray(others) ? [...others, cached] : [others, cached]);
@@ -116,7 +124,7 @@ export class SubscriptionCache implements OnModuleInit, OnModuleDestroy {
 
   private sweep(): void {
     const now = Date.now();
-    for (const identity of [...this.entries.keys()]) this.keep(identity, (cached) => now - cached.loadedAt <= MAX_AGE_MS);
+    for (const identity of [...this.entries.keys()]) this.keep(identity, (cached) => now < cached.expiresAt);
   }
 }
 
