@@ -12,8 +12,10 @@ import { SessionService } from '../session/session.service';
 import { ClientConnection, shared } from './client-connection';
 import { CloseCode } from './messages';
 
-/** Sockets a heartbeat handles before it lets I/O run. */
-const BEAT_SLICE = 500;
+/** A heartbeat pass is spread over this many ticks of HEARTBEAT_INTERVAL_MS ... */
+const BEAT_TICKS = 20;
+/** ... with at least this many sockets a tick. */
+const BEAT_SHARE = 500;
 
 /** How long a socket whose session vanished waits for the bus to say why, before 4001. */
 const EXPIRY_GRACE_MS = 1_000;
@@ -36,6 +38,9 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
   private readonly log = new Logger('Sockets');
   private readonly connections = new Map<string, ClientConnection>();
   private heartbeat?: NodeJS.Timeout;
+  /** The heartbeat's pass over the sockets under way (a live view: sockets opened meanwhile are included). */
+  private pass?: Iterator<ClientConnection>;
+  private passStartedAt = 0;
   /** One function for every socket's close, rather than a closure each. */
   private readonly detached = (connection: ClientConnection): void => void this.detach(connection);
 
@@ -82,7 +87,7 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
       const current = this.connections.get(sessionId);
       if (current && current.id !== connectionId) current.close(CloseCode.Replaced, 'replaced by a newer socket');
     });
-    this.heartbeat = setInterval(() => void this.beat(), this.config.ws.heartbeatIntervalMs);
+    this.heartbeat = setInterval(() => void this.beat(), Math.max(1, Math.floor(this.config.ws.heartbeatIntervalMs / BEAT_TICKS)));
     this.heartbeat.unref();
   }
 
@@ -144,23 +149,41 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
 
   /**
    * One timer for every socket: cut the silent, ping the rest, keep their
-   * sessions alive. A session that vanished while its socket was open has
-   * expired (4001), unless the store lost its contents since the socket
-   * opened (a Redis restarted empty: a new epoch); then it is restored so that
-   * the socket keeps working.
+   * sessions alive, each socket once per HEARTBEAT_INTERVAL_MS. A session that
+   * vanished while its socket was open has expired (4001), unless the store
+   * lost its contents since the socket opened (a Redis restarted empty: a new
+   * epoch); then it is restored so that the socket keeps working.
+   *
+   * A pass over the sockets is spread over the interval, BEAT_SHARE or more
+   * sockets a tick: at 10,000 sockets, pinging all at once made every client
+   * answer at once, and that burst of pongs and store work held deliveries
+   * back by 100 to 300 ms every interval (issue 7, paced latency). A small
+   * instance still beats all its sockets in one tick, so that their store work
+   * shares its round trips.
    */
   private async beat(): Promise<void> {
-    const epoch = await this.sessions.epoch().catch(() => undefined);
-    const connections = [...this.connections.values()];
-    for (let start = 0; start < connections.length; start += BEAT_SLICE) {
-      // Between slices, I/O runs: at 10,000 sockets one pass would hold the loop (and every delivery) for ~100 ms.
-      if (start > 0) await new Promise((resolve) => setImmediate(resolve));
-      await Promise.all(connections.slice(start, start + BEAT_SLICE).map((connection) => this.beatOne(connection, epoch)));
+    if (!this.pass) {
+      if (Date.now() - this.passStartedAt < this.config.ws.heartbeatIntervalMs) return;
+      this.pass = this.connections.values();
+      this.passStartedAt = Date.now();
     }
+    const share = Math.max(BEAT_SHARE, Math.ceil(this.connections.size / (BEAT_TICKS - 1)));
+    const turn: ClientConnection[] = [];
+    while (turn.length < share) {
+      const next = this.pass.next();
+      if (next.done) {
+        this.pass = undefined;
+        break;
+      }
+      turn.push(next.value);
+    }
+    if (!turn.length) return;
+    const epoch = await this.sessions.epoch().catch(() => undefined);
+    await Promise.all(turn.map((connection) => this.beatOne(connection, epoch)));
   }
 
   private async beatOne(connection: ClientConnection, epoch: string | undefined): Promise<void> {
-    // Closed while earlier slices ran.
+    // Closed since its pass began.
     if (this.connections.get(connection.session.id) !== connection) return;
     if (!connection.alive) return connection.terminate();
     connection.ping();
