@@ -223,10 +223,12 @@ export class ServerProcess {
   }
 }
 
+/** `--cpu-prof` when BENCH_CPU_PROF=1, and any flags of BENCH_NODE_FLAGS (say `--trace-gc`; output in the server's log). */
 function profileArgs(name: string): string[] {
-  if (process.env.BENCH_CPU_PROF !== '1') return [];
+  const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  if (process.env.BENCH_CPU_PROF !== '1') return flags;
   mkdirSync(PROFILE_DIR, { recursive: true });
-  return ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`];
+  return [...flags, '--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`];
 }
 
 /** A bench process in TypeScript with an IPC channel (the socket clients). */
