@@ -73,10 +73,7 @@ export async function createApp(config: GatewayConfig, options: CreateAppOptions
 /** Request duration by route pattern (not raw URL: identities must not become label values). */
 function observeHttp(fastify: FastifyInstance, metrics: Metrics): void {
   fastify.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
-    metrics.httpDuration.observe(
-      { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
-      reply.elapsedTime / 1000,
-    );
+    metrics.httpDuration.observe(reply.elapsedTime / 1000, [request.method, request.routeOptions.url ?? 'unmatched', String(reply.statusCode)]);
     done();
   });
 }

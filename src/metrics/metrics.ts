@@ -11,10 +11,11 @@ import { CountingHistogram } from './counting-histogram';
 export class Metrics {
   readonly registry = new Registry();
 
-  readonly httpDuration = new Histogram({
+  /** Observed per request: a CountingHistogram, as prom-client's costs more than a microsecond with three labels. */
+  readonly httpDuration = new CountingHistogram({
     name: 'vora_http_request_duration_seconds',
     help: 'HTTP request duration by route and status',
-    labelNames: ['method', 'route', 'status'] as const,
+    labelNames: ['method', 'route', 'status'],
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [this.registry],
   });
