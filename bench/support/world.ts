@@ -54,6 +54,8 @@ export class GatewayWorld {
       MAX_SOCKETS_PER_IP: '1000000',
       // No access log line per request unless asked: bench/rest.ts measures what LOG_LEVEL=info costs separately.
       LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
+      // The gateway's own default (1000 events per session) unless asked: what the resume buffer costs, measured.
+      ...(process.env.BENCH_EVENT_BUFFER_SIZE ? { EVENT_BUFFER_SIZE: process.env.BENCH_EVENT_BUFFER_SIZE } : {}),
       ...extra,
     };
   }
