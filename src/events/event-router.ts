@@ -22,6 +22,7 @@ interface Candidates {
   readonly byGroup: ReadonlyMap<string, Session[]>;
 }
 
+/** keys[i] → values[i]. */
 function mapOf<V>(keys: readonly string[], values: readonly V[]): Map<string, V> {
   const map = new Map<string, V>();
   for (let i = 0; i < keys.length; i++) map.set(keys[i], values[i]);

@@ -156,8 +156,9 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
    *
    * A pass over the sockets is spread over the interval, BEAT_SHARE or more
    * sockets a tick: at 10,000 sockets, pinging all at once made every client
-   * answer at once, and that burst of pongs and store work held deliveries
-   * back by 100 to 300 ms every interval (issue 7, paced latency). A small
+   * answer at once, and that burst held the event loop, and deliveries, for
+   * 60 to 280 ms at a time for over a second every interval (issue 7, paced
+   * latency). A small
    * instance still beats all its sockets in one tick, so that their store work
    * shares its round trips.
    */
