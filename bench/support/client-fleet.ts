@@ -14,6 +14,8 @@ export interface FleetStats {
   firstAt: number;
   lastAt: number;
   latency: Histogram;
+  /** See ClientStats.late, merged over the client processes. */
+  late: Map<number, [count: number, maxMs: number]>;
 }
 
 /**
@@ -57,6 +59,7 @@ export class ClientFleet {
       firstAt: 0,
       lastAt: 0,
       latency: new Histogram(),
+      late: new Map(),
     };
     for (const { stats } of replies) mergeInto(merged, stats);
     return merged;
@@ -124,4 +127,8 @@ function mergeInto(into: FleetStats, stats: ClientStats): void {
   if (stats.firstAt && (!into.firstAt || stats.firstAt < into.firstAt)) into.firstAt = stats.firstAt;
   into.lastAt = Math.max(into.lastAt, stats.lastAt);
   into.latency.merge(stats.latency);
+  for (const [window, [count, maxMs]] of Object.entries(stats.late)) {
+    const known = into.late.get(Number(window));
+    into.late.set(Number(window), known ? [known[0] + count, Math.max(known[1], maxMs)] : [count, maxMs]);
+  }
 }

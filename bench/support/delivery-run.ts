@@ -3,7 +3,7 @@ import { options } from './options';
 import { cpuSeconds, ServerProcess } from './processes';
 import { Publisher, PublishResult } from './publisher';
 import { nowMs, sleep } from './stats';
-import type { SocketTarget } from './ws-clients';
+import { LATE_MS, type SocketTarget } from './ws-clients';
 
 export interface PhaseResult {
   published: number;
@@ -21,6 +21,13 @@ export interface PhaseResult {
   cpuUsPerEvent: number;
   /** Paced runs: slots the publisher could not keep. */
   late: number;
+  /**
+   * Where the events later than LATE_MS were sent: how many 100 ms windows of
+   * the phase held any, and the worst windows as [seconds into the phase,
+   * events, longest ms]. A few windows with many events point at stalls; many
+   * windows with a few each, at sustained queueing.
+   */
+  lateWindows: { windows: number; of: number; worst: Array<[atS: number, events: number, maxMs: number]> };
 }
 
 export interface DeliveryRun {
@@ -61,7 +68,17 @@ function phaseResult(publish: PublishResult, stats: FleetStats, cpu: number): Ph
     closed: stats.closedByServer,
     cpuUsPerEvent: stats.unique ? (cpu / stats.unique) * 1e6 : 0,
     late: publish.late,
+    lateWindows: lateWindows(stats, publish),
   };
+}
+
+function lateWindows(stats: FleetStats, publish: PublishResult): PhaseResult['lateWindows'] {
+  const first = Math.floor(publish.startedAt / 100);
+  const worst = [...stats.late]
+    .sort(([, a], [, b]) => b[0] - a[0])
+    .slice(0, 5)
+    .map(([window, [events, maxMs]]): [number, number, number] => [(window - first) / 10, events, Math.round(maxMs)]);
+  return { windows: stats.late.size, of: Math.ceil((publish.endedAt - publish.startedAt) / 100), worst };
 }
 
 /**
@@ -101,7 +118,9 @@ export async function deliveryRun(servers: ServerProcess[], targets: SocketTarge
     console.log(
       `${label}: full ${Math.round(fullPhase.rate)} ev/s (p50 ${fullPhase.p50} ms, p99 ${fullPhase.p99} ms), ` +
         `paced ${Math.round(pacedPhase.rate)} ev/s (p50 ${pacedPhase.p50} ms, p99 ${pacedPhase.p99} ms), ` +
-        `lost ${fullPhase.lost + pacedPhase.lost}, duplicated ${fullPhase.duplicated + pacedPhase.duplicated}`,
+        `lost ${fullPhase.lost + pacedPhase.lost}, duplicated ${fullPhase.duplicated + pacedPhase.duplicated}; ` +
+        `paced events over ${LATE_MS} ms sent in ${pacedPhase.lateWindows.windows} of ${pacedPhase.lateWindows.of} 100-ms windows, ` +
+        `worst [s, events, max ms]: ${JSON.stringify(pacedPhase.lateWindows.worst)} (paced phase from epoch ms ${Math.round(paced.startedAt)})`,
     );
     return { sessions: targets.length, openMs: opened.ms, full: fullPhase, paced: pacedPhase };
   } finally {

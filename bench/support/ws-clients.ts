@@ -35,7 +35,12 @@ export interface ClientStats {
   firstAt: number;
   lastAt: number;
   latency: ReturnType<Histogram['toJSON']>;
+  /** Per 100 ms of send time (`sentAt` / 100, floored): events that took longer than LATE_MS, and the longest. */
+  late: Record<string, [count: number, maxMs: number]>;
 }
+
+/** An event this late counts in `ClientStats.late`: where in a phase the slow events were sent. */
+export const LATE_MS = 50;
 
 export type ClientReply =
   | { type: 'opened'; ok: number; failed: number; errors: string[]; ms: number }
@@ -134,6 +139,7 @@ class Stats {
   firstAt = 0;
   lastAt = 0;
   latency = new Histogram();
+  late: Record<string, [number, number]> = {};
   private seqs = new BitSet();
 
   onEvent(client: Client, message: EventMessage): void {
@@ -153,7 +159,15 @@ class Stats {
     if (typeof seq === 'number' && !this.seqs.add(seq)) duplicate = true;
     if (duplicate) this.duplicates++;
     else this.unique++;
-    if (typeof message.data?.sentAt === 'number') this.latency.record(now - message.data.sentAt);
+    if (typeof message.data?.sentAt === 'number') {
+      const ms = now - message.data.sentAt;
+      this.latency.record(ms);
+      if (ms > LATE_MS) {
+        const window = (this.late[Math.floor(message.data.sentAt / 100)] ??= [0, 0]);
+        window[0]++;
+        window[1] = Math.max(window[1], ms);
+      }
+    }
   }
 
   reset(): void {
@@ -161,12 +175,13 @@ class Stats {
     this.closedByServer = {};
     this.firstAt = this.lastAt = 0;
     this.latency = new Histogram();
+    this.late = {};
     this.seqs = new BitSet();
   }
 
   snapshot(): ClientStats {
     const { received, unique, duplicates, holes, misrouted, closedByServer, firstAt, lastAt } = this;
-    return { received, unique, duplicates, holes, misrouted, closedByServer, firstAt, lastAt, latency: this.latency.toJSON() };
+    return { received, unique, duplicates, holes, misrouted, closedByServer, firstAt, lastAt, latency: this.latency.toJSON(), late: this.late };
   }
 }
 
