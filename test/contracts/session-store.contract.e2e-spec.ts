@@ -114,37 +114,22 @@ describe.each(adapters)('SessionStore contract: %s', (_name, make) => {
     expect(await store.listByUser(sub)).toEqual([mine]);
   });
 
-  it('answers identity lookups started side by side each with its own sessions', async () => {
+  it.each([
+    ['started side by side', (ids: string[]) => Promise.all(ids.map((id) => store.listByIdentity(id)))],
+    ['made in one call', (ids: string[]) => store.listByIdentities(ids)],
+  ])('answers identity lookups %s each with its own sessions, in the order asked', async (_how, lookUp) => {
     const other = `${identity}9`;
     const mine = session();
     const myOther = session({ identity: other });
     const theirs = session({ sub: `other-${randomUUID()}`, identity: other });
     for (const s of [mine, myOther, theirs]) await store.open(s, LONG);
-    const [first, second, unknown, again] = await Promise.all([
-      store.listByIdentity(identity),
-      store.listByIdentity(other),
-      store.listByIdentity('+900000000000'),
-      store.listByIdentity(identity),
-    ]);
-    expect(first).toEqual([mine]);
-    expect(byId(second)).toEqual(byId([myOther, theirs]));
-    expect(unknown).toEqual([]);
-    expect(again).toEqual([mine]);
-  });
-
-  it('lists the sessions of many identities in one call, aligned with the identities asked for', async () => {
-    const other = `${identity}9`;
-    const mine = session();
-    const myOther = session({ identity: other });
-    const theirs = session({ sub: `other-${randomUUID()}`, identity: other });
-    for (const s of [mine, myOther, theirs]) await store.open(s, LONG);
-    const [first, second, unknown, again] = await store.listByIdentities([identity, other, '+900000000000', identity]);
+    const [first, second, unknown, again] = await lookUp([identity, other, '+900000000000', identity]);
     expect(first).toEqual([mine]);
     expect(byId(second)).toEqual(byId([myOther, theirs]));
     expect(unknown).toEqual([]);
     expect(again).toEqual([mine]);
     await store.remove(mine.id);
-    expect(await store.listByIdentities([identity, other]).then((lists) => lists.map(byId))).toEqual([[], byId([myOther, theirs])]);
+    expect((await lookUp([identity, other])).map(byId)).toEqual([[], byId([myOther, theirs])]);
   });
 
   it('refuses a session over the per-user limit, and the refused one leaves no trace', async () => {
