@@ -1,6 +1,7 @@
 import { Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { ClientMode } from '../auth/modes';
 import { ClusterBus } from '../common/cluster-bus';
+import { Interned } from '../common/interned';
 import { SESSION_CLOSED_TOPIC, SessionClosed } from '../session/session-events';
 import { SUBSCRIPTION_CHANGED_TOPIC, SubscriptionChanged, SubscriptionService } from './subscription.service';
 
@@ -12,8 +13,6 @@ import { SUBSCRIPTION_CHANGED_TOPIC, SubscriptionChanged, SubscriptionService } 
  */
 const MIN_AGE_MS = 15_000;
 const MAX_AGE_MS = 30_000;
-/** Distinct event sets shared between entries (see `sharedSet`); past this many, sets are not shared. */
-const SHARED_SETS_MAX = 1024;
 
 /** The effective subscription of one (sub, identity, mode). */
 interface Cached {
@@ -43,7 +42,8 @@ export class SubscriptionCache implements OnModuleInit, OnModuleDestroy {
    * a logout (idle expiry) do not leave entries behind.
    */
   private readonly entries = new Map<string, Entries>();
-  private readonly sharedSets = new Map<string, ReadonlySet<string>>();
+  /** One set per distinct list of events, so that the sets routing reads stay few (and in cache). */
+  private readonly sharedSets = new Interned<ReadonlySet<string>>();
   private readonly sweeper = setInterval(() => this.sweep(), MIN_AGE_MS);
   /** Bumped on every eviction, so that a load that raced an eviction is not cached. */
   private generation = 0;
@@ -91,23 +91,13 @@ export class SubscriptionCache implements OnModuleInit, OnModuleDestroy {
     const generation = this.generation;
     const effective = await this.subscriptions.current(sub, identity, mode);
     const age = MIN_AGE_MS + Math.random() * (MAX_AGE_MS - MIN_AGE_MS);
-    const cached: Cached = { sub, mode, events: this.sharedSet(effective.events), expiresAt: Date.now() + age };
+    const events = this.sharedSets.get(effective.events.join(','), () => new Set(effective.events));
+    const cached: Cached = { sub, mode, events, expiresAt: Date.now() + age };
     if (generation === this.generation) {
       const others = this.keep(identity, (entry) => entry.sub !== sub || entry.mode !== mode);
       this.entries.set(identity, others === undefined ? cached : Array.isArray(others) ? [...others, cached] : [others, cached]);
     }
     return cached.events;
-  }
-
-  /** One set per distinct list of events, so that the sets routing reads stay few (and in cache). */
-  private sharedSet(events: readonly string[]): ReadonlySet<string> {
-    const key = events.join(',');
-    let set = this.sharedSets.get(key);
-    if (set === undefined) {
-      set = new Set(events);
-      if (this.sharedSets.size < SHARED_SETS_MAX) this.sharedSets.set(key, set);
-    }
-    return set;
   }
 
   /**
@@ -124,7 +114,11 @@ export class SubscriptionCache implements OnModuleInit, OnModuleDestroy {
 
   private sweep(): void {
     const now = Date.now();
-    for (const identity of [...this.entries.keys()]) this.keep(identity, (cached) => now < cached.expiresAt);
+    const live = (cached: Cached) => now < cached.expiresAt;
+    // Only identities with an expired entry get a new array: the sweep runs over every identity.
+    for (const [identity, entries] of [...this.entries]) {
+      if (Array.isArray(entries) ? !entries.every(live) : !live(entries)) this.keep(identity, live);
+    }
   }
 }
 

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import type { RawData, WebSocket } from 'ws';
+import { Interned } from '../common/interned';
 import { WebSocketConfig } from '../config/gateway-config';
 import { BufferedEvent, BufferSlice, Delivery, EventBuffer } from '../events/event-buffer';
 import { EffectiveSubscription } from '../events/subscription.dto';
@@ -29,9 +30,7 @@ export interface ConnectionContext {
 const OWNER = Symbol('vora.connection');
 type OwnedSocket = WebSocket & { [OWNER]?: ClientConnection };
 
-/** Interned subscriptions, at most this many distinct ones (see `shared`). */
-const SHARED_SUBSCRIPTIONS_MAX = 1024;
-const sharedSubscriptions = new Map<string, EffectiveSubscription>();
+const sharedSubscriptions = new Interned<EffectiveSubscription>();
 
 /**
  * One frozen object per distinct subscription: every connection keeps its
@@ -40,13 +39,9 @@ const sharedSubscriptions = new Map<string, EffectiveSubscription>();
  * change what the others see.
  */
 export function shared(subscription: EffectiveSubscription): EffectiveSubscription {
-  const key = `${subscription.subscribeAll}:${subscription.events.join(',')}`;
-  const known = sharedSubscriptions.get(key);
-  if (known) return known;
-  if (sharedSubscriptions.size >= SHARED_SUBSCRIPTIONS_MAX) return subscription;
-  const frozen = Object.freeze({ subscribeAll: subscription.subscribeAll, events: Object.freeze([...subscription.events]) as string[] });
-  sharedSubscriptions.set(key, frozen);
-  return frozen;
+  return sharedSubscriptions.get(`${subscription.subscribeAll}:${subscription.events.join(',')}`, () =>
+    Object.freeze({ subscribeAll: subscription.subscribeAll, events: Object.freeze([...subscription.events]) as string[] }),
+  );
 }
 
 /**
