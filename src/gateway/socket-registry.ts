@@ -179,6 +179,7 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
       turn.push(next.value);
     }
     if (!turn.length) return;
+    // Per tick, not per pass: a store that restarted empty during a pass must be seen before a socket is expired.
     const epoch = await this.sessions.epoch().catch(() => undefined);
     await Promise.all(turn.map((connection) => this.beatOne(connection, epoch)));
   }
