@@ -4,7 +4,10 @@
  * target is missed. Only the load is profiled (through the inspector), not
  * start-up or the sessions' setup.
  *
- *   npx ts-node --transpile-only bench/profile.ts identity|setup|liveness|delivery|reconnect [seconds]
+ *   npx ts-node --transpile-only bench/profile.ts identity|setup|liveness|delivery|reconnect|redis [seconds]
+ *
+ * `redis` is the delivery load on two STORE=redis instances sharing a
+ * redis-server of its own (bench/redis-delivery.ts): one profile per instance.
  */
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,10 +19,11 @@ import { identityAt } from './support/directory';
 import { options } from './support/options';
 import { INSPECT_ARGS, PROFILE_DIR } from './support/processes';
 import { Publisher } from './support/publisher';
+import { ownRedis } from './support/redis';
 import { sleep } from './support/stats';
 import { GatewayWorld } from './support/world';
 
-const SCENARIOS = ['identity', 'setup', 'liveness', 'delivery', 'reconnect'] as const;
+const SCENARIOS = ['identity', 'setup', 'liveness', 'delivery', 'reconnect', 'redis'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 async function main(): Promise<void> {
@@ -28,8 +32,12 @@ async function main(): Promise<void> {
   const seconds = Number(process.argv[3] ?? 10);
   const file = join(PROFILE_DIR, `profile-${scenario}-${Date.now()}.cpuprofile`);
   const world = await GatewayWorld.create();
+  const redis = scenario === 'redis' ? await ownRedis() : undefined;
   try {
-    const [gateway] = await world.startGateways(`profile-${scenario}`, 1, {}, INSPECT_ARGS);
+    const gateways = redis
+      ? await world.startGateways(`profile-${scenario}`, 2, { STORE: 'redis', REDIS_URL: redis.url }, INSPECT_ARGS)
+      : await world.startGateways(`profile-${scenario}`, 1, {}, INSPECT_ARGS);
+    const [gateway] = gateways;
     if (scenario === 'identity' || scenario === 'setup' || scenario === 'liveness') {
       const tokens = await world.signTokens(options.rest.users);
       const requests =
@@ -57,13 +65,23 @@ async function main(): Promise<void> {
       const fleet = await ClientFleet.start(options.delivery.clientProcesses);
       try {
         await fleet.open(targets);
-        const publisher = new Publisher([gateway.url], targets.map((t) => t.identity), world.platformToken);
-        if (scenario === 'delivery') {
+        const publisher = new Publisher(gateways.map((g) => g.url), targets.map((t) => t.identity), world.platformToken);
+        if (scenario === 'delivery' || scenario === 'redis') {
           await publisher.fullSpeed(2000, options.delivery.batchSize, options.delivery.inFlight);
-          await gateway.cpuProfile(file, async () => {
+          const load = async () => {
             const result = await publisher.fullSpeed(seconds * 1000, options.delivery.batchSize, options.delivery.inFlight);
-            console.log(`delivery: ${Math.round(result.published / seconds)} events/s published to ${sessions} sockets`);
-          });
+            console.log(`${scenario}: ${Math.round(result.published / seconds)} events/s published to ${sessions} sockets`);
+          };
+          if (scenario === 'delivery') await gateway.cpuProfile(file, load);
+          else {
+            // Both instances profiled over the same load: the second's profile ends when the first's does.
+            let stop!: () => void;
+            const stopped = new Promise<void>((resolve) => (stop = resolve));
+            await Promise.all([
+              gateways[0].cpuProfile(file.replace('.cpuprofile', '-1.cpuprofile'), () => load().finally(stop)),
+              gateways[1].cpuProfile(file.replace('.cpuprofile', '-2.cpuprofile'), () => stopped),
+            ]);
+          }
         } else {
           await publisher.publishToEach(targets.map((t) => t.identity), 500);
           for (let i = 0; i < 3; i++) {
@@ -83,6 +101,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await world.close();
+    await redis?.close();
   }
   const stem = file.replace(/\.cpuprofile$/, '');
   const profiles = readdirSync(PROFILE_DIR)

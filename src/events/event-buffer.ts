@@ -39,7 +39,10 @@ export interface BufferSlice {
  * `lastEventId` (or without it, after the last event written to its socket)
  * misses nothing. Ids are per session: 1, 2, 3, ... with no holes. A buffer
  * keeps at least EVENT_BUFFER_SIZE events and lives SESSION_IDLE_TTL_S after
- * its last append or touch.
+ * its creation or its last touch, which the socket registry makes whenever it
+ * keeps the session alive: so it lives at least as long as its session. An
+ * append does not extend it (with Redis that saved two commands per session
+ * and batch; issue 7).
  */
 export abstract class EventBuffer {
   /**

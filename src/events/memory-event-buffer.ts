@@ -24,7 +24,7 @@ class Ring {
 
   constructor(
     private readonly capacity: number,
-    /** Epoch ms; the ring lives SESSION_IDLE_TTL_S after its last append or touch. */
+    /** Epoch ms; the ring lives SESSION_IDLE_TTL_S after its creation or last touch. */
     public expiresAt: number,
   ) {}
 
@@ -84,8 +84,7 @@ export class MemoryEventBuffer extends EventBuffer implements OnModuleDestroy {
     for (let i = 0; i < entries.length; i++) {
       const { sessionId, tail, sourceId } = entries[i];
       let ring = this.live(sessionId, now);
-      if (ring) ring.expiresAt = now + this.ttlMs;
-      else this.rings.set(sessionId, (ring = new Ring(this.capacity, now + this.ttlMs)));
+      if (!ring) this.rings.set(sessionId, (ring = new Ring(this.capacity, now + this.ttlMs)));
       if (sourceId !== undefined) {
         if (ring.lastSource !== undefined && !isNewerSource(sourceId, ring.lastSource)) continue;
         ring.lastSource = sourceId;

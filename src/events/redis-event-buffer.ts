@@ -24,8 +24,9 @@ const NUMBER = `local function int(n) return string.format('%d', n) end`;
  * ('' for none) → one id per entry, 0 for a stream entry the session already
  * took (`src` holds the newest entry id taken). Assigns consecutive ids,
  * stores frames head..id..tail and trims to capacity. `src` is read only for
- * stream entries and the list trimmed only when over capacity: every command
- * here runs once per session and batch.
+ * stream entries, the list trimmed only when over capacity, and a key given
+ * its TTL only when this call created it (touches keep it from then on):
+ * every command here runs once per session and batch.
  */
 const APPEND = `${NUMBER}
 local function parts(id)
@@ -61,21 +62,25 @@ local first = last - #kept + 1
 if seen then redis.call('HSET', KEYS[1], 'src', seen) end
 local frames = {}
 local length = 0
+-- How long the list was before this call (nil until the first push tells).
+local before = nil
+local function push()
+  length = redis.call('RPUSH', KEYS[2], unpack(frames))
+  before = before or length - #frames
+  frames = {}
+end
 for k = 1, #kept do
   ids[kept[k]] = first + k - 1
   -- Frames beyond capacity would be trimmed at once; their ids are still spent.
   if k > #kept - capacity then
     frames[#frames + 1] = ARGV[1] .. int(first + k - 1) .. ARGV[4 + kept[k]]
-    if #frames == 1000 then
-      length = redis.call('RPUSH', KEYS[2], unpack(frames))
-      frames = {}
-    end
+    if #frames == 1000 then push() end
   end
 end
-if #frames > 0 then length = redis.call('RPUSH', KEYS[2], unpack(frames)) end
+if #frames > 0 then push() end
 if length > capacity then redis.call('LTRIM', KEYS[2], -capacity, -1) end
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-redis.call('PEXPIRE', KEYS[2], ARGV[3])
+if last == #kept then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+if before == 0 then redis.call('PEXPIRE', KEYS[2], ARGV[3]) end
 return ids
 `;
 

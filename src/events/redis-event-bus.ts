@@ -12,10 +12,13 @@ import { EventBus } from './event-bus';
 export const DELIVERIES_CHANNEL = 'vora:deliveries';
 
 /**
- * Each message is `<origin> <JSON array of deliveries>`: the instance that
- * routed the batch hands it to its own sockets at once, and skips its own
- * message when Redis echoes it, so that it neither waits a round trip for its
- * own sessions nor parses what it wrote.
+ * Each message is `<origin> ` and then one line per delivery, `<sessionId>
+ * <id> <acceptedAt or -> <frame>`: the instance that routed the batch hands it
+ * to its own sockets at once, and skips its own message when Redis echoes it,
+ * so that it neither waits a round trip for its own sessions nor parses what
+ * it wrote. Lines rather than JSON: a frame is JSON text, which has no raw
+ * line break, so it travels as it is instead of escaped inside another JSON
+ * string, and is read back by slicing instead of parsing (issue 7).
  */
 @Injectable()
 export class RedisEventBus extends EventBus {
@@ -32,8 +35,8 @@ export class RedisEventBus extends EventBus {
   async deliver(deliveries: readonly Delivery[]): Promise<void> {
     if (!deliveries.length) return;
     this.handOn(deliveries);
-    const payload = JSON.stringify(deliveries.map(({ sessionId, id, frame, acceptedAt }) => ({ sessionId, id, frame, acceptedAt })));
-    await viaRedis(() => this.connection.client.publish(DELIVERIES_CHANNEL, this.ownPrefix + payload));
+    const message = this.ownPrefix + deliveryLines(deliveries);
+    await viaRedis(() => this.connection.client.publish(DELIVERIES_CHANNEL, message));
   }
 
   onDeliveries(handler: (deliveries: readonly Delivery[]) => void): void {
@@ -46,12 +49,9 @@ export class RedisEventBus extends EventBus {
 
   private receive(message: string): void {
     if (message.startsWith(this.ownPrefix)) return;
-    let deliveries: Delivery[];
-    try {
-      deliveries = JSON.parse(message.slice(message.indexOf(' ') + 1)) as Delivery[];
-      if (!Array.isArray(deliveries)) throw new Error('not an array');
-    } catch (error) {
-      this.logger.error(`ignored a malformed message on ${DELIVERIES_CHANNEL}: ${(error as Error).message}`);
+    const deliveries = readDeliveryLines(message, message.indexOf(' ') + 1);
+    if (typeof deliveries === 'string') {
+      this.logger.error(`ignored a malformed message on ${DELIVERIES_CHANNEL}: ${deliveries}`);
       return;
     }
     this.handOn(deliveries);
@@ -66,4 +66,35 @@ export class RedisEventBus extends EventBus {
       }
     }
   }
+}
+
+/** One line per delivery, each ending in a line break. */
+export function deliveryLines(deliveries: readonly Delivery[]): string {
+  let text = '';
+  for (const { sessionId, id, acceptedAt, frame } of deliveries) text += `${sessionId} ${id} ${acceptedAt ?? '-'} ${frame}\n`;
+  return text;
+}
+
+/** The deliveries of `text` from `start` on, or what is wrong with it (nothing is handed on then). */
+export function readDeliveryLines(text: string, start: number): Delivery[] | string {
+  const deliveries: Delivery[] = [];
+  let at = start;
+  while (at < text.length) {
+    const end = text.indexOf('\n', at);
+    const afterSession = text.indexOf(' ', at);
+    const afterId = text.indexOf(' ', afterSession + 1);
+    const afterAccepted = text.indexOf(' ', afterId + 1);
+    if (end < 0 || afterSession <= at || afterId < 0 || afterAccepted < 0 || afterAccepted + 1 >= end) {
+      return `line ${deliveries.length + 1} is not "<sessionId> <id> <acceptedAt> <frame>"`;
+    }
+    const id = Number(text.slice(afterSession + 1, afterId));
+    const accepted = text.slice(afterId + 1, afterAccepted);
+    const acceptedAt = accepted === '-' ? undefined : Number(accepted);
+    if (!Number.isSafeInteger(id) || id < 1 || (acceptedAt !== undefined && !Number.isFinite(acceptedAt))) {
+      return `line ${deliveries.length + 1} has a malformed id or time`;
+    }
+    deliveries.push({ sessionId: text.slice(at, afterSession), id, acceptedAt, frame: text.slice(afterAccepted + 1, end) });
+    at = end + 1;
+  }
+  return deliveries;
 }
