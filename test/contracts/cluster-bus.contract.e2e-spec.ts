@@ -3,7 +3,8 @@ import { ClusterBus } from '../../src/common/cluster-bus';
 import { MemoryClusterBus } from '../../src/common/memory-cluster-bus';
 import { RedisClusterBus } from '../../src/common/redis-cluster-bus';
 import { eventually } from '../support/eventually';
-import { connectRedis, startRedis, TestRedis } from '../support/redis-server';
+import { contractAdapters } from '../support/contract-adapters';
+import { connectRedis } from '../support/redis-server';
 
 /** Two gateway instances' view of the bus: in memory both are the one process bus. */
 interface Harness {
@@ -12,36 +13,22 @@ interface Harness {
   close(): Promise<void>;
 }
 
-let redis: TestRedis;
-beforeAll(async () => {
-  redis = await startRedis();
-});
-afterAll(async () => {
-  await redis?.close();
-});
-
-const adapters: Array<[string, () => Promise<Harness>]> = [
-  [
-    'memory',
-    async () => {
-      const bus = new MemoryClusterBus();
-      return { a: bus, b: bus, close: async () => undefined };
-    },
-  ],
-  [
-    'redis',
-    async () => {
-      const [first, second] = await Promise.all([connectRedis(redis.url), connectRedis(redis.url)]);
-      return {
-        a: new RedisClusterBus(first),
-        b: new RedisClusterBus(second),
-        close: async () => {
-          await Promise.all([first.close(), second.close()]);
-        },
-      };
-    },
-  ],
-];
+const adapters = contractAdapters(
+  (): Harness => {
+    const bus = new MemoryClusterBus();
+    return { a: bus, b: bus, close: async () => undefined };
+  },
+  async (url): Promise<Harness> => {
+    const [first, second] = await Promise.all([connectRedis(url), connectRedis(url)]);
+    return {
+      a: new RedisClusterBus(first),
+      b: new RedisClusterBus(second),
+      close: async () => {
+        await Promise.all([first.close(), second.close()]);
+      },
+    };
+  },
+);
 
 describe.each(adapters)('ClusterBus contract: %s', (_name, make) => {
   let harness: Harness;

@@ -1,45 +1,33 @@
 import { randomUUID } from 'node:crypto';
 import { GatewayConfig } from '../../src/config/gateway-config';
+import { loadConfig } from '../../src/config/load-config';
 import { FRAME_HEAD, frameTail } from '../../src/events/envelope';
 import { Delivery, EventBuffer } from '../../src/events/event-buffer';
 import { MemoryEventBuffer } from '../../src/events/memory-event-buffer';
 import { RedisEventBuffer } from '../../src/events/redis-event-buffer';
 import { eventually } from '../support/eventually';
-import { connectRedis, redisConfig, startRedis, TestRedis } from '../support/redis-server';
+import { contractAdapters } from '../support/contract-adapters';
+import { connectRedis, redisConfig } from '../support/redis-server';
 
 interface Harness {
   buffer: EventBuffer;
   close(): Promise<void>;
 }
 
-let redis: TestRedis;
-beforeAll(async () => {
-  redis = await startRedis();
-});
-afterAll(async () => {
-  await redis?.close();
-});
-
 const CAPACITY = 5;
 
 /** Builds a buffer of each adapter from one validated configuration. */
-const adapters: Array<[string, (env: Record<string, string>) => Promise<Harness>]> = [
-  [
-    'memory',
-    async (env) => {
-      const buffer = new MemoryEventBuffer(redisConfig(redis.url, env));
-      return { buffer, close: async () => buffer.onModuleDestroy() };
-    },
-  ],
-  [
-    'redis',
-    async (env) => {
-      const connection = await connectRedis(redis.url, env);
-      const config: GatewayConfig = redisConfig(redis.url, env);
-      return { buffer: new RedisEventBuffer(connection, config), close: () => connection.close() };
-    },
-  ],
-];
+const adapters = contractAdapters(
+  (env: Record<string, string>): Harness => {
+    const buffer = new MemoryEventBuffer(loadConfig(env));
+    return { buffer, close: async () => buffer.onModuleDestroy() };
+  },
+  async (url, env: Record<string, string>): Promise<Harness> => {
+    const connection = await connectRedis(url, env);
+    const config: GatewayConfig = redisConfig(url, env);
+    return { buffer: new RedisEventBuffer(connection, config), close: () => connection.close() };
+  },
+);
 
 /** A realistic tail, with quotes, unicode and nesting that must survive byte for byte. */
 const tail = (n: number): string =>

@@ -5,7 +5,8 @@ import { EventBus } from '../../src/events/event-bus';
 import { MemoryEventBus } from '../../src/events/memory-event-bus';
 import { RedisEventBus } from '../../src/events/redis-event-bus';
 import { eventually } from '../support/eventually';
-import { connectRedis, startRedis, TestRedis } from '../support/redis-server';
+import { contractAdapters } from '../support/contract-adapters';
+import { connectRedis } from '../support/redis-server';
 
 /** Two gateway instances' view of the bus: in memory both are the one process bus. */
 interface Harness {
@@ -14,36 +15,22 @@ interface Harness {
   close(): Promise<void>;
 }
 
-let redis: TestRedis;
-beforeAll(async () => {
-  redis = await startRedis();
-});
-afterAll(async () => {
-  await redis?.close();
-});
-
-const adapters: Array<[string, () => Promise<Harness>]> = [
-  [
-    'memory',
-    async () => {
-      const bus = new MemoryEventBus();
-      return { a: bus, b: bus, close: async () => undefined };
-    },
-  ],
-  [
-    'redis',
-    async () => {
-      const [first, second] = await Promise.all([connectRedis(redis.url), connectRedis(redis.url)]);
-      return {
-        a: new RedisEventBus(first),
-        b: new RedisEventBus(second),
-        close: async () => {
-          await Promise.all([first.close(), second.close()]);
-        },
-      };
-    },
-  ],
-];
+const adapters = contractAdapters(
+  (): Harness => {
+    const bus = new MemoryEventBus();
+    return { a: bus, b: bus, close: async () => undefined };
+  },
+  async (url): Promise<Harness> => {
+    const [first, second] = await Promise.all([connectRedis(url), connectRedis(url)]);
+    return {
+      a: new RedisEventBus(first),
+      b: new RedisEventBus(second),
+      close: async () => {
+        await Promise.all([first.close(), second.close()]);
+      },
+    };
+  },
+);
 
 const delivery = (sessionId: string, id: number): Delivery => {
   const tail = frameTail({

@@ -4,37 +4,26 @@ import { RedisSessionStore } from '../../src/session/redis-session.store';
 import { Session } from '../../src/session/session';
 import { SessionStore } from '../../src/session/session.store';
 import { eventually } from '../support/eventually';
-import { connectRedis, startRedis, TestRedis } from '../support/redis-server';
+import { contractAdapters, redisForThisSpec } from '../support/contract-adapters';
+import { connectRedis } from '../support/redis-server';
 
 interface Harness {
   store: SessionStore;
   close(): Promise<void>;
 }
 
-let redis: TestRedis;
-beforeAll(async () => {
-  redis = await startRedis();
-});
-afterAll(async () => {
-  await redis?.close();
-});
-
-const adapters: Array<[string, () => Promise<Harness>]> = [
-  [
-    'memory',
-    async () => {
-      const store = new MemorySessionStore();
-      return { store, close: async () => store.onModuleDestroy() };
-    },
-  ],
-  [
-    'redis',
-    async () => {
-      const connection = await connectRedis(redis.url);
-      return { store: new RedisSessionStore(connection), close: () => connection.close() };
-    },
-  ],
-];
+const redis = redisForThisSpec();
+const adapters = contractAdapters(
+  (): Harness => {
+    const store = new MemorySessionStore();
+    return { store, close: async () => store.onModuleDestroy() };
+  },
+  async (url): Promise<Harness> => {
+    const connection = await connectRedis(url);
+    return { store: new RedisSessionStore(connection), close: () => connection.close() };
+  },
+  redis,
+);
 
 const LONG = { ttlS: 60, maxPerUser: 10 };
 const byId = (sessions: Session[]) => [...sessions].sort((a, b) => a.id.localeCompare(b.id));
@@ -258,7 +247,7 @@ describe.each(adapters)('SessionStore contract: %s', (_name, make) => {
 
 describe('SessionStore contract: redis across instances', () => {
   it('shares sessions between two connections, as between two gateway instances', async () => {
-    const [a, b] = await Promise.all([connectRedis(redis.url), connectRedis(redis.url)]);
+    const [a, b] = await Promise.all([connectRedis(redis().url), connectRedis(redis().url)]);
     try {
       const storeA = new RedisSessionStore(a);
       const storeB = new RedisSessionStore(b);
@@ -282,7 +271,7 @@ describe('SessionStore contract: redis across instances', () => {
   });
 
   it('keeps a user in braces in its own slot', async () => {
-    const connection = await connectRedis(redis.url);
+    const connection = await connectRedis(redis().url);
     try {
       const store = new RedisSessionStore(connection);
       const tricky = { sub: 'a}:sessions{b', other: 'a' };

@@ -3,37 +3,24 @@ import { MemorySubscriptionStore } from '../../src/session/memory-subscription.s
 import { RedisSubscriptionStore } from '../../src/session/redis-subscription.store';
 import { StoredSubscription, SUBSCRIBE_ALL, SubscriptionStore } from '../../src/session/subscription.store';
 import { eventually } from '../support/eventually';
-import { connectRedis, startRedis, TestRedis } from '../support/redis-server';
+import { contractAdapters } from '../support/contract-adapters';
+import { connectRedis } from '../support/redis-server';
 
 interface Harness {
   store: SubscriptionStore;
   close(): Promise<void>;
 }
 
-let redis: TestRedis;
-beforeAll(async () => {
-  redis = await startRedis();
-});
-afterAll(async () => {
-  await redis?.close();
-});
-
-const adapters: Array<[string, () => Promise<Harness>]> = [
-  [
-    'memory',
-    async () => {
-      const store = new MemorySubscriptionStore();
-      return { store, close: async () => store.onModuleDestroy() };
-    },
-  ],
-  [
-    'redis',
-    async () => {
-      const connection = await connectRedis(redis.url);
-      return { store: new RedisSubscriptionStore(connection), close: () => connection.close() };
-    },
-  ],
-];
+const adapters = contractAdapters(
+  (): Harness => {
+    const store = new MemorySubscriptionStore();
+    return { store, close: async () => store.onModuleDestroy() };
+  },
+  async (url): Promise<Harness> => {
+    const connection = await connectRedis(url);
+    return { store: new RedisSubscriptionStore(connection), close: () => connection.close() };
+  },
+);
 
 const CALLS: StoredSubscription = { subscribeAll: false, events: ['CallDelivered', 'CallCleared'] };
 const PRESENCE: StoredSubscription = { subscribeAll: false, events: ['PresenceChanged'] };
