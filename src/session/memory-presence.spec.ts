@@ -1,6 +1,13 @@
+import { Test } from '@nestjs/testing';
+import { ConfigModule } from '../config/config.module';
+import { loadConfig } from '../config/load-config';
+import { MetricsModule } from '../metrics/metrics.module';
+import { StorageModule } from '../storage/storage.module';
 import { MemoryPresence } from './memory-presence';
 import { MemorySessionStore } from './memory-session.store';
+import { Presence } from './presence';
 import { Session } from './session';
+import { SessionStore } from './session.store';
 
 const session: Session = {
   id: 'session-1',
@@ -54,7 +61,23 @@ describe('MemoryPresence', () => {
     expect(await presence.isConnected(session.id)).toBe(false);
   });
 
-  it('refuses any session store but the memory one', () => {
-    expect(() => new MemoryPresence({} as MemorySessionStore)).toThrow(/memory session store/);
+});
+
+describe('MemoryPresence in the storage module (STORE=memory)', () => {
+  it('keeps presence in the records of the store the SessionStore port serves', async () => {
+    const config = loadConfig({ STORE: 'memory' });
+    const moduleRef = await Test.createTestingModule({ imports: [ConfigModule.forRoot(config), MetricsModule, StorageModule.forRoot(config)] }).compile();
+    try {
+      const sessions = moduleRef.get(SessionStore);
+      expect(sessions).toBe(moduleRef.get(MemorySessionStore));
+      await sessions.open(session, { ttlS: 60, maxPerUser: 3 });
+      const presence = moduleRef.get(Presence);
+      await presence.connected(session.id, 'c1', 1_000);
+      expect(await presence.isConnected(session.id)).toBe(true);
+      await sessions.remove(session.id);
+      expect(await presence.isConnected(session.id)).toBe(false);
+    } finally {
+      await moduleRef.close();
+    }
   });
 });

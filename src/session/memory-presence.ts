@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { MemorySessionStore } from './memory-session.store';
 import { Presence } from './presence';
-import { SessionStore } from './session.store';
 
 /**
  * Presence of a single instance, kept in the sessions' own records (a socket
@@ -9,12 +8,9 @@ import { SessionStore } from './session.store';
  */
 @Injectable()
 export class MemoryPresence extends Presence {
-  private readonly sessions: MemorySessionStore;
-
-  constructor(sessions: SessionStore) {
+  /** The memory store itself, not the SessionStore port: presence lives in its records. */
+  constructor(private readonly sessions: MemorySessionStore) {
     super();
-    if (!(sessions instanceof MemorySessionStore)) throw new Error('MemoryPresence needs the memory session store');
-    this.sessions = sessions;
   }
 
   async connected(sessionId: string, connectionId: string, ttlMs: number): Promise<void> {

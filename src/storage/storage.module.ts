@@ -48,7 +48,12 @@ export class StorageModule {
   static forRoot(config: GatewayConfig): DynamicModule {
     if (config.store !== 'memory' && config.store !== 'redis') throw new Error(`STORE=${config.store} is not supported by this build`);
     const redis = config.store === 'redis';
-    const ports: Provider[] = ADAPTERS.map(([port, memory, redisAdapter]) => ({ provide: port, useClass: redis ? redisAdapter : memory }));
+    // Each adapter is a provider of its own, which its port points at: an adapter may then
+    // depend on another by class (MemoryPresence keeps presence in MemorySessionStore's records).
+    const ports: Provider[] = ADAPTERS.flatMap(([port, memory, redisAdapter]) => {
+      const adapter = redis ? redisAdapter : memory;
+      return [adapter, { provide: port, useExisting: adapter }];
+    });
     const tokens = ADAPTERS.map(([port]) => port);
     // With Redis every port shares one pair of connections (commands, pub/sub), exported too for
     // Redis-only features (the ingress stream, the egress stream).
