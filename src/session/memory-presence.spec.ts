@@ -60,7 +60,6 @@ describe('MemoryPresence', () => {
     await store.remove(session.id);
     expect(await presence.isConnected(session.id)).toBe(false);
   });
-
 });
 
 describe('MemoryPresence in the storage module (STORE=memory)', () => {

@@ -255,7 +255,8 @@ describe.each(adapters)('EventBuffer contract: %s', (_name, make) => {
       await append(touched, 1);
       await append(appended, 1);
       await append(idle, 1);
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      // Mid-life: were appends to extend it, `appended` would outlive `idle` by this much.
+      await new Promise((resolve) => setTimeout(resolve, 300));
       await append(appended, 2);
       await eventually(async () => {
         await buffer.touch(touched);
