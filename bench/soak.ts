@@ -26,8 +26,8 @@
  * reordering. Events the subscription excludes are published too and must
  * never arrive.
  */
-import { ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { ChildProcess, execFileSync, fork } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -35,9 +35,8 @@ import Redis from 'ioredis';
 import { DevIssuerKey } from '../src/auth/dev-issuer/dev-issuer';
 import type { TestRedis } from '../test/support/redis-server';
 import { softRequest, SoftAnswer } from './support/http';
-import { compileGateway, connectInspector, rssKiB } from './support/processes';
+import { compileGateway, INSPECT_ARGS, rssKiB, ServerProcess } from './support/processes';
 import { ownRedis } from './support/redis';
-import { freePort } from '../test/support/free-port';
 import type { ClientSpec, ParentMessage, Progress, WorkerMessage, WorkerStats } from './soak-client';
 
 const SUBSET_EVENTS = ['CallDelivered', 'CallCleared', 'PresenceChanged', 'VoicemailWaiting'];
@@ -141,90 +140,31 @@ async function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
   clearTimeout(timer);
 }
 
-/** A gateway instance (the compiled build) with the inspector on loopback, so that the soak can collect garbage before reading memory. */
-class Gateway {
-  exitedEarly?: string;
-  private stopping = false;
+/**
+ * A gateway instance (the compiled build) with the inspector on loopback, so
+ * that the soak can collect garbage before reading memory. Says at once when
+ * it dies during the soak.
+ */
+async function startGateway(name: string, env: Record<string, string>): Promise<ServerProcess> {
+  const gateway = await ServerProcess.node(name, [...INSPECT_ARGS, join(BUILD_DIR, 'main.js')], env, LOG_DIR);
+  gateway.child.once('exit', () => {
+    if (gateway.exitedEarly) console.error(`\n!! ${name} ${gateway.exitedEarly} during the soak; see ${gateway.logFile}`);
+  });
+  return gateway;
+}
 
-  private constructor(
-    readonly name: string,
-    readonly child: ChildProcess,
-    readonly port: number,
-    readonly logFile: string,
-  ) {
-    child.once('exit', (code, signal) => {
-      if (!this.stopping) {
-        this.exitedEarly = `exited with ${signal ?? code}`;
-        console.error(`\n!! ${name} ${this.exitedEarly} during the soak; see ${logFile}`);
-      }
-    });
-  }
+/** Two full garbage collections, then VmRSS and the V8 heap in use. */
+async function memoryAfterGc(gateway: ServerProcess): Promise<Memory> {
+  await gateway.collectGarbage();
+  return { rssKiB: rssKiBOrZero(gateway.pid), heapUsedKiB: await gateway.heapUsedKiB() };
+}
 
-  get url(): string {
-    return `http://127.0.0.1:${this.port}`;
-  }
-
-  get pid(): number {
-    return this.child.pid!;
-  }
-
-  static async start(name: string, env: Record<string, string>, logDir: string): Promise<Gateway> {
-    const port = await freePort();
-    const logFile = join(logDir, `${name}.log`);
-    const log = openSync(logFile, 'w');
-    const child = track(
-      spawn(process.execPath, ['--inspect=127.0.0.1:0', join(BUILD_DIR, 'main.js')], {
-        cwd: ROOT,
-        env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: String(port), ...env },
-        stdio: ['ignore', log, log],
-      }),
-    );
-    closeSync(log);
-    const gateway = new Gateway(name, child, port, logFile);
-    const deadline = Date.now() + 30_000;
-    while (Date.now() < deadline) {
-      if (child.exitCode !== null) throw new Error(`${name} exited at start:\n${readFileSync(logFile, 'utf8').slice(-3000)}`);
-      try {
-        if ((await fetch(`${gateway.url}/health/liveness`)).status === 204) return gateway;
-      } catch {
-        /* not listening yet */
-      }
-      await sleep(100);
-    }
-    child.kill('SIGKILL');
-    throw new Error(`${name} did not start within 30 s:\n${readFileSync(logFile, 'utf8').slice(-3000)}`);
-  }
-
-  rssKiB(): number {
-    return rssKiBOrZero(this.pid);
-  }
-
-  /** Two full garbage collections through the inspector, then VmRSS and the V8 heap in use. */
-  async memoryAfterGc(): Promise<{ rssKiB: number; heapUsedKiB: number }> {
-    const inspector = await connectInspector(this.logFile);
-    if (!inspector) return { rssKiB: this.rssKiB(), heapUsedKiB: 0 };
-    try {
-      await inspector.call('HeapProfiler.enable');
-      await inspector.call('HeapProfiler.collectGarbage');
-      await inspector.call('HeapProfiler.collectGarbage');
-      const evaluated = await inspector.call('Runtime.evaluate', { expression: 'process.memoryUsage().heapUsed', returnByValue: true });
-      return { rssKiB: this.rssKiB(), heapUsedKiB: Number(evaluated?.result?.value ?? 0) / 1024 };
-    } finally {
-      inspector.close();
-    }
-  }
-
-  async metrics(): Promise<string> {
-    try {
-      return await (await fetch(`${this.url}/metrics`)).text();
-    } catch {
-      return '';
-    }
-  }
-
-  async stop(): Promise<void> {
-    this.stopping = true;
-    await stopChild(this.child, 8_000);
+/** The gateway's /metrics, or nothing when it does not answer. */
+async function scrape(gateway: ServerProcess): Promise<string> {
+  try {
+    return await (await fetch(`${gateway.url}/metrics`)).text();
+  } catch {
+    return '';
   }
 }
 
@@ -289,7 +229,7 @@ class Platform {
   stoppedAt = 0;
 
   constructor(
-    private readonly gateways: Gateway[],
+    private readonly gateways: ServerProcess[],
     private readonly token: string,
   ) {}
 
@@ -596,7 +536,7 @@ async function main(): Promise<number> {
   console.log(`machine: ${machine}; gateway at ${gitRevision()}; logs in ${LOG_DIR}`);
 
   let redis: TestRedis | undefined;
-  const gateways: Gateway[] = [];
+  const gateways: ServerProcess[] = [];
   const workers: ChildProcess[] = [];
   let platform: Platform | undefined;
   try {
@@ -615,18 +555,18 @@ async function main(): Promise<number> {
       // sessions, so a 409 or 429 would mean the gateway leaks its counts.
       ...(redis ? { REDIS_URL: redis.url } : {}),
     };
-    for (let i = 0; i < instances; i++) gateways.push(await Gateway.start(instances > 1 ? `gateway-${i + 1}` : 'gateway', env, LOG_DIR));
+    for (let i = 0; i < instances; i++) gateways.push(await startGateway(instances > 1 ? `gateway-${i + 1}` : 'gateway', env));
     const platformToken = await key.sign({ sub: 'soak-platform', scope: 'vora:events:publish', audience: 'vora-gateway', ttlS: 4 * 3600 });
     platform = new Platform(gateways, platformToken);
 
     // A warm-up request per instance, then memory at rest.
     for (const gateway of gateways) await fetch(`${gateway.url}/health/readiness`).catch(() => undefined);
     const memoryStart: Memory[] = [];
-    for (const gateway of gateways) memoryStart.push(await gateway.memoryAfterGc());
-    const peakRss = gateways.map((g) => g.rssKiB());
+    for (const gateway of gateways) memoryStart.push(await memoryAfterGc(gateway));
+    const peakRss = gateways.map((g) => rssKiBOrZero(g.pid));
     const lagMax = gateways.map(() => 0);
     // The gateway's event loop histogram starts over at every scrape: one now, so that start-up is not counted.
-    await Promise.all(gateways.map((g) => g.metrics()));
+    await Promise.all(gateways.map(scrape));
     const overflowsAtStart = listenOverflows();
 
     // Client processes.
@@ -682,11 +622,11 @@ async function main(): Promise<number> {
     // RSS every second; the event loop's longest delay from the gateway's own metrics (reset at every scrape).
     let scraping = false;
     const sampler = setInterval(() => {
-      gateways.forEach((g, i) => (peakRss[i] = Math.max(peakRss[i], g.rssKiB())));
+      gateways.forEach((g, i) => (peakRss[i] = Math.max(peakRss[i], rssKiBOrZero(g.pid))));
       if (scraping) return;
       scraping = true;
       void Promise.all(
-        gateways.map(async (g, i) => (lagMax[i] = Math.max(lagMax[i], sumMetric(await g.metrics(), 'vora_nodejs_eventloop_lag_max_seconds')))),
+        gateways.map(async (g, i) => (lagMax[i] = Math.max(lagMax[i], sumMetric(await scrape(g), 'vora_nodejs_eventloop_lag_max_seconds')))),
       ).finally(() => (scraping = false));
     }, 1_000);
     let nextPrint = startedAt + 10_000;
@@ -699,7 +639,7 @@ async function main(): Promise<number> {
       console.log(
         `[${String(Math.round((Date.now() - startedAt) / 1000)).padStart(4)} s] published ${fmt(platform.published)}, owed ${fmt(platform.sent)}, ` +
           `received ${fmt(sum('received'))}; live sessions ${platform.liveCount}, sockets ${sum('connected')}, reconnects ${fmt(sum('reconnects'))}, ` +
-          `logouts ${fmt(sum('logouts'))}, errors ${sum('errors')}; RSS ${gateways.map((g) => mib(g.rssKiB())).join(' + ')}`,
+          `logouts ${fmt(sum('logouts'))}, errors ${sum('errors')}; RSS ${gateways.map((g) => mib(rssKiBOrZero(g.pid))).join(' + ')}`,
       );
     }
 
@@ -716,9 +656,9 @@ async function main(): Promise<number> {
 
     // The gateway at rest again: every session logged out.
     await sleep(1_000);
-    const metrics = await Promise.all(gateways.map((g) => g.metrics()));
+    const metrics = await Promise.all(gateways.map(scrape));
     const memoryEnd: Memory[] = [];
-    for (const gateway of gateways) memoryEnd.push(gateway.exitedEarly ? { rssKiB: 0, heapUsedKiB: 0 } : await gateway.memoryAfterGc());
+    for (const gateway of gateways) memoryEnd.push(gateway.exitedEarly ? { rssKiB: 0, heapUsedKiB: 0 } : await memoryAfterGc(gateway));
     let redisKeys = '';
     if (redis) {
       const client = new Redis(redis.url, { maxRetriesPerRequest: 1 });

@@ -104,15 +104,23 @@ export function rssKiB(pid: number): number {
 
 /** A server under test (gateway or baseline) in its own process, stopped by stop(). */
 export class ServerProcess {
+  /** How it ended, when it ended before stop() was called. */
+  exitedEarly?: string;
   private readonly exited: Promise<void>;
+  private stopping = false;
 
   private constructor(
     readonly name: string,
     readonly child: ChildProcess,
     readonly port: number,
-    private readonly logFile: string,
+    readonly logFile: string,
   ) {
-    this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    this.exited = new Promise((resolve) =>
+      child.once('exit', (code, signal) => {
+        if (!this.stopping) this.exitedEarly = `exited with ${signal ?? code}`;
+        resolve();
+      }),
+    );
   }
 
   get url(): string {
@@ -141,6 +149,11 @@ export class ServerProcess {
     });
   }
 
+  /** Any compiled Node script (`args` end with its path), logging into `logDir`: the soak's gateways. */
+  static async node(name: string, args: string[], env: Record<string, string>, logDir = LOG_DIR): Promise<ServerProcess> {
+    return ServerProcess.start(name, args, env, logDir);
+  }
+
   /** A baseline server from bench/baseline (TypeScript, transpiled on load). */
   static async baseline(name: string, script: string, env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<ServerProcess> {
     return ServerProcess.start(name, [...nodeArgs, ...profileArgs(name), compileBaseline(script)], env);
@@ -157,6 +170,19 @@ export class ServerProcess {
     await inspector.call('HeapProfiler.collectGarbage');
     await inspector.call('HeapProfiler.collectGarbage');
     inspector.close();
+  }
+
+  /** The V8 heap in use, through the inspector (the process must run with INSPECT_ARGS). */
+  async heapUsedKiB(): Promise<number> {
+    const inspector = await this.inspector();
+    try {
+      const evaluated = (await inspector.call('Runtime.evaluate', { expression: 'process.memoryUsage().heapUsed', returnByValue: true })) as {
+        result?: { value?: number };
+      };
+      return Number(evaluated?.result?.value ?? 0) / 1024;
+    } finally {
+      inspector.close();
+    }
   }
 
   /** A CPU profile of the server while `during` runs (inspector protocol; the process must run with INSPECT_ARGS). */
@@ -180,10 +206,10 @@ export class ServerProcess {
     return inspector;
   }
 
-  private static async start(name: string, args: string[], env: Record<string, string>): Promise<ServerProcess> {
-    mkdirSync(LOG_DIR, { recursive: true });
+  private static async start(name: string, args: string[], env: Record<string, string>, logDir = LOG_DIR): Promise<ServerProcess> {
+    mkdirSync(logDir, { recursive: true });
     const port = await freePort();
-    const logFile = join(LOG_DIR, `${name}.log`);
+    const logFile = join(logDir, `${name}.log`);
     const log = openSync(logFile, 'w');
     const child = spawn(process.execPath, args, {
       cwd: ROOT,
@@ -199,6 +225,7 @@ export class ServerProcess {
 
   /** SIGTERM (so that --cpu-prof writes its profile), SIGKILL after 10 s. */
   async stop(): Promise<void> {
+    this.stopping = true;
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     this.child.kill('SIGTERM');
     const killed = sleep(10_000).then(() => this.child.kill('SIGKILL'));
