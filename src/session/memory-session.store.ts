@@ -72,10 +72,6 @@ export class MemorySessionStore extends SessionStore implements OnModuleDestroy 
     return this.live(this.byUser.get(sub), Date.now());
   }
 
-  async listByIdentity(identity: string): Promise<Session[]> {
-    return this.live(this.byIdentity.get(identity), Date.now());
-  }
-
   async listByIdentities(identities: readonly string[]): Promise<Session[][]> {
     const now = Date.now();
     return identities.map((identity) => this.live(this.byIdentity.get(identity), now));

@@ -261,11 +261,6 @@ export class RedisSessionStore extends SessionStore {
     return sessions.map(parse);
   }
 
-  async listByIdentity(identity: string): Promise<Session[]> {
-    const [sessions] = await this.listByIdentities([identity]);
-    return sessions;
-  }
-
   /** Each step shares its round trip with the touches of every other socket's heartbeat. */
   async touch(id: string, ttlS: number): Promise<boolean> {
     const [sub] = (await this.connection.inTurn((pipeline) => pipeline.get(keys.id(id)))) as [string | null];

@@ -18,13 +18,17 @@ export abstract class SessionStore {
   abstract get(id: string): Promise<Session | undefined>;
   abstract findByTokenHash(tokenHash: string): Promise<Session | undefined>;
   abstract listByUser(sub: string): Promise<Session[]>;
-  abstract listByIdentity(identity: string): Promise<Session[]>;
   /**
    * The live sessions of each identity, aligned with `identities`: routing asks
    * once per batch for all its targets, so a store answers them together (one
    * loop in memory, two round trips to Redis) rather than one promise each.
    */
   abstract listByIdentities(identities: readonly string[]): Promise<Session[][]>;
+  /** One identity's live sessions: the same lookup, for callers that have one. */
+  async listByIdentity(identity: string): Promise<Session[]> {
+    const [sessions] = await this.listByIdentities([identity]);
+    return sessions;
+  }
   /** Extends the session's life; false when it has expired or was removed. */
   abstract touch(id: string, ttlS: number): Promise<boolean>;
   /** Removes the session and its token; returns what was removed. */
