@@ -116,7 +116,8 @@ export class SubscriptionCache implements OnModuleInit, OnModuleDestroy {
     const now = Date.now();
     const live = (cached: Cached) => now < cached.expiresAt;
     // Only identities with an expired entry get a new array: the sweep runs over every identity.
-    for (const [identity, entries] of [...this.entries]) {
+    // keep() only replaces or deletes the entry at hand, which a Map's iteration allows.
+    for (const [identity, entries] of this.entries) {
       if (Array.isArray(entries) ? !entries.every(live) : !live(entries)) this.keep(identity, live);
     }
   }
