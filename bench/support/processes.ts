@@ -64,18 +64,18 @@ function compileBaseline(script: string): string {
   return out;
 }
 
-export interface Inspector {
+interface Inspector {
   call(method: string, params?: Record<string, unknown>): Promise<any>;
   close(): void;
 }
 
 /**
  * The inspector protocol of a process started with INSPECT_ARGS, found through
- * the address it printed to `logFile`; undefined when it printed none.
+ * the address it printed to `logFile`.
  */
-export async function connectInspector(logFile: string): Promise<Inspector | undefined> {
+async function connectInspector(name: string, logFile: string): Promise<Inspector> {
   const match = /Debugger listening on (ws:\/\/\S+)/.exec(readFileSync(logFile, 'utf8'));
-  if (!match) return undefined;
+  if (!match) throw new Error(`${name} does not run with the inspector (INSPECT_ARGS)`);
   const socket = new WebSocket(match[1], { maxPayload: 1 << 30 });
   await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
   let id = 0;
@@ -142,21 +142,16 @@ export class ServerProcess {
   /** The compiled gateway (node .data/bench-build/main.js). */
   static async gateway(name: string, env: Record<string, string>, nodeArgs: string[] = []): Promise<ServerProcess> {
     buildGateway();
-    return ServerProcess.start(name, [...nodeArgs, ...profileArgs(name), join(BUILD_DIR, 'main.js')], {
+    return ServerProcess.node(name, [...nodeArgs, ...profileArgs(name), join(BUILD_DIR, 'main.js')], {
       NODE_ENV: 'production',
       DEV_KEY_DIR: join(ROOT, '.data', 'bench', 'dev-key'),
       ...env,
     });
   }
 
-  /** Any compiled Node script (`args` end with its path), logging into `logDir`: the soak's gateways. */
-  static async node(name: string, args: string[], env: Record<string, string>, logDir = LOG_DIR): Promise<ServerProcess> {
-    return ServerProcess.start(name, args, env, logDir);
-  }
-
   /** A baseline server from bench/baseline (TypeScript, transpiled on load). */
   static async baseline(name: string, script: string, env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<ServerProcess> {
-    return ServerProcess.start(name, [...nodeArgs, ...profileArgs(name), compileBaseline(script)], env);
+    return ServerProcess.node(name, [...nodeArgs, ...profileArgs(name), compileBaseline(script)], env);
   }
 
   /**
@@ -200,13 +195,12 @@ export class ServerProcess {
     }
   }
 
-  private async inspector(): Promise<Inspector> {
-    const inspector = await connectInspector(this.logFile);
-    if (!inspector) throw new Error(`${this.name} does not run with the inspector (INSPECT_ARGS)`);
-    return inspector;
+  private inspector(): Promise<Inspector> {
+    return connectInspector(this.name, this.logFile);
   }
 
-  private static async start(name: string, args: string[], env: Record<string, string>, logDir = LOG_DIR): Promise<ServerProcess> {
+  /** Any compiled Node script (`args` end with its path), logging into `logDir` (the soak's gateways log into its own). */
+  static async node(name: string, args: string[], env: Record<string, string>, logDir = LOG_DIR): Promise<ServerProcess> {
     mkdirSync(logDir, { recursive: true });
     const port = await freePort();
     const logFile = join(logDir, `${name}.log`);

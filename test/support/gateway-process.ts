@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { TEST_BUILD_DIR } from './build-once';
 import { freePort } from './free-port';
 
-
 /**
  * A gateway running as its own process (the compiled build of globalSetup),
  * for what one process cannot show: SIGKILL, several instances on one Redis.
