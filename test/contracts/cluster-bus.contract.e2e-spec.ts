@@ -3,31 +3,14 @@ import { ClusterBus } from '../../src/common/cluster-bus';
 import { MemoryClusterBus } from '../../src/common/memory-cluster-bus';
 import { RedisClusterBus } from '../../src/common/redis-cluster-bus';
 import { eventually } from '../support/eventually';
-import { contractAdapters } from '../support/contract-adapters';
-import { connectRedis } from '../support/redis-server';
+import { contractAdapters, oneProcess, TwoInstances, twoInstances } from '../support/contract-adapters';
 
 /** Two gateway instances' view of the bus: in memory both are the one process bus. */
-interface Harness {
-  a: ClusterBus;
-  b: ClusterBus;
-  close(): Promise<void>;
-}
+type Harness = TwoInstances<ClusterBus>;
 
 const adapters = contractAdapters(
-  (): Harness => {
-    const bus = new MemoryClusterBus();
-    return { a: bus, b: bus, close: async () => undefined };
-  },
-  async (url): Promise<Harness> => {
-    const [first, second] = await Promise.all([connectRedis(url), connectRedis(url)]);
-    return {
-      a: new RedisClusterBus(first),
-      b: new RedisClusterBus(second),
-      close: async () => {
-        await Promise.all([first.close(), second.close()]);
-      },
-    };
-  },
+  (): Harness => oneProcess(new MemoryClusterBus()),
+  (url): Promise<Harness> => twoInstances(url, (connection) => new RedisClusterBus(connection)),
 );
 
 describe.each(adapters)('ClusterBus contract: %s', (_name, make) => {

@@ -5,31 +5,14 @@ import { EventBus } from '../../src/events/event-bus';
 import { MemoryEventBus } from '../../src/events/memory-event-bus';
 import { RedisEventBus } from '../../src/events/redis-event-bus';
 import { eventually } from '../support/eventually';
-import { contractAdapters } from '../support/contract-adapters';
-import { connectRedis } from '../support/redis-server';
+import { contractAdapters, oneProcess, TwoInstances, twoInstances } from '../support/contract-adapters';
 
 /** Two gateway instances' view of the bus: in memory both are the one process bus. */
-interface Harness {
-  a: EventBus;
-  b: EventBus;
-  close(): Promise<void>;
-}
+type Harness = TwoInstances<EventBus>;
 
 const adapters = contractAdapters(
-  (): Harness => {
-    const bus = new MemoryEventBus();
-    return { a: bus, b: bus, close: async () => undefined };
-  },
-  async (url): Promise<Harness> => {
-    const [first, second] = await Promise.all([connectRedis(url), connectRedis(url)]);
-    return {
-      a: new RedisEventBus(first),
-      b: new RedisEventBus(second),
-      close: async () => {
-        await Promise.all([first.close(), second.close()]);
-      },
-    };
-  },
+  (): Harness => oneProcess(new MemoryEventBus()),
+  (url): Promise<Harness> => twoInstances(url, (connection) => new RedisEventBus(connection)),
 );
 
 const delivery = (sessionId: string, id: number): Delivery => {

@@ -4,7 +4,7 @@ import { RedisSessionStore } from '../../src/session/redis-session.store';
 import { Session } from '../../src/session/session';
 import { SessionStore } from '../../src/session/session.store';
 import { eventually } from '../support/eventually';
-import { contractAdapters, redisForThisSpec } from '../support/contract-adapters';
+import { contractAdapters, redisForThisSpec, twoInstances } from '../support/contract-adapters';
 import { connectRedis } from '../support/redis-server';
 
 interface Harness {
@@ -247,10 +247,8 @@ describe.each(adapters)('SessionStore contract: %s', (_name, make) => {
 
 describe('SessionStore contract: redis across instances', () => {
   it('shares sessions between two connections, as between two gateway instances', async () => {
-    const [a, b] = await Promise.all([connectRedis(redis().url), connectRedis(redis().url)]);
+    const { a: storeA, b: storeB, close } = await twoInstances(redis().url, (connection) => new RedisSessionStore(connection));
     try {
-      const storeA = new RedisSessionStore(a);
-      const storeB = new RedisSessionStore(b);
       const s: Session = {
         id: randomUUID(),
         sub: `user-${randomUUID()}`,
@@ -266,7 +264,7 @@ describe('SessionStore contract: redis across instances', () => {
       expect(await storeB.remove(s.id)).toEqual(s);
       expect(await storeA.get(s.id)).toBeUndefined();
     } finally {
-      await Promise.all([a.close(), b.close()]);
+      await close();
     }
   });
 

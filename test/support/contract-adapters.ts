@@ -1,4 +1,5 @@
-import { startRedis, TestRedis } from './redis-server';
+import { RedisConnection } from '../../src/storage/redis-connection';
+import { connectRedis, startRedis, TestRedis } from './redis-server';
 
 /** What a contract test holds of an adapter while it runs. */
 export interface Closeable {
@@ -37,4 +38,27 @@ export function contractAdapters<Args extends unknown[], Harness extends Closeab
     ['memory', async (...args: Args) => memory(...args)],
     ['redis', (...args: Args) => redis(server().url, ...args)],
   ];
+}
+
+/** Two gateway instances' view of one port: the same process-wide adapter in memory. */
+export interface TwoInstances<T> extends Closeable {
+  a: T;
+  b: T;
+}
+
+/** The memory side of a two-instance contract: both instances share the one adapter. */
+export function oneProcess<T>(adapter: T): TwoInstances<T> {
+  return { a: adapter, b: adapter, close: async () => undefined };
+}
+
+/** The Redis side: an adapter for each of two connections to `url`, as on two instances. */
+export async function twoInstances<T>(url: string, make: (connection: RedisConnection) => T): Promise<TwoInstances<T>> {
+  const [first, second] = await Promise.all([connectRedis(url), connectRedis(url)]);
+  return {
+    a: make(first),
+    b: make(second),
+    close: async () => {
+      await Promise.all([first.close(), second.close()]);
+    },
+  };
 }
