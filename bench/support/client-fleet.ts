@@ -25,6 +25,11 @@ export interface FleetStats {
 export class ClientFleet {
   private constructor(private readonly workers: ChildProcess[]) {}
 
+  /** The client processes, for their CPU time. */
+  get pids(): number[] {
+    return this.workers.map((worker) => worker.pid!);
+  }
+
   static async start(processes: number): Promise<ClientFleet> {
     const script = join(__dirname, 'ws-clients.ts');
     const workers = Array.from({ length: Math.max(1, processes) }, () => forkTs(script));

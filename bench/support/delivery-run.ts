@@ -19,6 +19,12 @@ export interface PhaseResult {
   closed: Record<string, number>;
   /** Server CPU time per delivered event, in µs (all server processes). */
   cpuUsPerEvent: number;
+  /**
+   * The same for everything else on the machine's cores: the client processes,
+   * this process (the publisher) and the run's redis-server when it has one.
+   * With the servers' figure it tells where a saturated machine's CPU went.
+   */
+  otherCpuUsPerEvent: { clients: number; publisher: number; redis?: number };
   /** Paced runs: slots the publisher could not keep. */
   late: number;
   /**
@@ -53,9 +59,18 @@ async function drain(fleet: ClientFleet, published: number, idleMs = 10_000): Pr
   return stats;
 }
 
-function phaseResult(publish: PublishResult, stats: FleetStats, cpu: number): PhaseResult {
+/** CPU seconds so far, by what spends them. */
+interface CpuReading {
+  servers: number;
+  clients: number;
+  publisher: number;
+  redis?: number;
+}
+
+function phaseResult(publish: PublishResult, stats: FleetStats, cpu: CpuReading): PhaseResult {
   if (publish.errors.length) throw new Error(`the publisher failed: ${publish.errors.slice(0, 3).join('; ')}`);
   const seconds = (stats.lastAt - publish.startedAt) / 1000;
+  const perEvent = (cpuSeconds: number) => (stats.unique ? (cpuSeconds / stats.unique) * 1e6 : 0);
   return {
     published: publish.published,
     delivered: stats.unique,
@@ -66,7 +81,12 @@ function phaseResult(publish: PublishResult, stats: FleetStats, cpu: number): Ph
     lost: publish.published - stats.unique + stats.misrouted,
     duplicated: stats.duplicates,
     closed: stats.closedByServer,
-    cpuUsPerEvent: stats.unique ? (cpu / stats.unique) * 1e6 : 0,
+    cpuUsPerEvent: perEvent(cpu.servers),
+    otherCpuUsPerEvent: {
+      clients: perEvent(cpu.clients),
+      publisher: perEvent(cpu.publisher),
+      ...(cpu.redis === undefined ? {} : { redis: perEvent(cpu.redis) }),
+    },
     late: publish.late,
     lateWindows: lateWindows(stats, publish),
   };
@@ -81,12 +101,29 @@ function lateWindows(stats: FleetStats, publish: PublishResult): PhaseResult['la
   return { windows: stats.late.size, of: Math.ceil((publish.endedAt - publish.startedAt) / 100), worst };
 }
 
+/** What `after` spent since `before`. */
+function spent(after: CpuReading, before: CpuReading): CpuReading {
+  return {
+    servers: after.servers - before.servers,
+    clients: after.clients - before.clients,
+    publisher: after.publisher - before.publisher,
+    redis: after.redis === undefined || before.redis === undefined ? undefined : after.redis - before.redis,
+  };
+}
+
 /**
  * One delivery measurement against already running servers: open a socket
  * per target (client processes), warm up, then a full-speed phase and a
  * paced phase, each drained completely and checked for losses and duplicates.
+ * `redisPid`: the run's redis-server, whose CPU is then reported too.
  */
-export async function deliveryRun(servers: ServerProcess[], targets: SocketTarget[], token: string | undefined, label: string): Promise<DeliveryRun> {
+export async function deliveryRun(
+  servers: ServerProcess[],
+  targets: SocketTarget[],
+  token: string | undefined,
+  label: string,
+  redisPid?: number,
+): Promise<DeliveryRun> {
   const { durationS, pacedRate, batchSize, pacedBatchSize, inFlight, clientProcesses } = options.delivery;
   const fleet = await ClientFleet.start(clientProcesses);
   try {
@@ -97,24 +134,32 @@ export async function deliveryRun(servers: ServerProcess[], targets: SocketTarge
       targets.map((t) => t.identity),
       token,
     );
-    const cpu = () => servers.reduce((sum, s) => sum + cpuSeconds(s.pid), 0);
+    const cpu = (): CpuReading => {
+      const own = process.cpuUsage();
+      return {
+        servers: servers.reduce((sum, s) => sum + cpuSeconds(s.pid), 0),
+        clients: fleet.pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0),
+        publisher: (own.user + own.system) / 1e6,
+        redis: redisPid === undefined ? undefined : cpuSeconds(redisPid),
+      };
+    };
 
     // Warm-up: JIT, buffers, connection pools; its events are checked like the others.
     const warm = await publisher.fullSpeed(Math.min(2000, durationS * 500), batchSize, inFlight);
     const warmStats = await drain(fleet, warm.published);
-    const warmPhase = phaseResult(warm, warmStats, 0);
+    const warmPhase = phaseResult(warm, warmStats, { servers: 0, clients: 0, publisher: 0 });
 
     await fleet.reset();
     let cpuBefore = cpu();
     const full = await publisher.fullSpeed(durationS * 1000, batchSize, inFlight);
-    const fullPhase = phaseResult(full, await drain(fleet, full.published), cpu() - cpuBefore);
+    const fullPhase = phaseResult(full, await drain(fleet, full.published), spent(cpu(), cpuBefore));
     fullPhase.lost += warmPhase.lost;
     fullPhase.duplicated += warmPhase.duplicated;
 
     await fleet.reset();
     cpuBefore = cpu();
     const paced = await publisher.paced(durationS * 1000, pacedRate, pacedBatchSize);
-    const pacedPhase = phaseResult(paced, await drain(fleet, paced.published), cpu() - cpuBefore);
+    const pacedPhase = phaseResult(paced, await drain(fleet, paced.published), spent(cpu(), cpuBefore));
     console.log(
       `${label}: full ${Math.round(fullPhase.rate)} ev/s (p50 ${fullPhase.p50} ms, p99 ${fullPhase.p99} ms), ` +
         `paced ${Math.round(pacedPhase.rate)} ev/s (p50 ${pacedPhase.p50} ms, p99 ${pacedPhase.p99} ms), ` +
