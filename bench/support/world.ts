@@ -16,7 +16,7 @@ export interface GatewayWorldOptions {
  * generated directory, the gateway process(es) trusting both, and tokens.
  */
 export class GatewayWorld {
-  private readonly tokens = new Map<string, string>();
+  private readonly tokens = new Map<string, Promise<string>>();
   platformToken = '';
 
   private constructor(
@@ -73,10 +73,14 @@ export class GatewayWorld {
     this.gateways = [];
   }
 
-  /** The RS256 access token of a user (signed once, then reused: a client keeps its token). */
-  async tokenOf(sub: string): Promise<string> {
+  /**
+   * The RS256 access token of a user (signed once, then reused: a client keeps
+   * its token). The promise is kept, so that the concurrent setups of one
+   * user's two identities share one token instead of signing one each.
+   */
+  tokenOf(sub: string): Promise<string> {
     let token = this.tokens.get(sub);
-    if (!token) this.tokens.set(sub, (token = await this.issuer.sign(sub, 'vora:user')));
+    if (!token) this.tokens.set(sub, (token = this.issuer.sign(sub, 'vora:user')));
     return token;
   }
 
