@@ -429,6 +429,27 @@ describe('JWKS caching', () => {
       issuer.setDown(false);
     }
   });
+
+  it('refuses a cached token once its key has left the JWKS, within 60 s of its last check', async () => {
+    const leaving = issuer.keys[1];
+    const token = await issuer.sign({ key: leaving });
+    const call = () => http(`${gateway.url}/identity`, { token });
+    expect((await call()).status).toBe(200);
+    const newcomer = await TestIssuer.generateKey('ES256');
+    issuer.keys = [...issuer.keys.filter((key) => key !== leaving), newcomer];
+    // 61 s on: the unknown-kid cooldown is over, so the newcomer's kid makes the gateway refetch the
+    // JWKS, which no longer holds the leaving key. The cached token, valid for 300 s, has been kept
+    // 60 s at most: its signature is checked again, against the keys as they are now.
+    const later = Date.now() + 61_000;
+    jest.spyOn(Date, 'now').mockImplementation(() => later);
+    try {
+      expect((await identity(newcomer)).status).toBe(200);
+      expect(issuer.jwksRequests).toBe(3);
+      expectInvalidToken(await call(), 'the token is signed by an unknown key');
+    } finally {
+      jest.restoreAllMocks();
+    }
+  });
 });
 
 describe('JWKS endpoint down at start-up', () => {
