@@ -134,15 +134,12 @@ export async function deliveryRun(
       targets.map((t) => t.identity),
       token,
     );
-    const cpu = (): CpuReading => {
-      const own = process.cpuUsage();
-      return {
-        servers: servers.reduce((sum, s) => sum + cpuSeconds(s.pid), 0),
-        clients: fleet.pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0),
-        publisher: (own.user + own.system) / 1e6,
-        redis: redisPid === undefined ? undefined : cpuSeconds(redisPid),
-      };
-    };
+    const cpu = (): CpuReading => ({
+      servers: servers.reduce((sum, s) => sum + cpuSeconds(s.pid), 0),
+      clients: fleet.pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0),
+      publisher: cpuSeconds(process.pid),
+      redis: redisPid === undefined ? undefined : cpuSeconds(redisPid),
+    });
 
     // Warm-up: JIT, buffers, connection pools; its events are checked like the others.
     const warm = await publisher.fullSpeed(Math.min(2000, durationS * 500), batchSize, inFlight);
