@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { execPipeline, RedisConnection, viaRedis } from '../storage/redis-connection';
+import { execPipeline, execPipelineReplies, RedisConnection, viaRedis } from '../storage/redis-connection';
+import { isNonEmptyString, isString, isStringArray, isTime, isWrongType, Malformed, readJsonRecord } from '../storage/stored-value';
 import { PendingCall } from './holdup';
 import { PendingCallStore } from './pending-calls.store';
 
@@ -15,6 +16,15 @@ const keys = {
   session: (sessionId: string) => `vora:calls:session:${sessionId}`,
 };
 
+const PENDING_CALL_SHAPE = {
+  callId: isNonEmptyString,
+  identity: isString,
+  sessionIds: isStringArray,
+  startedAt: isTime,
+  deadline: isTime,
+};
+
+/** A call whose record is missing or malformed (reported) is not pending. */
 @Injectable()
 export class RedisPendingCallStore extends PendingCallStore {
   constructor(private readonly redis: RedisConnection) {
@@ -32,11 +42,11 @@ export class RedisPendingCallStore extends PendingCallStore {
   }
 
   async get(callId: string): Promise<PendingCall | undefined> {
-    return parse(await viaRedis(() => this.redis.client.get(keys.call(callId))));
+    return this.read(callId, () => this.redis.client.get(keys.call(callId)));
   }
 
   async settle(callId: string): Promise<PendingCall | undefined> {
-    const call = parse(await viaRedis(() => this.redis.client.getdel(keys.call(callId))));
+    const call = await this.read(callId, () => this.redis.client.getdel(keys.call(callId)));
     const pipeline = this.redis.client.pipeline().zrem(keys.due, callId);
     for (const sessionId of call?.sessionIds ?? []) pipeline.srem(keys.session(sessionId), callId);
     await execPipeline(pipeline);
@@ -61,11 +71,36 @@ export class RedisPendingCallStore extends PendingCallStore {
     if (!callIds.length) return [];
     const pipeline = this.redis.client.pipeline();
     for (const id of callIds) pipeline.get(keys.call(id));
-    const values = (await execPipeline(pipeline)) as Array<string | null>;
-    return values.map(parse).filter((call): call is PendingCall => call !== undefined);
+    const replies = await execPipelineReplies(pipeline);
+    const calls: PendingCall[] = [];
+    replies.forEach(([error, value], i) => {
+      const call = this.checked(callIds[i], error, value as string | null);
+      if (call) calls.push(call);
+    });
+    return calls;
   }
-}
 
-function parse(value: string | null): PendingCall | undefined {
-  return value ? (JSON.parse(value) as PendingCall) : undefined;
+  private async read(callId: string, command: () => Promise<string | null>): Promise<PendingCall | undefined> {
+    try {
+      return this.checked(callId, null, await viaRedis(command));
+    } catch (error) {
+      return this.checked(callId, error as Error, null);
+    }
+  }
+
+  /** The call a reply holds, undefined when none or when it is malformed (reported); other errors are thrown. */
+  private checked(callId: string, error: Error | null, value: string | null): PendingCall | undefined {
+    if (error) {
+      if (!isWrongType(error)) throw error;
+      return this.bad(callId, 'the key holds another type');
+    }
+    if (value === null) return undefined;
+    const call = readJsonRecord<PendingCall>(value, PENDING_CALL_SHAPE);
+    return call instanceof Malformed ? this.bad(callId, call.problem) : call;
+  }
+
+  private bad(callId: string, problem: string): undefined {
+    this.redis.badValue('pending-call', keys.call(callId), problem);
+    return undefined;
+  }
 }

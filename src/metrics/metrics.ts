@@ -128,6 +128,20 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly storeBadValues = new Counter({
+    name: 'vora_store_bad_values_total',
+    help: 'Values read from Redis that are not what the gateway writes there (treated as missing, or repaired), by record',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+
+  readonly ingressDeadLetters = new Counter({
+    name: 'vora_ingress_dead_letters_total',
+    help: 'vora:ingress entries moved to vora:ingress:dead, by reason (malformed, or routing that kept failing)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'vora_' });
   }

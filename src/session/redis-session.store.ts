@@ -1,8 +1,26 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import Redis, { Result } from 'ioredis';
-import { execPipeline, RedisConnection, viaRedis } from '../storage/redis-connection';
-import { Session } from './session';
+import { CLIENT_MODES } from '../auth/modes';
+import {
+  execPipeline,
+  execPipelineReplies,
+  isWellFormed,
+  keyPart,
+  RedisConnection,
+  viaRedis,
+} from '../storage/redis-connection';
+import {
+  isBoolean,
+  isNonEmptyString,
+  isString,
+  isWrongType,
+  Malformed,
+  oneOf,
+  readJsonRecord,
+  StoredRecord,
+} from '../storage/stored-value';
+import { CONNECTION_TYPES, Session } from './session';
 import { OpenResult, SessionStore } from './session.store';
 
 /**
@@ -15,10 +33,10 @@ const POINTER_GRACE_MS = 5_000;
 /**
  * The hash tag of everything that belongs to one user: its sessions and its
  * subscriptions share a Redis Cluster slot, so open() can enforce the
- * per-user limit in one script. The sub is URI-encoded so that braces in it
- * cannot end the tag early.
+ * per-user limit in one script. The sub is URI-encoded (keyPart) so that
+ * braces in it cannot end the tag early.
  */
-export const userKey = (sub: string, suffix: string): string => `vora:{u:${encodeURIComponent(sub)}}:${suffix}`;
+export const userKey = (sub: string, suffix: string): string => `vora:{u:${keyPart(sub)}}:${suffix}`;
 
 /** See docs/scaling.md for the whole layout. */
 const keys = {
@@ -30,6 +48,8 @@ const keys = {
   id: (id: string) => `vora:sid:${id}`,
   /** STRING → {"sub","id"}: the session a webSocketToken hash opens. */
   token: (tokenHash: string) => `vora:tok:${tokenHash}`,
+  /** The token key as logs show it: a prefix of the hash is enough to find it. */
+  tokenForLog: (tokenHash: string) => `vora:tok:${tokenHash.slice(0, 8)}…`,
   /** ZSET sub → expiry: the users that may hold sessions of this identity. */
   identity: (identity: string) => `vora:idn:${identity}`,
 };
@@ -40,6 +60,37 @@ const EPOCH_KEY = 'vora:epoch';
 interface TokenRef {
   readonly sub: string;
   readonly id: string;
+}
+
+const SESSION_SHAPE = {
+  id: isNonEmptyString,
+  sub: isString,
+  mode: oneOf(CLIENT_MODES),
+  identity: isString,
+  connectionType: oneOf(CONNECTION_TYPES),
+  holdUpMode: isBoolean,
+  tokenHash: isNonEmptyString,
+  createdAt: isString,
+};
+const TOKEN_REF_SHAPE = { sub: isString, id: isNonEmptyString };
+
+/**
+ * A sub as the pointers hold it. ioredis sends strings as UTF-8, which turns a
+ * lone surrogate into U+FFFD: such a sub (and, to tell them apart, one that
+ * starts with a quote) is stored as JSON text, which escapes it, so that the
+ * pointer leads back to its own user's slot. Every other sub is stored as is.
+ */
+const storedSub = (sub: string): string => (isWellFormed(sub) && !sub.startsWith('"') ? sub : JSON.stringify(sub));
+
+function readSub(stored: string): string | Malformed {
+  if (!stored.startsWith('"')) return stored === '' ? new Malformed('empty') : stored;
+  try {
+    const sub: unknown = JSON.parse(stored);
+    if (typeof sub === 'string') return sub;
+  } catch {
+    // Reported below.
+  }
+  return new Malformed('not a sub');
 }
 
 // KEYS[1] = sessions hash, KEYS[2] = expiry zset of one user. Time is Redis's,
@@ -67,24 +118,51 @@ local function keep(now)
 end
 `;
 
-/** ARGV: id, json, identity, connectionType, ttlMs, maxPerUser → {1[, replaced json]} or {0, live}. */
-const OPEN = `${USER_PRELUDE}
+/**
+ * The identity and connection type of a stored session, or nil when the record
+ * is unreadable. JSON.stringify writes a lone surrogate as \udXXX, which cjson
+ * refuses: such a record is read with them replaced, as only these two
+ * fields (never holding one) are needed.
+ */
+const DECODE = `
+local function decode(json)
+  local ok, s = pcall(cjson.decode, json)
+  if not ok then ok, s = pcall(cjson.decode, (string.gsub(json, '\\\\u[dD][89a-fA-F]%x%x', '\\\\ufffd'))) end
+  if ok and type(s) == 'table' and type(s.identity) == 'string' and type(s.connectionType) == 'string' then return s end
+  return nil
+end
+`;
+
+/**
+ * ARGV: id, json, identity, connectionType, ttlMs, maxPerUser → {1, replaced
+ * json or nil, unreadable} or {0, live, unreadable}. Unreadable records (not
+ * a session a gateway wrote) are removed, as if missing, and counted.
+ */
+const OPEN = `${USER_PRELUDE}${DECODE}
 local now = now_ms()
 prune(now)
 local ids = redis.call('ZRANGE', KEYS[2], 0, -1)
 local replacedId, replaced
+local live, unreadable = 0, 0
 for _, id in ipairs(ids) do
   local json = redis.call('HGET', KEYS[1], id)
-  if json then
-    local s = cjson.decode(json)
-    if s.identity == ARGV[3] and s.connectionType == ARGV[4] then
+  local s = json and decode(json)
+  if json and not s then
+    redis.call('HDEL', KEYS[1], id)
+    redis.call('ZREM', KEYS[2], id)
+    unreadable = unreadable + 1
+  else
+    live = live + 1
+    if s and s.identity == ARGV[3] and s.connectionType == ARGV[4] then
       replacedId, replaced = id, json
     end
   end
 end
-local live = #ids
 if replacedId then live = live - 1 end
-if live >= tonumber(ARGV[6]) then return {0, live} end
+if live >= tonumber(ARGV[6]) then
+  keep(now)
+  return {0, live, unreadable}
+end
 if replacedId then
   redis.call('HDEL', KEYS[1], replacedId)
   redis.call('ZREM', KEYS[2], replacedId)
@@ -92,8 +170,7 @@ end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('ZADD', KEYS[2], ms(now + tonumber(ARGV[5])), ARGV[1])
 keep(now)
-if replaced then return {1, replaced} end
-return {1}
+return {1, replaced or false, unreadable}
 `;
 
 /** ARGV: id → json of the live session, or nil. */
@@ -176,7 +253,7 @@ declare module 'ioredis' {
       connectionType: string,
       ttlMs: number,
       maxPerUser: number,
-    ): Result<[number, string | number | undefined], Context>;
+    ): Result<[number, string | number | null, number], Context>;
     voraSessionGet(sessions: string, expiry: string, id: string): Result<string | null, Context>;
     voraSessionList(sessions: string, expiry: string, nowMs?: number): Result<string[], Context>;
     voraSessionTouch(sessions: string, expiry: string, id: string, ttlMs: number): Result<string | null, Context>;
@@ -217,9 +294,9 @@ export class RedisSessionStore extends SessionStore {
     const [, , , result] = (await execPipeline(
       this.redis
         .pipeline()
-        .set(keys.id(session.id), sub, 'PX', pointerMs)
+        .set(keys.id(session.id), storedSub(sub), 'PX', pointerMs)
         .set(keys.token(session.tokenHash), JSON.stringify(ref), 'PX', pointerMs)
-        .voraIdentityExtend(keys.identity(session.identity), sub, pointerMs)
+        .voraIdentityExtend(keys.identity(session.identity), storedSub(sub), pointerMs)
         .voraSessionOpen(
           keys.sessions(sub),
           keys.expiry(sub),
@@ -230,27 +307,32 @@ export class RedisSessionStore extends SessionStore {
           ttlMs,
           limits.maxPerUser,
         ),
-    )) as [unknown, unknown, unknown, [number, string | number | undefined]];
+    )) as [unknown, unknown, unknown, [number, string | number | null, number]];
 
-    if (result[0] === 0) {
+    const [opened, replacedOrLive, unreadable] = result;
+    if (unreadable > 0) this.bad('session', keys.sessions(sub), `${unreadable} unreadable session record(s), removed`);
+    if (opened === 0) {
       await this.dropPointers(session);
-      return { opened: false, live: Number(result[1]) };
+      return { opened: false, live: Number(replacedOrLive) };
     }
-    if (typeof result[1] !== 'string') return { opened: true };
-    const replaced = parse(result[1]);
+    const replaced = typeof replacedOrLive === 'string' ? this.readSession(sub, replacedOrLive) : undefined;
+    if (!replaced) return { opened: true };
     await this.dropPointers(replaced);
     return { opened: true, replaced };
   }
 
   async get(id: string): Promise<Session | undefined> {
-    const sub = await viaRedis(() => this.redis.get(keys.id(id)));
-    return sub === null ? undefined : this.getOf(sub, id);
+    const sub = await this.subOf(id, () => viaRedis(() => this.redis.get(keys.id(id))));
+    return sub === undefined ? undefined : this.getOf(sub, id);
   }
 
   async findByTokenHash(tokenHash: string): Promise<Session | undefined> {
-    const raw = await viaRedis(() => this.redis.get(keys.token(tokenHash)));
+    const raw = await this.pointer('token-pointer', keys.tokenForLog(tokenHash), () =>
+      viaRedis(() => this.redis.get(keys.token(tokenHash))),
+    );
     if (raw === null) return undefined;
-    const ref = JSON.parse(raw) as TokenRef;
+    const ref = readJsonRecord<TokenRef>(raw, TOKEN_REF_SHAPE);
+    if (ref instanceof Malformed) return this.bad('token-pointer', keys.tokenForLog(tokenHash), ref.problem);
     const session = await this.getOf(ref.sub, ref.id);
     // A replaced or removed session never answers for a token that is not its own.
     return session?.tokenHash === tokenHash ? session : undefined;
@@ -258,38 +340,41 @@ export class RedisSessionStore extends SessionStore {
 
   async listByUser(sub: string): Promise<Session[]> {
     const sessions = await viaRedis(() => this.redis.voraSessionList(keys.sessions(sub), keys.expiry(sub)));
-    return sessions.map(parse);
+    return this.readSessions(sub, sessions);
   }
 
   /** Each step shares its round trip with the touches of every other socket's heartbeat. */
   async touch(id: string, ttlS: number): Promise<boolean> {
-    const [sub] = (await this.connection.inTurn((pipeline) => pipeline.get(keys.id(id)))) as [string | null];
-    if (sub === null) return false;
+    const sub = await this.subOf(id, async () => {
+      const [stored] = (await this.connection.inTurn((pipeline) => pipeline.get(keys.id(id)))) as [string | null];
+      return stored;
+    });
+    if (sub === undefined) return false;
     const ttlMs = ttlS * 1000;
     const [json] = (await this.connection.inTurn((pipeline) =>
       pipeline.voraSessionTouch(keys.sessions(sub), keys.expiry(sub), id, ttlMs),
     )) as [string | null];
-    if (json === null) return false;
-    const session = parse(json);
+    const session = json === null ? undefined : this.readSession(sub, json);
+    if (!session) return false;
     const pointerMs = ttlMs + POINTER_GRACE_MS;
     await this.connection.inTurn((pipeline) =>
       pipeline
         .pexpire(keys.id(id), pointerMs)
         .pexpire(keys.token(session.tokenHash), pointerMs)
-        .voraIdentityExtend(keys.identity(session.identity), sub, pointerMs),
+        .voraIdentityExtend(keys.identity(session.identity), storedSub(sub), pointerMs),
     );
     return true;
   }
 
   async remove(id: string): Promise<Session | undefined> {
-    const sub = await viaRedis(() => this.redis.get(keys.id(id)));
-    if (sub === null) return undefined;
+    const sub = await this.subOf(id, () => viaRedis(() => this.redis.get(keys.id(id))));
+    if (sub === undefined) return undefined;
     const result = await viaRedis(() => this.redis.voraSessionRemove(keys.sessions(sub), keys.expiry(sub), id));
-    if (result.length === 0) {
+    const session = result.length === 0 ? undefined : this.readSession(sub, result[1]);
+    if (!session) {
       await viaRedis(() => this.redis.del(keys.id(id)));
       return undefined;
     }
-    const session = parse(result[1]);
     await this.dropPointers(session);
     return result[0] === 1 ? session : undefined;
   }
@@ -303,9 +388,9 @@ export class RedisSessionStore extends SessionStore {
     const [, , , restored] = (await execPipeline(
       this.redis
         .pipeline()
-        .set(keys.id(session.id), sub, 'PX', pointerMs)
+        .set(keys.id(session.id), storedSub(sub), 'PX', pointerMs)
         .set(keys.token(session.tokenHash), JSON.stringify(ref), 'PX', pointerMs)
-        .voraIdentityExtend(keys.identity(session.identity), sub, pointerMs)
+        .voraIdentityExtend(keys.identity(session.identity), storedSub(sub), pointerMs)
         .voraSessionRestore(keys.sessions(sub), keys.expiry(sub), session.id, JSON.stringify(session), ttlMs),
     )) as [unknown, unknown, unknown, number];
     return restored === 1;
@@ -332,15 +417,18 @@ export class RedisSessionStore extends SessionStore {
   async listByIdentities(identities: readonly string[]): Promise<Session[][]> {
     const indexes = this.redis.pipeline().time();
     for (const identity of identities) indexes.zrange(keys.identity(identity), '0', '-1');
-    const [time, ...subsOf] = (await execPipeline(indexes)) as [[string, string], ...string[][]];
+    const [[timeError, time], ...indexed] = await execPipelineReplies(indexes);
+    if (timeError) throw timeError;
+    const subsOf = indexed.map(([error, members], i) => this.subsOfIndex(identities[i], error, members as string[]));
     const subs = [...new Set(subsOf.flat())];
     if (!subs.length) return identities.map(() => []);
 
-    const now = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
+    const [seconds, micros] = time as [string, string];
+    const now = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
     const lists = this.redis.pipeline();
     for (const sub of subs) lists.voraSessionList(keys.sessions(sub), keys.expiry(sub), now);
     const listed = (await execPipeline(lists)) as string[][];
-    const sessionsOf = new Map(subs.map((sub, i) => [sub, listed[i].map(parse)]));
+    const sessionsOf = new Map(subs.map((sub, i) => [sub, this.readSessions(sub, listed[i])]));
     return identities.map((identity, i) =>
       subsOf[i].flatMap((sub) => sessionsOf.get(sub)!).filter((session) => session.identity === identity),
     );
@@ -348,7 +436,63 @@ export class RedisSessionStore extends SessionStore {
 
   private async getOf(sub: string, id: string): Promise<Session | undefined> {
     const json = await viaRedis(() => this.redis.voraSessionGet(keys.sessions(sub), keys.expiry(sub), id));
-    return json === null ? undefined : parse(json);
+    return json === null ? undefined : this.readSession(sub, json);
+  }
+
+  /** The sub a session id points to, undefined when none or when the pointer is malformed. */
+  private async subOf(id: string, read: () => Promise<string | null>): Promise<string | undefined> {
+    const stored = await this.pointer('session-pointer', keys.id(id), read);
+    if (stored === null) return undefined;
+    const sub = readSub(stored);
+    return sub instanceof Malformed ? this.bad('session-pointer', keys.id(id), sub.problem) : sub;
+  }
+
+  /** A pointer's value; null when missing or when the key holds another type (reported). */
+  private async pointer(record: StoredRecord, keyForLog: string, read: () => Promise<string | null>): Promise<string | null> {
+    try {
+      return await read();
+    } catch (error) {
+      if (!isWrongType(error)) throw error;
+      this.bad(record, keyForLog, 'the key holds another type');
+      return null;
+    }
+  }
+
+  /** The subs an identity index lists, the readable ones. */
+  private subsOfIndex(identity: string, error: Error | null, members: string[]): string[] {
+    if (error) {
+      if (!isWrongType(error)) throw error;
+      this.bad('identity-index', keys.identity(identity), 'the key holds another type');
+      return [];
+    }
+    const subs: string[] = [];
+    for (const member of members) {
+      const sub = readSub(member);
+      if (sub instanceof Malformed) this.bad('identity-index', keys.identity(identity), sub.problem);
+      else subs.push(sub);
+    }
+    return subs;
+  }
+
+  private readSessions(sub: string, records: readonly string[]): Session[] {
+    const sessions: Session[] = [];
+    for (const json of records) {
+      const session = this.readSession(sub, json);
+      if (session) sessions.push(session);
+    }
+    return sessions;
+  }
+
+  /** A stored session record, undefined (reported) when it is not one a gateway wrote. */
+  private readSession(sub: string, json: string): Session | undefined {
+    const session = readJsonRecord<Session>(json, SESSION_SHAPE);
+    if (!(session instanceof Malformed)) return session;
+    return this.bad('session', keys.sessions(sub), session.problem);
+  }
+
+  private bad(record: StoredRecord, key: string, problem: string): undefined {
+    this.connection.badValue(record, key, problem);
+    return undefined;
   }
 
   /** One command per key: the pointers live in different Cluster slots. */
@@ -356,5 +500,3 @@ export class RedisSessionStore extends SessionStore {
     await execPipeline(this.redis.pipeline().del(keys.id(session.id)).del(keys.token(session.tokenHash)));
   }
 }
-
-const parse = (json: string): Session => JSON.parse(json) as Session;

@@ -1,11 +1,14 @@
 import { Injectable } from '@nestjs/common';
 import Redis from 'ioredis';
 import { execPipeline, RedisConnection, viaRedis } from '../storage/redis-connection';
+import { isBoolean, isStringArray, isWrongType, Malformed, readJsonRecord } from '../storage/stored-value';
 import { userKey } from './redis-session.store';
 import { StoredSubscription, SubscriptionStore } from './subscription.store';
 
 /** STRING → subscription JSON, in the user's slot next to its sessions. */
 const keyOf = (sub: string, identity: string): string => userKey(sub, `sub:${identity}`);
+
+const SUBSCRIPTION_SHAPE = { subscribeAll: isBoolean, events: isStringArray };
 
 @Injectable()
 export class RedisSubscriptionStore extends SubscriptionStore {
@@ -16,9 +19,19 @@ export class RedisSubscriptionStore extends SubscriptionStore {
     this.redis = connection.client;
   }
 
+  /** Undefined when there is none, or when what is stored is not a subscription (reported: the caller's default applies). */
   async get(sub: string, identity: string): Promise<StoredSubscription | undefined> {
-    const json = await viaRedis(() => this.redis.get(keyOf(sub, identity)));
-    return json === null ? undefined : (JSON.parse(json) as StoredSubscription);
+    const key = keyOf(sub, identity);
+    let json: string | null;
+    try {
+      json = await viaRedis(() => this.redis.get(key));
+    } catch (error) {
+      if (!isWrongType(error)) throw error;
+      return this.bad(key, 'the key holds another type');
+    }
+    if (json === null) return undefined;
+    const subscription = readJsonRecord<StoredSubscription>(json, SUBSCRIPTION_SHAPE);
+    return subscription instanceof Malformed ? this.bad(key, subscription.problem) : subscription;
   }
 
   async put(sub: string, identity: string, subscription: StoredSubscription, ttlS: number): Promise<void> {
@@ -40,6 +53,11 @@ export class RedisSubscriptionStore extends SubscriptionStore {
 
   async delete(sub: string, identity: string): Promise<void> {
     await viaRedis(() => this.redis.del(keyOf(sub, identity)));
+  }
+
+  private bad(key: string, problem: string): undefined {
+    this.connection.badValue('subscription', key, problem);
+    return undefined;
   }
 }
 

@@ -1,13 +1,18 @@
 import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import Redis, { ChainableCommander, RedisOptions } from 'ioredis';
+import { ExpiringMap } from '../common/expiring-map';
 import { StoreUnavailableError } from '../common/store-unavailable';
 import { GatewayConfig } from '../config/gateway-config';
 import { Metrics } from '../metrics/metrics';
+import { StoredRecord } from './stored-value';
 
 const CONNECT_TIMEOUT_MS = 2_000;
 const RETRY_CAP_MS = 2_000;
 /** A command that gets no answer in this time fails: a frozen Redis must not hold requests. */
 const COMMAND_TIMEOUT_MS = 2_000;
+
+/** A bad value is logged once per key in this time, however often it is read; the metric counts every read. */
+const BAD_VALUE_LOG_EVERY_MS = 60_000;
 
 /** Redis answers that mean "not now" rather than "wrong command". */
 const UNAVAILABLE_REPLY = /^(LOADING|BUSY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|READONLY|NOREPLICAS|OOM)\b/;
@@ -29,6 +34,7 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
   private readonly channels = new Map<string, { handlers: Set<Handler>; subscribed: Promise<void> }>();
   private closing = false;
   private turn?: { readonly pipeline: ChainableCommander; readonly replies: Promise<[Error | null, unknown][]> };
+  private readonly badValuesLogged = new ExpiringMap<string, true>(BAD_VALUE_LOG_EVERY_MS);
 
   constructor(
     config: GatewayConfig,
@@ -120,9 +126,22 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
     return viaRedis(async () => repliesOf((await turn.replies).slice(from, to)));
   }
 
+  /**
+   * A value read from Redis that is not what the gateway writes there (see
+   * stored-value.ts): counted, and logged at most once a minute per key. The
+   * caller treats it as missing, or repairs it. `key` must not hold a secret.
+   */
+  badValue(record: StoredRecord, key: string, problem: string): void {
+    this.metrics.storeBadValues.inc({ kind: record });
+    if (this.badValuesLogged.get(key)) return;
+    this.badValuesLogged.set(key, true, BAD_VALUE_LOG_EVERY_MS);
+    this.logger.warn(`ignored a malformed ${record} in ${key}: ${problem}`);
+  }
+
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
+    this.badValuesLogged.close();
     await Promise.all([this.client, this.subscriber].map(quit));
   }
 
@@ -209,6 +228,23 @@ export async function execPipeline(pipeline: { exec(): Promise<[Error | null, un
   });
 }
 
+/**
+ * The replies of a pipeline, each its value or its error reply, for callers
+ * that take some error replies in stride (a key of the wrong type); a lost
+ * connection throws as in `execPipeline`.
+ */
+export async function execPipelineReplies(pipeline: {
+  exec(): Promise<[Error | null, unknown][] | null>;
+}): Promise<ReadonlyArray<[Error | null, unknown]>> {
+  return viaRedis(async () => {
+    const results = await pipeline.exec();
+    if (!results) throw new StoreUnavailableError();
+    const unavailable = results.find(([error]) => error && isUnavailable(error));
+    if (unavailable) throw unavailable[0];
+    return results;
+  });
+}
+
 function repliesOf(results: ReadonlyArray<[Error | null, unknown]>): unknown[] {
   return results.map(([error, value]) => {
     if (error) throw error;
@@ -216,12 +252,41 @@ function repliesOf(results: ReadonlyArray<[Error | null, unknown]>): unknown[] {
   });
 }
 
+/** JavaScript's own errors: a bug in the code around a command (a key that cannot be built, say), never the connection. */
+const PROGRAMMING_ERRORS = [TypeError, RangeError, URIError, SyntaxError, ReferenceError, EvalError];
+
 function isUnavailable(error: unknown): boolean {
   if (error instanceof StoreUnavailableError) return true;
   if (!(error instanceof Error)) return false;
-  // Everything that is not a server reply is the connection: closed, refused, timed out, aborted.
+  if (PROGRAMMING_ERRORS.some((type) => error instanceof type)) return false;
+  // Every other failure that is not a server reply is the connection's: closed, refused, timed out, aborted.
   if (error.name !== 'ReplyError') return true;
   return UNAVAILABLE_REPLY.test(error.message);
+}
+
+/** A lone UTF-16 surrogate: text that is not well-formed Unicode, which encodeURIComponent refuses to encode. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+const HAS_LONE_SURROGATE = new RegExp(LONE_SURROGATE.source);
+
+/** Whether `text` is well-formed Unicode (holds no lone surrogate). */
+export const isWellFormed = (text: string): boolean => !HAS_LONE_SURROGATE.test(text);
+
+/**
+ * `text` as a part of a key that holds no brace (so it cannot end a hash tag
+ * early): URI-encoded, with each lone surrogate written `%uXXXX`, which
+ * encodeURIComponent never writes. Never throws, and distinct texts keep
+ * distinct keys.
+ */
+export function keyPart(text: string): string {
+  let encoded = '';
+  let from = 0;
+  for (const lone of text.matchAll(LONE_SURROGATE)) {
+    const at = lone.index!;
+    encoded += `${encodeURIComponent(text.slice(from, at))}%u${text.charCodeAt(at).toString(16).toUpperCase()}`;
+    from = at + 1;
+  }
+  return encoded + encodeURIComponent(text.slice(from));
 }
 
 /** host:port only: a REDIS_URL may carry a password. */
