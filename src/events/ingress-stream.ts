@@ -2,8 +2,10 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import Redis from 'ioredis';
+import { parse as parseJson } from 'secure-json-parse';
+import { StoreUnavailableError } from '../common/store-unavailable';
 import { Metrics } from '../metrics/metrics';
-import { RedisConnection } from '../storage/redis-connection';
+import { RedisConnection, viaRedis } from '../storage/redis-connection';
 import { EventCatalogue } from './catalogue';
 import { EventRouter } from './event-router';
 import { parsePublished, PublishedEvent } from './ingress';
@@ -12,13 +14,28 @@ export const INGRESS_STREAM = 'vora:ingress';
 export const INGRESS_GROUP = 'vora-gateway';
 /** The instance holding this lease is the one consumer reading the stream. */
 export const INGRESS_LEASE = 'vora:ingress:reader';
+/** Where entries that cannot be routed go, with their fields, `error` and `sourceId` (SPEC section 6). */
+export const INGRESS_DEAD_LETTERS = 'vora:ingress:dead';
+/** Routing attempts of an entry, alone, before it goes to the dead letters: a failure that lasts is not bad luck. */
+export const MAX_ROUTING_ATTEMPTS = 5;
 
 const LEASE_MS = 6_000;
 const BLOCK_MS = 2_000;
 const BATCH = 500;
 const IDLE_RETRY_MS = 1_000;
+/** Between two attempts at an entry that failed; every attempt together stays far below the lease. */
+const ROUTING_RETRY_MS = 200;
+/** The dead letters keep about this many entries (`XADD MAXLEN ~`): enough to inspect, never unbounded. */
+const DEAD_LETTERS_KEPT = 10_000;
 
 type StreamEntry = [id: string, fields: string[]];
+
+/** An entry that parsed, with its event. */
+interface RoutableEntry {
+  readonly id: string;
+  readonly fields: string[];
+  readonly event: PublishedEvent;
+}
 
 /**
  * Consumes `vora:ingress` (SPEC section 6) as one consumer group. Only the
@@ -29,6 +46,13 @@ type StreamEntry = [id: string, fields: string[]];
  * Entries are acknowledged after routing; an instance killed between the two
  * leaves its last batch to be routed again, and the buffers skip what each
  * session already took (by entry id), so every event is buffered once.
+ *
+ * One bad entry never holds back the others for long: an entry that does not
+ * parse goes to the dead letters at once, and when a batch fails to route its
+ * entries are routed one by one, so that the one failing is retried alone (a
+ * few times, everything behind it waiting, to keep the order) and then moved
+ * to the dead letters too. Redis being unreachable is not the entry's fault:
+ * that is retried for as long as it lasts, and counts no attempt.
  */
 @Injectable()
 export class IngressStreamConsumer implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -40,6 +64,10 @@ export class IngressStreamConsumer implements OnApplicationBootstrap, BeforeAppl
   private leader = false;
   /** Cleared when Redis answers NOGROUP (it restarted empty), so the group is created again. */
   private groupReady = false;
+  /** Set when an entry failed to route and waits, pending, for another attempt before anything after it. */
+  private retrying = false;
+  /** Failed attempts of the entries being retried, by entry id. */
+  private readonly failures = new Map<string, number>();
 
   constructor(
     private readonly connection: RedisConnection,
@@ -71,7 +99,13 @@ export class IngressStreamConsumer implements OnApplicationBootstrap, BeforeAppl
           await pause(IDLE_RETRY_MS);
           continue;
         }
-        await this.readOnce();
+        if (this.retrying) {
+          this.retrying = false;
+          await pause(ROUTING_RETRY_MS);
+          await this.claimPending();
+        } else {
+          await this.readOnce();
+        }
       } catch (error) {
         if (!this.running) break;
         const message = (error as Error).message;
@@ -98,6 +132,8 @@ export class IngressStreamConsumer implements OnApplicationBootstrap, BeforeAppl
   /** Takes or renews the lease; on taking it, claims what the previous holder left pending. */
   private async holdLease(): Promise<boolean> {
     const held = (await this.connection.client.eval(ACQUIRE, 1, INGRESS_LEASE, this.consumer, LEASE_MS)) === 1;
+    // The next holder claims and counts for itself.
+    if (!held) this.failures.clear();
     if (held && !this.leader) {
       this.leader = true;
       this.log.log(`this instance (${this.consumer}) now reads ${INGRESS_STREAM}`);
@@ -119,7 +155,8 @@ export class IngressStreamConsumer implements OnApplicationBootstrap, BeforeAppl
         'COUNT',
         BATCH,
       )) as [string, StreamEntry[]];
-      await this.handle(entries.filter((entry) => entry && entry[1]));
+      // Nothing after an entry that waits for another attempt may pass it.
+      if (!(await this.handle(entries.filter((entry) => entry && entry[1])))) return;
       cursor = next;
     } while (cursor !== '0-0' && this.running);
   }
@@ -140,35 +177,100 @@ export class IngressStreamConsumer implements OnApplicationBootstrap, BeforeAppl
     if (reply) await this.handle(reply[0][1]);
   }
 
-  /** Routes valid entries in order and acknowledges all; an invalid entry is logged and dropped. */
-  private async handle(entries: StreamEntry[]): Promise<void> {
-    if (!entries.length) return;
-    const events: PublishedEvent[] = [];
+  /**
+   * Routes the entries in order and acknowledges them; an entry that does not
+   * parse, or keeps failing to route, goes to the dead letters. False when an
+   * entry failed and waits (pending, with those after it) for another attempt.
+   */
+  private async handle(entries: StreamEntry[]): Promise<boolean> {
+    const routable: RoutableEntry[] = [];
     for (const [id, fields] of entries) {
       try {
+        const [event] = parsePublished(fromFields(fields), this.catalogue);
         // The entry id makes routing it again (after a crash) a no-op for sessions that took it.
-        events.push(...parsePublished(fromFields(fields), this.catalogue).map((event) => ({ ...event, sourceId: id })));
+        routable.push({ id, fields, event: { ...event, sourceId: id } });
       } catch (error) {
-        this.log.warn(`dropping ${INGRESS_STREAM} entry ${id}: ${(error as Error).message}`);
+        await this.deadLetter(id, fields, 'malformed', (error as Error).message);
       }
     }
-    if (events.length) {
-      await this.router.route(events);
-      this.metrics.eventsReceived.inc({ source: 'stream' }, events.length);
+    if (!routable.length) return true;
+    if (!(await this.route(routable))) {
+      await this.acknowledge(routable);
+      return true;
     }
-    await this.connection.client.xack(INGRESS_STREAM, INGRESS_GROUP, ...entries.map(([id]) => id));
+    // One of them fails: alone, it holds back only itself and what follows it.
+    for (const entry of routable) {
+      const failure = await this.route([entry]);
+      if (!failure) {
+        this.failures.delete(entry.id);
+        await this.acknowledge([entry]);
+        continue;
+      }
+      const attempts = (this.failures.get(entry.id) ?? 0) + 1;
+      if (attempts < MAX_ROUTING_ATTEMPTS) {
+        this.failures.set(entry.id, attempts);
+        this.log.warn(`routing ${INGRESS_STREAM} entry ${entry.id} failed (attempt ${attempts} of ${MAX_ROUTING_ATTEMPTS}): ${failure.message}`);
+        this.retrying = true;
+        return false;
+      }
+      this.failures.delete(entry.id);
+      await this.deadLetter(entry.id, entry.fields, 'routing', `routing failed ${attempts} times: ${failure.message}`);
+    }
+    return true;
+  }
+
+  /** Undefined once routed; the failure otherwise. Redis being unreachable is thrown: no entry is to blame. */
+  private async route(entries: readonly RoutableEntry[]): Promise<Error | undefined> {
+    try {
+      await this.router.route(entries.map((entry) => entry.event));
+    } catch (error) {
+      if (error instanceof StoreUnavailableError) throw error;
+      return error as Error;
+    }
+    this.metrics.eventsReceived.inc({ source: 'stream' }, entries.length);
+    return undefined;
+  }
+
+  private async acknowledge(entries: ReadonlyArray<{ readonly id: string }>): Promise<void> {
+    await viaRedis(() => this.connection.client.xack(INGRESS_STREAM, INGRESS_GROUP, ...entries.map((entry) => entry.id)));
+  }
+
+  /**
+   * Moves an entry to the dead letters: its fields as they were, then `error`
+   * and `sourceId`. Should the dead letters refuse it (not a stream, say), the
+   * entry is dropped with an error log rather than holding the stream.
+   */
+  private async deadLetter(id: string, fields: string[], reason: 'malformed' | 'routing', error: string): Promise<void> {
+    try {
+      await viaRedis(() =>
+        this.connection.client.xadd(INGRESS_DEAD_LETTERS, 'MAXLEN', '~', DEAD_LETTERS_KEPT, '*', ...fields, 'error', error, 'sourceId', id),
+      );
+      this.log.warn(`moved ${INGRESS_STREAM} entry ${id} to ${INGRESS_DEAD_LETTERS}: ${error}`);
+    } catch (failure) {
+      if (failure instanceof StoreUnavailableError) throw failure;
+      this.log.error(`dropped ${INGRESS_STREAM} entry ${id} (${error}): ${INGRESS_DEAD_LETTERS} refused it: ${(failure as Error).message}`);
+    }
+    await this.acknowledge([{ id }]);
+    this.metrics.ingressDeadLetters.inc({ reason });
   }
 }
 
-/** Stream fields `event`, `identity` or `group`, `data` (JSON), `occurredAt`, as one published event. */
+/**
+ * Stream fields `event`, `identity` or `group`, `data` (JSON), `occurredAt`,
+ * as one published event. `data` is parsed as `POST /events` bodies are, with
+ * `__proto__` and `constructor` keys refused (prototype poisoning).
+ */
 export function fromFields(fields: string[]): Record<string, unknown> {
-  const item: Record<string, unknown> = {};
+  // No prototype: a field named __proto__ is a field like any other, refused as unknown.
+  const item: Record<string, unknown> = Object.create(null);
   for (let i = 0; i + 1 < fields.length; i += 2) item[fields[i]] = fields[i + 1];
   if (typeof item.data === 'string') {
     try {
-      item.data = JSON.parse(item.data);
-    } catch {
-      throw new Error('data must be JSON');
+      item.data = parseJson(item.data, undefined, { protoAction: 'error', constructorAction: 'error' });
+    } catch (error) {
+      throw new Error(
+        /prototype/i.test((error as Error).message) ? 'data contains a forbidden key (__proto__ or constructor)' : 'data must be JSON',
+      );
     }
   }
   return item;
