@@ -1,9 +1,14 @@
 import { Metrics } from '../../src/metrics/metrics';
 import { randomUUID } from 'node:crypto';
+import Redis from 'ioredis';
 import { RedisClusterBus } from '../../src/common/redis-cluster-bus';
 import { StoreUnavailableError } from '../../src/common/store-unavailable';
 import { RedisEventBuffer } from '../../src/events/redis-event-buffer';
 import { RedisEventBus } from '../../src/events/redis-event-bus';
+import { frameTail } from '../../src/events/envelope';
+import { RedisPendingCallStore } from '../../src/holdup/redis-pending-calls.store';
+import { RATE_WINDOW_MS } from '../../src/limits/rate-limiter';
+import { RedisRateLimiter } from '../../src/limits/redis-rate-limiter';
 import { RedisSessionStore } from '../../src/session/redis-session.store';
 import { RedisSubscriptionStore } from '../../src/session/redis-subscription.store';
 import { Session } from '../../src/session/session';
@@ -140,5 +145,259 @@ describe('Redis adapters when Redis goes away and comes back', () => {
     } finally {
       await connection.close();
     }
+  });
+});
+
+/**
+ * Values the adapters never wrote, put where they read (SPEC section 9,
+ * issue 14): each is counted and read as missing, or repaired, and never
+ * fails the calls after it. The keys are written here by hand, as an
+ * operator's redis-cli or an older version would have left them.
+ */
+describe('Redis adapters reading values they did not write', () => {
+  let metrics: Metrics;
+  let connection: RedisConnection;
+  let raw: Redis;
+
+  beforeAll(async () => {
+    if (skipReason) await redis.flush();
+    metrics = new Metrics();
+    connection = new RedisConnection(redisConfig(redis.url), metrics);
+    if (!(await connection.ready(10_000))) throw new Error('no connection to the test redis-server');
+    raw = new Redis(redis.url);
+  });
+  afterAll(async () => {
+    raw?.disconnect();
+    await connection?.close();
+  });
+
+  const badValues = async (kind: string): Promise<number> =>
+    (await metrics.storeBadValues.get()).values.find((value) => value.labels.kind === kind)?.value ?? 0;
+
+  describe('a sub that is not well-formed Unicode (a lone surrogate)', () => {
+    const lone = `user-${randomUUID()}-\uD800`;
+    /** What ioredis would have sent the lone surrogate as: U+FFFD. A different user, who must stay apart. */
+    const replacement = lone.replace('\uD800', '\uFFFD');
+
+    it('opens, finds, lists, touches, replaces and removes its sessions like any other, apart from the look-alike sub', async () => {
+      const sessions = new RedisSessionStore(connection);
+      const first: Session = { ...newSession(), sub: lone, identity: '+905321110009' };
+      const neighbour: Session = { ...newSession(), sub: replacement, identity: '+905321110009' };
+      expect(await sessions.open(first, LIMITS)).toEqual({ opened: true });
+      expect(await sessions.open(neighbour, LIMITS)).toEqual({ opened: true });
+
+      expect(await sessions.get(first.id)).toEqual(first);
+      expect(await sessions.findByTokenHash(first.tokenHash)).toEqual(first);
+      expect(await sessions.listByUser(lone)).toEqual([first]);
+      expect(await sessions.touch(first.id, 60)).toBe(true);
+      expect((await sessions.listByIdentity('+905321110009')).map((s) => s.id).sort()).toEqual([first.id, neighbour.id].sort());
+
+      // A second setup of the same key reads the first record in Lua (cjson) and replaces it.
+      const second: Session = { ...newSession(), sub: lone, identity: '+905321110009' };
+      expect(await sessions.open(second, LIMITS)).toEqual({ opened: true, replaced: first });
+      expect(await sessions.listByUser(lone)).toEqual([second]);
+      expect(await sessions.listByUser(replacement)).toEqual([neighbour]);
+      expect(await sessions.remove(second.id)).toEqual(second);
+      expect(await sessions.listByUser(lone)).toEqual([]);
+      expect(await sessions.get(neighbour.id)).toEqual(neighbour);
+    });
+
+    it('keeps its subscription in its own slot', async () => {
+      const subscriptions = new RedisSubscriptionStore(connection);
+      await subscriptions.put(lone, '+905321110009', { subscribeAll: false, events: ['CallDelivered'] }, 60);
+      expect(await subscriptions.get(lone, '+905321110009')).toEqual({ subscribeAll: false, events: ['CallDelivered'] });
+      expect(await subscriptions.get(replacement, '+905321110009')).toBeUndefined();
+    });
+
+    it('is rate limited, not let through as if Redis were down', async () => {
+      const limiter = new RedisRateLimiter(connection);
+      for (let i = 0; i < 3; i++) expect(await limiter.take(lone, 'api', 1, 3)).toEqual({ allowed: true, retryAfterMs: 0 });
+      const refused = await limiter.take(lone, 'api', 1, 3);
+      expect(refused.allowed).toBe(false);
+      expect(refused.retryAfterMs).toBeGreaterThan(0);
+      expect(refused.retryAfterMs).toBeLessThanOrEqual(RATE_WINDOW_MS);
+      expect((await limiter.take(replacement, 'api', 1, 3)).allowed).toBe(true);
+    });
+  });
+
+  describe('sessions and their pointers', () => {
+    it('reads a malformed session record as missing, and a later setup of that user removes it', async () => {
+      const sessions = new RedisSessionStore(connection);
+      const kept = newSession();
+      const broken: Session = { ...newSession(), sub: kept.sub, connectionType: 'DESKTOP' };
+      await sessions.open(kept, LIMITS);
+      await sessions.open(broken, LIMITS);
+      const before = await badValues('session');
+      await raw.hset(`vora:{u:${kept.sub}}:sessions`, broken.id, '{"id": "not a session"');
+
+      expect(await sessions.get(broken.id)).toBeUndefined();
+      expect(await sessions.findByTokenHash(broken.tokenHash)).toBeUndefined();
+      expect(await sessions.touch(broken.id, 60)).toBe(false);
+      expect(await sessions.listByUser(kept.sub)).toEqual([kept]);
+      expect(await sessions.listByIdentity(kept.identity)).toContainEqual(kept);
+      expect(await sessions.get(kept.id)).toEqual(kept);
+      expect(await badValues('session')).toBeGreaterThanOrEqual(before + 5);
+
+      // With one session allowed, the broken record no longer counts: the setup of the same key opens.
+      const again: Session = { ...newSession(), sub: kept.sub, connectionType: 'DESKTOP' };
+      expect(await sessions.open(again, { ttlS: 60, maxPerUser: 2 })).toEqual({ opened: true });
+      expect(await raw.hexists(`vora:{u:${kept.sub}}:sessions`, broken.id)).toBe(0);
+      expect((await sessions.listByUser(kept.sub)).map((s) => s.id).sort()).toEqual([kept.id, again.id].sort());
+    });
+
+    it('reads a record that is JSON but not a session (a field missing or of another type) as missing', async () => {
+      const sessions = new RedisSessionStore(connection);
+      const session = newSession();
+      await sessions.open(session, LIMITS);
+      const { tokenHash: _dropped, ...withoutToken } = session;
+      for (const record of [withoutToken, { ...session, holdUpMode: 'yes' }, { ...session, connectionType: 'FAX' }, [session], 'null']) {
+        await raw.hset(`vora:{u:${session.sub}}:sessions`, session.id, JSON.stringify(record));
+        expect(await sessions.get(session.id)).toBeUndefined();
+        expect(await sessions.listByUser(session.sub)).toEqual([]);
+      }
+    });
+
+    it('reads malformed token and session pointers, and an identity index of another type, as missing', async () => {
+      const sessions = new RedisSessionStore(connection);
+      const [a, b] = [newSession(), { ...newSession(), identity: '+905321110077' }];
+      await sessions.open(a, LIMITS);
+      await sessions.open(b, LIMITS);
+      const before = {
+        token: await badValues('token-pointer'),
+        session: await badValues('session-pointer'),
+        index: await badValues('identity-index'),
+      };
+
+      await raw.set(`vora:tok:${a.tokenHash}`, 'garbage');
+      expect(await sessions.findByTokenHash(a.tokenHash)).toBeUndefined();
+      await raw.del(`vora:tok:${a.tokenHash}`);
+      await raw.hset(`vora:tok:${a.tokenHash}`, 'sub', a.sub);
+      expect(await sessions.findByTokenHash(a.tokenHash)).toBeUndefined();
+      await raw.set(`vora:tok:${a.tokenHash}`, JSON.stringify({ sub: a.sub }));
+      expect(await sessions.findByTokenHash(a.tokenHash)).toBeUndefined();
+
+      await raw.del(`vora:sid:${a.id}`);
+      await raw.sadd(`vora:sid:${a.id}`, a.sub);
+      expect(await sessions.get(a.id)).toBeUndefined();
+      expect(await sessions.touch(a.id, 60)).toBe(false);
+      expect(await sessions.remove(a.id)).toBeUndefined();
+      await raw.del(`vora:sid:${a.id}`);
+      await raw.set(`vora:sid:${a.id}`, '"unterminated');
+      expect(await sessions.get(a.id)).toBeUndefined();
+
+      // Routing asks for both identities at once: the broken index hides only its own sessions.
+      await raw.del(`vora:idn:${a.identity}`);
+      await raw.set(`vora:idn:${a.identity}`, a.sub);
+      expect(await sessions.listByIdentities([a.identity, b.identity])).toEqual([[], [b]]);
+
+      expect(await badValues('token-pointer')).toBe(before.token + 3);
+      expect(await badValues('session-pointer')).toBe(before.session + 4);
+      expect(await badValues('identity-index')).toBe(before.index + 1);
+    });
+  });
+
+  it('reads a malformed subscription as none', async () => {
+    const subscriptions = new RedisSubscriptionStore(connection);
+    const sub = `user-${randomUUID()}`;
+    const before = await badValues('subscription');
+    for (const stored of ['garbage', '{"subscribeAll":"yes","events":[]}', '{"subscribeAll":false,"events":[1]}']) {
+      await raw.set(`vora:{u:${sub}}:sub:+905321110001`, stored);
+      expect(await subscriptions.get(sub, '+905321110001')).toBeUndefined();
+    }
+    await raw.del(`vora:{u:${sub}}:sub:+905321110001`);
+    await raw.lpush(`vora:{u:${sub}}:sub:+905321110001`, 'CallDelivered');
+    expect(await subscriptions.get(sub, '+905321110001')).toBeUndefined();
+    expect(await badValues('subscription')).toBe(before + 4);
+    // A change overwrites it.
+    await subscriptions.put(sub, '+905321110001', SUBSCRIBE_ALL, 60);
+    expect(await subscriptions.get(sub, '+905321110001')).toEqual(SUBSCRIBE_ALL);
+  });
+
+  it('reads a malformed pending call as not pending, and the deadline sweep passes it by', async () => {
+    const calls = new RedisPendingCallStore(connection);
+    const sessionId = randomUUID();
+    const due = (callId: string) => ({ callId, identity: '+905321110001', sessionIds: [sessionId], startedAt: 1, deadline: 2 });
+    const [good, broken, wrongType] = [`good-${randomUUID()}`, `broken-${randomUUID()}`, `typed-${randomUUID()}`];
+    for (const callId of [good, broken, wrongType]) expect(await calls.begin(due(callId))).toBe(true);
+    const before = await badValues('pending-call');
+    await raw.set(`vora:call:${broken}`, '{"callId":');
+    await raw.del(`vora:call:${wrongType}`);
+    await raw.hset(`vora:call:${wrongType}`, 'callId', wrongType);
+
+    expect(await calls.get(broken)).toBeUndefined();
+    expect(await calls.pendingFor(sessionId)).toEqual([due(good)]);
+    expect((await calls.due(Date.now())).map((call) => call.callId)).toEqual([good]);
+    // No longer swept: the bad records are out of the due set, the good one is still there.
+    expect(await raw.zrange('vora:calls:due', 0, -1)).toEqual([good]);
+    expect(await calls.settle(broken)).toBeUndefined();
+    expect(await calls.settle(good)).toEqual(due(good));
+    expect(await badValues('pending-call')).toBeGreaterThanOrEqual(before + 5);
+  });
+
+  describe('buffer meta', () => {
+    const tail = (n: number) =>
+      frameTail({ event: 'PresenceChanged', timestamp: '2026-11-28T10:00:00.000Z', dataJson: JSON.stringify({ n }) }, '+905321110001');
+
+    it('rebuilds a malformed seq from the frames kept, and the ids go on from there', async () => {
+      const buffer = new RedisEventBuffer(connection, redisConfig(redis.url));
+      const sessionId = randomUUID();
+      await buffer.append([1, 2, 3].map((n) => ({ sessionId, tail: tail(n) })));
+      const before = await badValues('buffer-meta');
+      for (const seq of ['garbage', '1e3', '-2', '']) {
+        await raw.hset(`vora:{s:${sessionId}}:meta`, 'seq', seq);
+        const slice = await buffer.readAfter(sessionId, 1);
+        expect([slice.newestId, slice.oldestId, slice.events.map((e) => e.id)]).toEqual([3, 1, [2, 3]]);
+      }
+      const [next] = await buffer.append([{ sessionId, tail: tail(4) }]);
+      expect(next).toMatchObject({ id: 4 });
+      expect((await buffer.readAfter(sessionId, 0)).events.map((e) => e.id)).toEqual([1, 2, 3, 4]);
+      expect(await raw.hget(`vora:{s:${sessionId}}:meta`, 'seq')).toBe('4');
+      expect(await badValues('buffer-meta')).toBe(before + 5);
+    });
+
+    it('reads a malformed written marker as 0 and the next mark repairs it; a malformed src skips nothing', async () => {
+      const buffer = new RedisEventBuffer(connection, redisConfig(redis.url));
+      const sessionId = randomUUID();
+      await buffer.append([{ sessionId, tail: tail(1), sourceId: '5-0' }]);
+      const before = await badValues('buffer-meta');
+      await raw.hset(`vora:{s:${sessionId}}:meta`, 'written', 'NaN', 'src', 'latest');
+      expect(await buffer.lastWritten(sessionId)).toBe(0);
+      await buffer.markWritten(sessionId, 1);
+      expect(await buffer.lastWritten(sessionId)).toBe(1);
+      const [taken] = await buffer.append([{ sessionId, tail: tail(2), sourceId: '6-0' }]);
+      expect(taken).toMatchObject({ id: 2 });
+      expect(await raw.hget(`vora:{s:${sessionId}}:meta`, 'src')).toBe('6-0');
+      expect(await badValues('buffer-meta')).toBe(before + 3);
+    });
+
+    it('moves a malformed seq on when a store that lost the buffer continues from a socket\'s last id', async () => {
+      const buffer = new RedisEventBuffer(connection, redisConfig(redis.url));
+      const sessionId = randomUUID();
+      await buffer.append([{ sessionId, tail: tail(1) }]);
+      await raw.hset(`vora:{s:${sessionId}}:meta`, 'seq', 'x');
+      await buffer.continueFrom(sessionId, 7);
+      const [next] = await buffer.append([{ sessionId, tail: tail(8) }]);
+      expect(next).toMatchObject({ id: 8 });
+    });
+  });
+
+  describe('the rate-limit counter', () => {
+    it.each([
+      ['not a count', (key: string) => raw.set(key, 'garbage')],
+      ['a number tonumber would read', (key: string) => raw.set(key, '1e3')],
+      ['another type', (key: string) => raw.hset(key, 'used', '1')],
+    ])('is reset when it is %s, the request counted and the limit enforced from there', async (_what, corrupt) => {
+      const limiter = new RedisRateLimiter(connection);
+      const caller = `user-${randomUUID()}`;
+      const key = `vora:rl:{${caller}}:api`;
+      // No TTL: left as it is, a broken counter would stay for good.
+      await corrupt(key);
+      const before = await badValues('rate-limit-counter');
+      for (let i = 0; i < 3; i++) expect((await limiter.take(caller, 'api', 1, 3)).allowed).toBe(true);
+      expect((await limiter.take(caller, 'api', 1, 3)).allowed).toBe(false);
+      expect(await raw.get(key)).toBe('3');
+      expect(await raw.pttl(key)).toBeGreaterThan(0);
+      expect(await badValues('rate-limit-counter')).toBe(before + 1);
+    });
   });
 });
