@@ -2,6 +2,7 @@ import { VoraError } from '../common/vora-error';
 import { EventCatalogue } from './catalogue';
 import { frameOf, frameTail } from './envelope';
 import { MAX_BATCH, MAX_DATA_BYTES, parsePublished, PublishedEvent } from './ingress';
+import { fromFields } from './ingress-stream';
 
 const catalogue = new EventCatalogue([
   { name: 'CallDelivered', target: 'identity', modes: ['user', 'manager', 'ott'] },
@@ -180,5 +181,29 @@ describe('frameTail', () => {
       timestamp: '2026-11-28T10:15:30.000Z',
       data,
     });
+  });
+});
+
+describe('fromFields (a vora:ingress entry)', () => {
+  const entry = (...fields: string[]) => fromFields(['event', 'CallDelivered', 'identity', ALICE, ...fields]);
+
+  it('reads data as JSON', () => {
+    expect(parse(entry('data', '{"callId":"c-1"}'))[0].data).toEqual({ callId: 'c-1' });
+  });
+
+  it('refuses data that is not JSON', () => {
+    expect(() => entry('data', '{"callId":')).toThrow(new Error('data must be JSON'));
+  });
+
+  it.each([
+    ['__proto__', '{"__proto__":{"polluted":true}}'],
+    ['constructor.prototype', '{"constructor":{"prototype":{"polluted":true}}}'],
+  ])('refuses data with a %s key, as POST /events does', (_what, data) => {
+    expect(() => entry('data', data)).toThrow(new Error('data contains a forbidden key (__proto__ or constructor)'));
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it('keeps a field named __proto__ as a field, refused as unknown', () => {
+    expect(refusal(entry('__proto__', '{"event":"CallCleared"}'))).toBe('event: unknown fields: __proto__');
   });
 });

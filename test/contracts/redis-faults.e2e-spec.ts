@@ -328,7 +328,7 @@ describe('Redis adapters reading values they did not write', () => {
     expect(await calls.pendingFor(sessionId)).toEqual([due(good)]);
     expect((await calls.due(Date.now())).map((call) => call.callId)).toEqual([good]);
     // No longer swept: the bad records are out of the due set, the good one is still there.
-    expect(await raw.zrange('vora:calls:due', 0, -1)).toEqual([good]);
+    expect(await raw.zrange('vora:calls:due', '0', '-1')).toEqual([good]);
     expect(await calls.settle(broken)).toBeUndefined();
     expect(await calls.settle(good)).toEqual(due(good));
     expect(await badValues('pending-call')).toBeGreaterThanOrEqual(before + 5);
