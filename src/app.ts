@@ -61,6 +61,8 @@ export async function createApp(config: GatewayConfig, options: CreateAppOptions
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
     logger: new NestPinoLogger(log),
     bodyParser: false,
+    // A module that fails to start rejects createApp instead of exiting: main.ts says what to change.
+    abortOnError: false,
   });
   observeHttp(fastify, app.get(Metrics));
   app.useWebSocketAdapter(new GatewayWsAdapter(app, app.get(HandshakeService), config.ws));
