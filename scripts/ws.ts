@@ -16,7 +16,7 @@ const USAGE = `usage: npm run ws -- --token <webSocketToken> [--last-event-id N]
 
   --token          the webSocketToken answered by POST /identity/setup (sent as Authorization: Bearer)
   --last-event-id  resume after this event id (the id of the last event you processed)
-  --url            the socket endpoint (default ws://localhost:3000/ws)
+  --url            the socket endpoint (default ws://localhost:$PORT/ws, PORT being 3000 unless set, as for the gateway)
 
 Type a line to send it: ping, ready <callId>, decline <callId>, or a JSON message.
 Server messages are printed one per line; the close code is printed when the socket closes.`;
@@ -46,7 +46,7 @@ function options(): { token: string; lastEventId?: string; url: string } {
       options: {
         token: { type: 'string' },
         'last-event-id': { type: 'string' },
-        url: { type: 'string', default: 'ws://localhost:3000/ws' },
+        url: { type: 'string', default: `ws://localhost:${process.env.PORT || 3000}/ws` },
         help: { type: 'boolean', short: 'h' },
       },
     }));
