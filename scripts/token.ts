@@ -10,25 +10,52 @@
 import { parseArgs } from 'node:util';
 import { DevIssuerKey } from '../src/auth/dev-issuer/dev-issuer';
 
+const USAGE = `usage: npm run token -- --sub <sub> [--scope "vora:user"] [--ttl seconds] [--username name]
+
+Prints an access token of the development issuer (no AUTH_ISSUER), signed with the key
+in DEV_KEY_DIR (default .data) for AUTH_AUDIENCE (default vora-gateway): run it where the
+gateway runs. Use npm run -s token ... to print the token alone, e.g. TOKEN=$(npm run -s token -- --sub alice).
+
+  --sub       the caller, a "sub" of config/directory.json (alice, bob, carol, dave, oscar, erin)
+  --scope     space-separated scopes (default vora:user): vora:user, vora:manager, vora:ott,
+              vora:admin, or vora:events:publish for POST /events
+  --ttl       lifetime in seconds (default 3600)
+  --username  preferred_username claim (default: the sub)`;
+
+function usage(problem: string): never {
+  console.error(`${problem}\n${USAGE}`);
+  process.exit(2);
+}
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      sub: { type: 'string' },
-      scope: { type: 'string', default: 'vora:user' },
-      ttl: { type: 'string', default: '3600' },
-      username: { type: 'string' },
-    },
-  });
-  if (!values.sub) {
-    console.error('usage: npm run token -- --sub <sub> [--scope "vora:user"] [--ttl seconds] [--username name]');
-    process.exit(2);
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        sub: { type: 'string' },
+        scope: { type: 'string', default: 'vora:user' },
+        ttl: { type: 'string', default: '3600' },
+        username: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (error) {
+    return usage((error as Error).message);
   }
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
+  if (!values.sub) return usage('--sub is required');
+  const ttlS = Number(values.ttl);
+  if (!Number.isInteger(ttlS) || ttlS < 1) return usage(`--ttl must be a whole number of seconds, got "${values.ttl}"`);
+
   const key = await DevIssuerKey.loadOrCreate(process.env.DEV_KEY_DIR ?? '.data');
   const token = await key.sign({
     sub: values.sub,
     scope: values.scope!,
     audience: process.env.AUTH_AUDIENCE || 'vora-gateway',
-    ttlS: Number(values.ttl),
+    ttlS,
     username: values.username,
   });
   process.stdout.write(`${token}\n`);

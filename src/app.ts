@@ -1,12 +1,12 @@
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import { AppModule } from './app.module';
 import { answerClientError, refuseUnframedBodies } from './common/client-errors';
 import { registerCors } from './common/cors';
 import { errorBody } from './common/error-body';
 import { registerJsonBody } from './common/json-body';
+import { setUpOpenApi } from './common/openapi';
 import { registerSecurityHeaders } from './common/security-headers';
 import { GatewayConfig } from './config/gateway-config';
 import { GatewayWsAdapter } from './gateway/gateway-ws.adapter';
@@ -61,10 +61,12 @@ export async function createApp(config: GatewayConfig, options: CreateAppOptions
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
     logger: new NestPinoLogger(log),
     bodyParser: false,
+    // A module that fails to start rejects createApp instead of exiting: main.ts says what to change.
+    abortOnError: false,
   });
   observeHttp(fastify, app.get(Metrics));
   app.useWebSocketAdapter(new GatewayWsAdapter(app, app.get(HandshakeService), config.ws));
-  setUpOpenApi(app);
+  setUpOpenApi(app, config);
   await app.init();
   await fastify.ready();
   return app;
@@ -76,17 +78,4 @@ function observeHttp(fastify: FastifyInstance, metrics: Metrics): void {
     metrics.httpDuration.observe(reply.elapsedTime / 1000, [request.method, request.routeOptions.url ?? 'unmatched', String(reply.statusCode)]);
     done();
   });
-}
-
-function setUpOpenApi(app: NestFastifyApplication): void {
-  const document = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('VORA Rest API')
-      .setVersion('0.2')
-      .setDescription('VORA Telephony API Platform.')
-      .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }, 'security_auth')
-      .build(),
-  );
-  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json', yamlDocumentUrl: 'docs-yaml' });
 }

@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { createApp } from './app';
 import { GatewayConfig } from './config/gateway-config';
+import { listenFailure, reachableUrl } from './config/listen-failure';
 import { ConfigError, loadConfig } from './config/load-config';
 import { GracefulShutdown } from './lifecycle/graceful-shutdown';
 
@@ -10,11 +11,10 @@ async function main(): Promise<void> {
   try {
     config = loadConfig();
   } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    console.error(`VORA Gateway cannot start: ${error.message}`);
-    process.exit(1);
+    refuseToStart(error);
   }
-  const app = await createApp(config);
+  // Files named by the configuration (DIRECTORY_FILE, EVENTS_FILE) are read while the modules start.
+  const app = await createApp(config).catch(refuseToStart);
   const log = new Logger('Gateway');
 
   let stopping = false;
@@ -37,8 +37,21 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => void stop('SIGTERM'));
   process.once('SIGINT', () => void stop('SIGINT'));
 
-  await app.listen(config.port, config.host);
-  log.log(`VORA Gateway listening on ${await app.getUrl()} (store: ${config.store})`);
+  await app.listen(config.port, config.host).catch((error: unknown) => refuseToStart(listenFailure(error, 'PORT', config.host, config.port)));
+  const { port } = app.getHttpServer().address() as { port: number };
+  log.log(`VORA Gateway listening on ${config.host}:${port} (reach it at ${reachableUrl(config.host, port)}; store: ${config.store})`);
+}
+
+/**
+ * A configuration problem ends the process with one line saying what to
+ * change, and no stack: the operator has nothing to debug. Anything else is a
+ * bug and keeps its stack.
+ */
+function refuseToStart(error: unknown): never {
+  if (!(error instanceof ConfigError)) throw error;
+  const [only, ...more] = error.problems;
+  console.error(`VORA Gateway cannot start: ${more.length ? error.message : only}`);
+  process.exit(1);
 }
 
 void main();

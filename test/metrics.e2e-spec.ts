@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { freePort } from './support/free-port';
 import { http, RunningGateway, startGateway } from './support/gateway';
 import { TestIssuer } from './support/test-issuer';
@@ -9,6 +10,17 @@ const ALICE = '+905321110001';
 function sample(text: string, name: string, labels = ''): number | undefined {
   const line = text.split('\n').find((l) => l.startsWith(`${name}${labels ? `{${labels}}` : ''} `));
   return line === undefined ? undefined : Number(line.split(' ').pop());
+}
+
+/** Debian's promtool (package `prometheus`); .ci/run installs it. Missing, the test fails saying so. */
+function promtool(args: string[], input: string): { status: number | null; stdout: string; stderr: string } {
+  const run = spawnSync('promtool', args, { input, encoding: 'utf8' });
+  if ((run.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
+    throw new Error(
+      'promtool is not installed, and the metrics test needs it: `apt-get install prometheus` (Debian) puts it on the PATH; .ci/run installs it in CI',
+    );
+  }
+  return run;
 }
 
 describe('/metrics (SPEC section 9)', () => {
@@ -59,6 +71,13 @@ describe('/metrics (SPEC section 9)', () => {
     expect(sample(after, 'vora_sessions_ended_total', 'reason="logout"')).toBe(1);
     expect(sample(after, 'vora_events_delivered_total', 'kind="replay"')).toBe(2);
     expect(sample(after, 'vora_sockets_open')).toBe(0);
+  });
+
+  it('passes `promtool check metrics` (Prometheus naming and exposition rules)', async () => {
+    const text: string = (await http(`${gateway.url}/metrics`)).body;
+    expect(text).toContain('vora_nodejs_active_handles{');
+    const check = promtool(['check', 'metrics'], text);
+    expect({ status: check.status, output: `${check.stdout}${check.stderr}` }).toEqual({ status: 0, output: '' });
   });
 
   it('moves to METRICS_PORT, off the public port', async () => {

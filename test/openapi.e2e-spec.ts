@@ -1,3 +1,4 @@
+import { STATUS_CODES } from 'node:http';
 import { http, RunningGateway, startGateway } from './support/gateway';
 
 /** The seed's seven operations (seed/vora-rest-api.md), copied word for word. */
@@ -115,10 +116,10 @@ describe('OpenAPI', () => {
   });
 
   it.each(SEED_OPERATIONS.filter((op) => op.secured).map((op) => [`${op.method.toUpperCase()} ${op.path}`, op]))(
-    'lists the seed status codes of %s, errors as ResponseStatusVoraError',
+    'lists the seed status codes of %s (plus the rate limit\'s 429), errors as ResponseStatusVoraError',
     (_name, seed) => {
       const responses = operation(seed.path, seed.method).responses;
-      expect(Object.keys(responses).sort()).toEqual(Object.keys(CLIENT_RESPONSES).sort());
+      expect(Object.keys(responses).sort()).toEqual([...Object.keys(CLIENT_RESPONSES), '429'].sort());
       for (const [status, description] of Object.entries(CLIENT_RESPONSES)) {
         expect(responses[status].description).toBe(description);
         if (status !== '200') expect(responses[status].content['application/json'].schema).toEqual(ERROR_REF);
@@ -215,7 +216,44 @@ describe('OpenAPI', () => {
 
   describe('security_auth', () => {
     it('is HTTP bearer with JWT tokens', () => {
-      expect(document.components.securitySchemes.security_auth).toEqual({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
+      expect(document.components.securitySchemes.security_auth).toEqual({
+        type: 'http',
+        scheme: 'bearer',
+        bearerFormat: 'JWT',
+        description: expect.any(String),
+      });
+    });
+
+    it('tells the Authorize dialog how to get a token, and which profile it follows', () => {
+      const { description } = document.components.securitySchemes.security_auth;
+      expect(description).toContain('`npm run token -- --sub alice --scope vora:user`');
+      expect(description).toContain("issuer's token endpoint");
+      expect(description).toContain('RFC 9068');
+      expect(description).toContain('RFC 8725');
+    });
+
+    it('names the trusted issuer when one is configured', async () => {
+      const external = await startGateway({ AUTH_ISSUER: 'http://127.0.0.1:9/realms/vora', AUTH_JWKS_URI: 'http://127.0.0.1:9/certs' });
+      try {
+        const { description } = (await http(`${external.url}/docs-json`)).body.components.securitySchemes.security_auth;
+        expect(description).toContain('tokens issued by http://127.0.0.1:9/realms/vora: get one from its token endpoint');
+        expect(description).not.toContain('npm run token');
+      } finally {
+        await external.close();
+      }
+    });
+
+    it('is declared absent, with security: [], on every public operation', () => {
+      const publicOperations = [
+        ['/identity', 'options'],
+        ['/health/liveness', 'get'],
+        ['/health/readiness', 'get'],
+        ['/ws', 'get'],
+      ];
+      for (const [path, method] of publicOperations) expect(operation(path, method).security).toEqual([]);
+      for (const item of Object.values<any>(document.paths)) {
+        for (const op of Object.values<any>(item)) expect(op.security).toBeDefined();
+      }
     });
 
     it.each(SEED_OPERATIONS.map((op) => [`${op.method.toUpperCase()} ${op.path}`, op]))('is required by %s only if the seed says so', (_name, seed) => {
@@ -235,13 +273,72 @@ describe('OpenAPI', () => {
     });
   });
 
+  describe('tags, servers and examples', () => {
+    const operations = () =>
+      Object.entries<any>(document.paths).flatMap(([path, item]) =>
+        Object.entries<any>(item).map(([method, op]) => ({ name: `${method.toUpperCase()} ${path}`, op })),
+      );
+
+    it('puts every operation under exactly one tag, each declared with a description', () => {
+      const declared = new Map(document.tags.map((tag: any) => [tag.name, tag.description]));
+      for (const { name, op } of operations()) {
+        expect({ name, tags: op.tags }).toEqual({ name, tags: [expect.any(String)] });
+        expect(declared.get(op.tags[0])).toEqual(expect.stringMatching(/\S/));
+      }
+      expect([...declared.keys()].sort()).toEqual([...new Set(operations().map(({ op }) => op.tags[0]))].sort());
+    });
+
+    it('has a server entry: the origin serving the document', () => {
+      expect(document.servers).toEqual([{ url: '/', description: expect.any(String) }]);
+    });
+
+    it('gives every error response an example body of its own status', () => {
+      for (const { name, op } of operations()) {
+        const messages = new Set<string>();
+        for (const [status, response] of Object.entries<any>(op.responses)) {
+          if (Number(status) < 400) continue;
+          const examples = Object.values<any>(response.content['application/json'].examples ?? {});
+          expect({ name, status, examples: examples.length }).toEqual({ name, status, examples: 1 });
+          const [{ summary, value }] = examples;
+          expect(summary).toEqual(expect.stringMatching(/\S/));
+          expect({ name, value }).toEqual({
+            name,
+            value: { timestamp: expect.stringMatching(/Z$/), status, error: STATUS_CODES[Number(status)], message: expect.any(String) },
+          });
+          messages.add(value.message);
+        }
+        const errors = Object.keys(op.responses).filter((status) => Number(status) >= 400);
+        expect({ name, distinctMessages: messages.size }).toEqual({ name, distinctMessages: errors.length });
+      }
+    });
+
+    it('documents 429 with Retry-After wherever a rate limit or socket cap applies', () => {
+      const limited = ['GET /identity', 'POST /identity/setup', 'POST /identity/{identity}/eventSubscription', 'POST /logout/{identity}', 'POST /events', 'GET /ws'];
+      for (const { name, op } of operations()) {
+        const tooMany = op.responses['429'];
+        if (!limited.includes(name)) {
+          expect({ name, tooMany }).toEqual({ name, tooMany: undefined });
+          continue;
+        }
+        expect(tooMany.headers['Retry-After']).toMatchObject({ schema: { type: 'integer', minimum: 1 } });
+      }
+    });
+  });
+
   describe('additions beyond the seed, under their own tags', () => {
     it('documents the socket endpoint under "websocket"', () => {
       const ws = document.paths['/ws'].get;
       expect(ws.tags).toEqual(['websocket']);
       expect(ws.description).toContain('lastEventId');
       expect(Object.keys(ws.responses).sort()).toEqual(['101', '400', '401', '403', '426', '429', '503']);
-      expect(ws.security).toBeUndefined();
+      expect(ws.security).toEqual([]);
+    });
+
+    it('gives the socket\'s query parameters real schemas', () => {
+      const parameters = Object.fromEntries(document.paths['/ws'].get.parameters.map((p: any) => [p.name, p]));
+      expect(parameters.token).toMatchObject({ in: 'query', required: false, schema: { type: 'string', minLength: 1 } });
+      expect(parameters.lastEventId).toMatchObject({ in: 'query', required: false, schema: { type: 'string', pattern: '^[0-9]{1,15}$' } });
+      expect(new RegExp(parameters.lastEventId.schema.pattern).test(parameters.lastEventId.schema.example)).toBe(true);
     });
 
     it('documents the platform ingress under "platform", secured by security_auth', () => {

@@ -112,8 +112,23 @@ export class JwksKeySource extends KeySource implements OnModuleDestroy {
   }
 
   private async getJson(uri: string): Promise<unknown> {
-    const response = await fetch(uri, { signal: AbortSignal.timeout(this.fetchTimeoutMs) });
+    const response = await fetch(uri, { signal: AbortSignal.timeout(this.fetchTimeoutMs) }).catch((error: unknown) => {
+      throw new Error(`GET ${uri} failed: ${fetchFailure(error, this.fetchTimeoutMs)}`);
+    });
     if (!response.ok) throw new Error(`GET ${uri} answered ${response.status}`);
     return response.json();
   }
+}
+
+/**
+ * Why a fetch failed, in the operator's terms: undici says only "fetch failed"
+ * and keeps the reason (ECONNREFUSED, ENOTFOUND, a TLS error) in `cause`.
+ */
+function fetchFailure(error: unknown, timeoutMs: number): string {
+  if ((error as Error)?.name === 'TimeoutError') return `no answer within ${timeoutMs} ms`;
+  const cause = (error as { cause?: NodeJS.ErrnoException & { errors?: Error[] } })?.cause;
+  if (!cause) return (error as Error)?.message ?? String(error);
+  // Connecting to a name with several addresses fails with an AggregateError, one error per address.
+  const messages = [...new Set((cause.errors ?? [cause]).map((each) => each.message).filter(Boolean))];
+  return messages.length ? messages.join('; ') : (cause.code ?? cause.message);
 }

@@ -122,10 +122,16 @@ describe('loadConfig', () => {
     ['AUTH_ISSUER', 'not a url', /^AUTH_ISSUER must be an absolute URL/],
     ['AUTH_JWKS_URI', '/jwks', /^AUTH_JWKS_URI must be an absolute URL/],
     ['REDIS_URL', 'localhost', /^REDIS_URL must be an absolute URL/],
+    ['REDIS_URL', 'localhost:6391', /^REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL \(e\.g\. redis:\/\/localhost:6379\), got "localhost:6391"$/],
+    ['REDIS_URL', 'http://localhost:6379', /^REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL/],
     ['AUTH_ACCEPTED_TYP', 'id+jwt', /^AUTH_ACCEPTED_TYP may only list at\+jwt, application\/at\+jwt, JWT/],
   ])('names %s=%s', (name, value, message) => {
     const problems = problemsOf({ [name]: value });
     expect(problems).toEqual([expect.stringMatching(message)]);
+  });
+
+  it.each(['redis://localhost:6379', 'rediss://user:secret@redis.example:6380/2'])('takes REDIS_URL=%s', (value) => {
+    expect(loadConfig({ STORE: 'redis', REDIS_URL: value }).redisUrl).toBe(value);
   });
 
   it('needs REDIS_URL with STORE=redis', () => {

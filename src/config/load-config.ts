@@ -43,6 +43,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
   const store = env.STORE ?? 'memory';
   if (store !== 'memory' && store !== 'redis') problems.push(`STORE must be "memory" or "redis", got "${store}"`);
   const redisUrl = url('REDIS_URL');
+  // `localhost:6391` parses as a URL of scheme "localhost:", and the client would then quietly connect to :6379.
+  if (redisUrl && !['redis:', 'rediss:'].includes(new URL(redisUrl).protocol)) {
+    problems.push(`REDIS_URL must be a redis:// or rediss:// URL (e.g. redis://localhost:6379), got "${redisUrl}"`);
+  }
   if (store === 'redis' && !redisUrl) problems.push('REDIS_URL is required when STORE=redis');
 
   const issuer = url('AUTH_ISSUER');

@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { CLIENT_MODES, ClientMode } from '../auth/modes';
+import { ConfigError } from '../config/load-config';
+import { readFailure } from '../config/read-failure';
 
 export type EventTarget = 'identity' | 'group';
 
@@ -19,13 +21,22 @@ export class EventCatalogue {
     this.byMode = new Map(CLIENT_MODES.map((mode) => [mode, entries.filter((e) => e.modes.includes(mode)).map((e) => e.name)]));
   }
 
+  /** A missing, unreadable or malformed file stops start-up with one line naming it (ConfigError). */
   static fromFile(file: string): EventCatalogue {
-    let raw: { events?: unknown };
+    let raw: unknown;
     try {
       raw = JSON.parse(readFileSync(file, 'utf8'));
     } catch (error) {
-      throw new Error(`EVENTS_FILE ${file} cannot be read as JSON: ${(error as Error).message}`);
+      throw new ConfigError([`EVENTS_FILE ${file} cannot be read as JSON: ${readFailure(error)}`]);
     }
+    try {
+      return EventCatalogue.parse(raw as { events?: unknown }, file);
+    } catch (error) {
+      throw new ConfigError([`EVENTS_FILE ${(error as Error).message}`]);
+    }
+  }
+
+  private static parse(raw: { events?: unknown }, file: string): EventCatalogue {
     if (!Array.isArray(raw?.events)) throw new Error(`${file}: expected {"events": [...]}`);
     return new EventCatalogue(
       raw.events.map((entry: Record<string, unknown>, index: number) => {

@@ -27,6 +27,7 @@ export const EFFECTIVE_SUBSCRIPTION_SCHEMA = {
   required: ['subscribeAll', 'events'],
   properties: {
     subscribeAll: { type: 'boolean' },
-    events: { type: 'array', items: { type: 'string' }, example: ['CallDelivered', 'CallCleared'] },
+    events: { type: 'array', items: { type: 'string' } },
   },
+  example: { subscribeAll: false, events: ['CallDelivered', 'CallCleared'] },
 };

@@ -1,8 +1,8 @@
 import { Controller, Get, HttpCode, ServiceUnavailableException } from '@nestjs/common';
-import { ApiNoContentResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiNoContentResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { HealthCheckResult, HealthCheckService, HealthIndicatorResult } from '@nestjs/terminus';
 import { Public } from '../auth/access.decorator';
-import { ResponseStatusVoraError } from '../common/error-body';
+import { ApiErrorResponse } from '../common/api-responses';
 import { VoraError } from '../common/vora-error';
 import { DrainIndicator, KeysIndicator, ProcessIndicator, StoreIndicator } from './indicators';
 
@@ -29,7 +29,7 @@ export class HealthController {
   @HttpCode(204)
   @ApiOperation({ summary: 'Liveness', description: 'Check liveness status of the service.' })
   @ApiNoContentResponse({ description: 'No Content' })
-  @ApiResponse({ status: 503, description: 'Service Unavailable', type: ResponseStatusVoraError })
+  @ApiErrorResponse(503, 'Service Unavailable', { summary: 'A stalled event loop', message: 'not alive: process (event loop stalled for 5210 ms)' })
   liveness(): void {
     const problem = this.process.problem();
     if (problem) throw VoraError.unavailable(`not alive: process (${problem})`);
@@ -39,7 +39,10 @@ export class HealthController {
   @HttpCode(204)
   @ApiOperation({ summary: 'Readiness', description: 'Check readiness status of the service.' })
   @ApiNoContentResponse({ description: 'No Content' })
-  @ApiResponse({ status: 503, description: 'Service Unavailable', type: ResponseStatusVoraError })
+  @ApiErrorResponse(503, 'Service Unavailable', {
+    summary: 'Redis unreachable',
+    message: 'not ready: store (store unreachable: Connection is closed.)',
+  })
   async readiness(): Promise<void> {
     await this.run('not ready', [() => this.drain.check(), () => this.store.check(), () => this.keys.check()]);
   }

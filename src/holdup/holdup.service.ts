@@ -25,6 +25,8 @@ export type ClientAnswer = 'ready' | 'decline';
 export class HoldUpService implements OnModuleInit, OnModuleDestroy {
   private readonly log = new Logger('HoldUp');
   private sweeper?: NodeJS.Timeout;
+  /** Sweeps failed in a row; 0 while deadlines are checked. */
+  private failedSweeps = 0;
 
   constructor(
     private readonly config: GatewayConfig,
@@ -113,11 +115,26 @@ export class HoldUpService implements OnModuleInit, OnModuleDestroy {
     }
   }
 
+  /**
+   * Sweeps run five times a second: while the store is down, one line says so
+   * when it goes and one when it is back, and the metric counts the sweeps between.
+   */
   private async settleOverdue(): Promise<void> {
     try {
       for (const call of await this.calls.due(Date.now())) await this.settle(call.callId, 'ClientNotReady', call.sessionIds[0]);
     } catch (error) {
-      this.log.warn(`holdUp deadlines could not be checked: ${(error as Error).message}`);
+      this.metrics.holdUpDeadlineCheckFailures.inc();
+      if (this.failedSweeps++ === 0) {
+        this.log.warn(
+          `holdUp deadlines could not be checked: ${(error as Error).message}; retrying every ${DEADLINE_SWEEP_MS} ms ` +
+            '(vora_holdup_deadline_check_failures_total counts the failures)',
+        );
+      }
+      return;
+    }
+    if (this.failedSweeps) {
+      this.log.log(`holdUp deadlines are checked again, after ${this.failedSweeps} failed sweep(s)`);
+      this.failedSweeps = 0;
     }
   }
 

@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { ConfigError } from '../config/load-config';
+import { readFailure } from '../config/read-failure';
 import { Directory, DirectoryEntry, E164 } from './directory';
 
 /** A directory read once from a JSON file shaped `{"users": [entry, ...]}`. */
@@ -16,14 +18,19 @@ export class JsonDirectory extends Directory {
     }
   }
 
+  /** A missing, unreadable or malformed file stops start-up with one line naming it (ConfigError). */
   static fromFile(file: string): JsonDirectory {
     let raw: unknown;
     try {
       raw = JSON.parse(readFileSync(file, 'utf8'));
     } catch (error) {
-      throw new Error(`DIRECTORY_FILE ${file} cannot be read as JSON: ${(error as Error).message}`);
+      throw new ConfigError([`DIRECTORY_FILE ${file} cannot be read as JSON: ${readFailure(error)}`]);
     }
-    return new JsonDirectory(parseDirectory(raw, file));
+    try {
+      return new JsonDirectory(parseDirectory(raw, file));
+    } catch (error) {
+      throw new ConfigError([`DIRECTORY_FILE ${(error as Error).message}`]);
+    }
   }
 
   async findBySub(sub: string): Promise<DirectoryEntry | undefined> {

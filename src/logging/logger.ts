@@ -1,6 +1,7 @@
 import type { LoggerService } from '@nestjs/common';
 import pino, { DestinationStream, Logger as Pino } from 'pino';
 import { GatewayConfig } from '../config/gateway-config';
+import { ConfigError } from '../config/load-config';
 
 export interface LoggingOptions {
   /** Where JSON lines go (stdout when absent); tests capture them here. */
@@ -33,6 +34,8 @@ export class NestPinoLogger implements LoggerService {
   }
 
   error(message: unknown, ...rest: unknown[]): void {
+    // Nest reports a module that failed to start; for a configuration problem main.ts says it in one line, without a stack.
+    if (message instanceof ConfigError) return;
     // Nest passes (message, stack, context) for errors.
     const [stack, context] = rest.length >= 2 ? rest : [undefined, ...rest];
     const fields = typeof stack === 'string' ? { err: { stack } } : {};

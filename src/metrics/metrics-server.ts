@@ -1,6 +1,7 @@
 import { createServer, Server } from 'node:http';
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { GatewayConfig } from '../config/gateway-config';
+import { listenFailure } from '../config/listen-failure';
 import { Metrics } from './metrics';
 
 /** With METRICS_PORT, a plain listener for Prometheus alone, so that metrics need not be public. */
@@ -26,7 +27,10 @@ export class MetricsServer implements OnApplicationBootstrap, OnApplicationShutd
         response.writeHead(200, { 'content-type': this.metrics.registry.contentType }).end(text);
       });
     });
-    await new Promise<void>((resolve) => this.server!.listen(port, this.config.host, resolve));
+    await new Promise<void>((resolve, reject) => {
+      this.server!.once('error', (error) => reject(listenFailure(error, 'METRICS_PORT', this.config.host, port)));
+      this.server!.listen(port, this.config.host, resolve);
+    });
     this.log.log(`metrics on http://${this.config.host}:${port}/metrics`);
   }
 

@@ -142,7 +142,18 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly holdUpDeadlineCheckFailures = new Counter({
+    name: 'vora_holdup_deadline_check_failures_total',
+    help: 'Sweeps of holdUp deadlines that failed (the pending-call store unreachable); ClientNotReady waits meanwhile',
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'vora_' });
+    // prom-client names these gauges `_total`, which Prometheus keeps for counters (promtool refuses them);
+    // each is the sum of the gauge of the same name without `_total`, by type, which stays.
+    for (const name of ['active_handles_total', 'active_requests_total', 'active_resources_total']) {
+      this.registry.removeSingleMetric(`vora_nodejs_${name}`);
+    }
   }
 }

@@ -1,8 +1,8 @@
 import { Body, Controller, HttpCode, Param, Post } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiExtraModels, ApiOkResponse, ApiOperation, ApiParam, ApiTags, getSchemaPath } from '@nestjs/swagger';
 import { CurrentCaller, Requires } from '../auth/access.decorator';
 import { Caller } from '../auth/caller';
-import { ApiSeedErrors } from '../common/api-responses';
+import { ApiClientRateLimited, ApiSeedErrors, EXAMPLE_IDENTITY } from '../common/api-responses';
 import { SetupIn, SetupOut } from './session.dto';
 import { SessionService } from './session.service';
 
@@ -19,8 +19,28 @@ export class SessionController {
     description:
       'The action will be used to get the session setup right after the registration process by default. The application is required to provide the connectionType and it will be informed the subscriber phone number details for further usage.',
   })
+  @ApiExtraModels(SetupIn)
+  @ApiBody({
+    schema: { $ref: getSchemaPath(SetupIn) },
+    examples: {
+      web: { summary: 'A web client', value: { connectionType: 'WEB', identity: EXAMPLE_IDENTITY } },
+      mobileHoldUp: {
+        summary: 'A mobile app woken by a push for incoming calls (holdUpMode needs MOBILE)',
+        value: { connectionType: 'MOBILE', identity: EXAMPLE_IDENTITY, holdUpMode: true },
+      },
+    },
+  })
   @ApiOkResponse({ description: 'Successful operation', type: SetupOut })
-  @ApiSeedErrors()
+  @ApiSeedErrors({
+    400: { summary: 'holdUpMode without MOBILE', message: 'holdUpMode is allowed only with connectionType MOBILE' },
+    403: { summary: "Someone else's number", message: 'identity +905321110003 is not assigned to this account' },
+    404: { summary: 'A caller missing from the directory', message: 'no VORA account is registered for user "zoe"' },
+    409: {
+      summary: 'MAX_SESSIONS_PER_USER live sessions already',
+      message: 'this account already has 10 live sessions, the most allowed; log out of one before opening another',
+    },
+  })
+  @ApiClientRateLimited()
   async setup(@CurrentCaller() caller: Caller, @Body() input: SetupIn): Promise<SetupOut> {
     return { webSocketToken: await this.sessions.setup(caller, input) };
   }
@@ -34,9 +54,14 @@ export class SessionController {
     description:
       'The action will be used to clean up the existing REST and WS connections after the user log out.',
   })
-  @ApiParam({ name: 'identity', description: 'An identity of the caller (E.164; "+" may be sent as %2B).' })
+  @ApiParam({ name: 'identity', description: 'An identity of the caller (E.164; "+" may be sent as %2B).', example: EXAMPLE_IDENTITY })
   @ApiOkResponse({ description: 'Successful operation' })
-  @ApiSeedErrors()
+  @ApiSeedErrors({
+    400: { summary: 'A malformed percent-encoding in the path', message: 'the request URL is malformed' },
+    403: { summary: "Someone else's number", message: 'identity +905321110003 is not assigned to this account' },
+    404: { summary: 'No session (or already logged out)', message: `there is no live session for identity ${EXAMPLE_IDENTITY}` },
+  })
+  @ApiClientRateLimited()
   async logout(@CurrentCaller() caller: Caller, @Param('identity') identity: string): Promise<void> {
     await this.sessions.logout(caller, identity);
   }
