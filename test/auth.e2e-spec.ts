@@ -2,7 +2,7 @@ import { GatewayProcess } from './support/gateway-process';
 import { execFile } from 'node:child_process';
 import { createHmac, createPublicKey } from 'node:crypto';
 import { promisify } from 'node:util';
-import { DevIssuerKey } from '../src/auth/dev-issuer/dev-issuer';
+import { DevTokenSigner } from '../src/auth/dev-issuer/dev-token-signer';
 import { ConfigError, loadConfig } from '../src/config/load-config';
 import { expectError, http, HttpResult, RunningGateway, startGateway } from './support/gateway';
 import { SigningKey, TestIssuer } from './support/test-issuer';
@@ -505,11 +505,25 @@ describe('development issuer (no AUTH_ISSUER)', () => {
   afterAll(() => gateway.close());
 
   it('accepts a token signed with the development key', async () => {
-    const key = await DevIssuerKey.loadOrCreate(gateway.config.auth.devKeyDir);
-    const token = await key.sign({ sub: 'alice', scope: 'vora:user', audience: gateway.config.auth.audience });
+    const token = await gateway.app.get(DevTokenSigner).sign({ sub: 'alice', scope: 'vora:user' });
     const result = await http(`${gateway.url}/identity`, { token });
     expect(result.status).toBe(200);
     expect(result.body).toEqual({ identities: ALICE });
+
+    // An RFC 9068 access token of the development issuer, whatever library signs it.
+    const [header, payload] = token.split('.').slice(0, 2).map((part) => JSON.parse(Buffer.from(part, 'base64url').toString()));
+    const { kid } = (await http(`${gateway.url}/dev-issuer/jwks.json`)).body.keys[0];
+    expect(header).toEqual({ alg: 'ES256', typ: 'at+jwt', kid });
+    expect(payload).toEqual({
+      iss: 'urn:vora:dev-issuer',
+      aud: 'vora-gateway',
+      sub: 'alice',
+      scope: 'vora:user',
+      preferred_username: 'alice',
+      iat: expect.any(Number),
+      exp: payload.iat + 3600,
+      jti: expect.stringMatching(/^[0-9a-f-]{36}$/),
+    });
   });
 
   it('refuses a token of another key, even with the development issuer name', async () => {
@@ -531,8 +545,7 @@ describe('development issuer (no AUTH_ISSUER)', () => {
   });
 
   it('keeps its key across restarts, so earlier tokens stay valid', async () => {
-    const key = await DevIssuerKey.loadOrCreate(gateway.config.auth.devKeyDir);
-    const token = await key.sign({ sub: 'alice', scope: 'vora:user', audience: 'vora-gateway' });
+    const token = await gateway.app.get(DevTokenSigner).sign({ sub: 'alice', scope: 'vora:user', audience: 'vora-gateway' });
     const restarted = await startGateway({ DEV_KEY_DIR: gateway.config.auth.devKeyDir });
     try {
       expect((await http(`${restarted.url}/identity`, { token })).status).toBe(200);
