@@ -495,6 +495,52 @@ describe('configuration of the issuer', () => {
     await expect(start).rejects.toBeInstanceOf(ConfigError);
     await expect(start).rejects.toThrow(/AUTH_ISSUER/);
   });
+
+  const linesOf = (output: string) => output.split('\n').filter(Boolean);
+
+  it.each(['production', 'Production', 'prod', 'staging'])(
+    'the compiled gateway with NODE_ENV=%s and no issuer exits 1 and says what to set',
+    async (nodeEnv) => {
+      const { code, output } = await GatewayProcess.refusal({ NODE_ENV: nodeEnv });
+      expect(code).toBe(1);
+      expect(linesOf(output)).toEqual([
+        'VORA Gateway cannot start: invalid configuration:',
+        `  - NODE_ENV=${nodeEnv} needs an external token issuer: set AUTH_ISSUER (and AUTH_AUDIENCE), ` +
+          'or AUTH_JWKS_URI with AUTH_ISSUER; the development issuer runs only when NODE_ENV is unset, development or test',
+      ]);
+    },
+  );
+
+  describe('an http:// issuer in production', () => {
+    let issuer: TestIssuer;
+    beforeAll(async () => {
+      issuer = await TestIssuer.start();
+    });
+    afterAll(() => issuer.close());
+
+    it('is refused at start-up, naming AUTH_ISSUER and AUTH_ALLOW_HTTP', async () => {
+      const { code, output } = await GatewayProcess.refusal({ NODE_ENV: 'production', ...issuer.env() });
+      expect(code).toBe(1);
+      expect(linesOf(output)).toEqual([
+        'VORA Gateway cannot start: invalid configuration:',
+        `  - AUTH_ISSUER must be an https:// URL when NODE_ENV=production, got "${issuer.issuer}"; ` +
+          'set AUTH_ALLOW_HTTP=true only for an issuer on a trusted internal network',
+      ]);
+    });
+
+    it('is trusted with AUTH_ALLOW_HTTP=true', async () => {
+      const gateway = await GatewayProcess.start({ NODE_ENV: 'production', ...issuer.env(), AUTH_ALLOW_HTTP: 'true' });
+      try {
+        const result = await http(`${gateway.url}/identity`, { token: await issuer.sign() });
+        expect(result.status).toBe(200);
+        expect(result.body).toEqual({ identities: ALICE });
+        // Production: the development issuer is not there.
+        expectError(await http(`${gateway.url}/dev-issuer/jwks.json`), 404);
+      } finally {
+        await gateway.kill('SIGTERM');
+      }
+    });
+  });
 });
 
 describe('development issuer (no AUTH_ISSUER)', () => {
