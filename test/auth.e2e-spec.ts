@@ -1,10 +1,15 @@
 import { GatewayProcess } from './support/gateway-process';
 import { execFile } from 'node:child_process';
 import { createHmac, createPublicKey } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer, RequestListener } from 'node:http';
+import { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { DevTokenSigner } from '../src/auth/dev-issuer/dev-token-signer';
 import { ConfigError, loadConfig } from '../src/config/load-config';
 import { expectError, http, HttpResult, RunningGateway, startGateway } from './support/gateway';
+import { eventually } from './support/eventually';
+import { LogCapture } from './support/log-capture';
 import { SigningKey, TestIssuer } from './support/test-issuer';
 
 const REALM = 'Bearer realm="vora"';
@@ -486,6 +491,151 @@ describe('AUTH_JWKS_URI skips discovery', () => {
   it('accepts tokens of the issuer', async () => {
     const result = await http(`${gateway.url}/identity`, { token: await issuer.sign() });
     expect(result.status).toBe(200);
+  });
+});
+
+/** A plain HTTP server for issuers that misbehave; it keeps the path of every request. */
+async function startServer(handler: RequestListener): Promise<{ url: string; requests: string[]; close(): Promise<void> }> {
+  const requests: string[] = [];
+  const server = createServer((request, response) => {
+    requests.push(request.url ?? '/');
+    handler(request, response);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    requests,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+describe('the issuer is asked for keys without following redirects', () => {
+  let elsewhere: TestIssuer;
+  let redirector: Awaited<ReturnType<typeof startServer>>;
+  beforeAll(async () => {
+    // Another host with working keys: following the redirect would make its tokens valid.
+    elsewhere = await TestIssuer.start();
+    redirector = await startServer((request, response) => {
+      response.writeHead(307, { location: `${elsewhere.issuer}${request.url}` }).end();
+    });
+  });
+  afterAll(async () => {
+    await Promise.all([elsewhere.close(), redirector.close()]);
+  });
+
+  it.each([
+    ['discovery document', '/.well-known/openid-configuration', {}],
+    ['JWKS', '/jwks', { AUTH_JWKS_URI: '/jwks' }],
+  ])('a %s answering 307 fails the fetch: the token is refused and the other host gets no request', async (_what, path, extra) => {
+    const logs = new LogCapture();
+    const env = { AUTH_ISSUER: redirector.url, AUTH_AUDIENCE: 'vora-gateway', ...extra };
+    if ('AUTH_JWKS_URI' in env) env.AUTH_JWKS_URI = `${redirector.url}${env.AUTH_JWKS_URI}`;
+    const gateway = await startGateway(env, { logStream: logs });
+    try {
+      const token = await elsewhere.sign({ claims: { iss: redirector.url } });
+      expectError(await http(`${gateway.url}/identity`, { token }), 503, 'the token issuer keys are not available yet; retry shortly');
+      expect((await http(`${gateway.url}/health/readiness`)).status).toBe(503);
+      expect(redirector.requests).toContain(path);
+      expect(elsewhere.requests).toEqual([]);
+      expect(logs.records).toContainEqual(
+        expect.objectContaining({
+          level: 40,
+          msg: `issuer keys not loaded yet: GET ${redirector.url}${path} answered 307, a redirect, which is not followed`,
+        }),
+      );
+    } finally {
+      await gateway.close();
+    }
+  });
+});
+
+describe('the size of the issuer answers', () => {
+  let issuer: TestIssuer;
+  let padding = { discovery: 0, jwks: 0 };
+  let server: Awaited<ReturnType<typeof startServer>>;
+  const MiB = 1024 * 1024;
+  beforeAll(async () => {
+    issuer = await TestIssuer.start();
+    // The test issuer's key, served from another address with as much padding as the test asks for.
+    server = await startServer((request, response) => {
+      const send = (body: Record<string, unknown>, pad: number) => {
+        const text = JSON.stringify({ ...body, padding: 'x'.repeat(pad) });
+        response.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
+      };
+      if (request.url === '/.well-known/openid-configuration') return send({ issuer: server.url, jwks_uri: `${server.url}/jwks` }, padding.discovery);
+      if (request.url === '/jwks') return send({ keys: [issuer.keys[0].publicJwk] }, padding.jwks);
+      response.writeHead(404).end();
+    });
+  });
+  afterAll(async () => {
+    await Promise.all([issuer.close(), server.close()]);
+  });
+
+  const identityWith = async (pad: typeof padding) => {
+    padding = pad;
+    const gateway = await startGateway({ AUTH_ISSUER: server.url, AUTH_AUDIENCE: 'vora-gateway' });
+    try {
+      return await http(`${gateway.url}/identity`, { token: await issuer.sign({ claims: { iss: server.url } }) });
+    } finally {
+      await gateway.close();
+    }
+  };
+
+  it('accepts a discovery document and a JWKS just under 1 MiB', async () => {
+    expect((await identityWith({ discovery: MiB - 1024, jwks: MiB - 2048 })).status).toBe(200);
+  });
+
+  it.each([
+    ['discovery document', { discovery: MiB, jwks: 0 }],
+    ['JWKS', { discovery: 0, jwks: MiB }],
+  ])('refuses a %s over 1 MiB: no keys, the token is refused', async (_what, pad) => {
+    expectError(await identityWith(pad), 503, 'the token issuer keys are not available yet; retry shortly');
+  });
+
+  it('stops reading an endless JWKS at 1 MiB', async () => {
+    let written = 0;
+    let finished = false;
+    let cut = 0;
+    const endless = await startServer((request, response) => {
+      if (request.url === '/.well-known/openid-configuration') {
+        return response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ jwks_uri: `${endless.url}/jwks` }));
+      }
+      // No content-length: a valid JWKS of 256 MiB, written as fast as it is read.
+      void (async () => {
+        response.writeHead(200, { 'content-type': 'application/json' });
+        response.write(`{"keys":[${JSON.stringify(issuer.keys[0].publicJwk)}],"padding":"`);
+        const chunk = 'x'.repeat(64 * 1024);
+        const closed = once(response, 'close');
+        for (let i = 0; i < 4096 && !response.destroyed; i++) {
+          written += chunk.length;
+          if (!response.write(chunk)) await Promise.race([once(response, 'drain'), closed]);
+        }
+        if (response.destroyed) cut++;
+        else {
+          response.end('"}');
+          finished = true;
+        }
+      })();
+    });
+    try {
+      const gateway = await startGateway({ AUTH_ISSUER: endless.url, AUTH_AUDIENCE: 'vora-gateway' });
+      try {
+        const token = await issuer.sign({ claims: { iss: endless.url } });
+        expectError(await http(`${gateway.url}/identity`, { token }), 503, 'the token issuer keys are not available yet; retry shortly');
+      } finally {
+        await gateway.close();
+      }
+      // The start-up fetch and the one the token caused were both cut off, far from the end.
+      await eventually(() => expect(cut).toBe(2));
+      expect(finished).toBe(false);
+      expect(written).toBeLessThan(2 * 64 * MiB);
+    } finally {
+      await endless.close();
+    }
   });
 });
 
