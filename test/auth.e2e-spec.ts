@@ -1,3 +1,4 @@
+import Redis from 'ioredis';
 import { GatewayProcess } from './support/gateway-process';
 import { execFile } from 'node:child_process';
 import { createHmac, createPublicKey } from 'node:crypto';
@@ -10,6 +11,7 @@ import { ConfigError, loadConfig } from '../src/config/load-config';
 import { expectError, http, HttpResult, RunningGateway, startGateway } from './support/gateway';
 import { eventually } from './support/eventually';
 import { LogCapture } from './support/log-capture';
+import { startRedis, TestRedis } from './support/redis-server';
 import { SigningKey, TestIssuer } from './support/test-issuer';
 
 const REALM = 'Bearer realm="vora"';
@@ -139,6 +141,33 @@ describe('security_auth against an external issuer', () => {
     it('refuses an ID token (nonce claim) even from the trusted issuer', async () => {
       const token = await issuer.sign({ claims: { nonce: 'n-0S6_WzA2Mj' } });
       expectInvalidToken(await identity(token), 'an ID token was sent where an access token is required');
+    });
+
+    describe('strings that are not well-formed Unicode (lone surrogates, through JSON escapes)', () => {
+      it.each([
+        ['a sub that is a lone surrogate', { sub: '\ud800' }, 'the sub claim is not well-formed Unicode'],
+        ['a sub ending in a lone low surrogate', { sub: 'alice\udc00' }, 'the sub claim is not well-formed Unicode'],
+        ['a username', { preferred_username: 'ali\ud83dce' }, 'the preferred_username claim is not well-formed Unicode'],
+        ['a scope string', { scope: 'vora:user \udfff' }, 'the scope claim is not well-formed Unicode'],
+        ['an scp entry', { scope: undefined, scp: ['vora:user', '\ud800'] }, 'the scp claim is not well-formed Unicode'],
+        ['a nested claim', { realm_access: { roles: ['user', { name: '\ud800' }] } }, 'the realm_access claim is not well-formed Unicode'],
+        ['a key inside a claim', { resource_access: { '\ud800': { roles: [] } } }, 'the resource_access claim is not well-formed Unicode'],
+        ['a claim name', { 'x\ud800': 1 }, 'a claim name is not well-formed Unicode'],
+      ])('refuses %s with 401', async (_what, extra, description) => {
+        const token = await issuer.sign({ claims: extra });
+        expect(token).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+        expectInvalidToken(await identity(token), description);
+        // Setup, where the sub becomes a session key, refuses it the same way.
+        const setup = await http(`${gateway.url}/identity/setup`, { token, body: { connectionType: 'WEB', identity: ALICE[0] } });
+        expectInvalidToken(setup, description);
+      });
+
+      it('accepts well-formed strings beyond the BMP', async () => {
+        const token = await issuer.sign({ claims: { preferred_username: 'ayşe 😀', name: '𝒜lice' } });
+        expect((await identity(token)).status).toBe(200);
+        // An unknown sub that is well-formed gets past the token check to the directory (404, not 401).
+        expectError(await identity(await issuer.sign({ sub: 'ayşe😀' })), 404);
+      });
     });
   });
 
@@ -379,6 +408,46 @@ describe('security_auth against an external issuer', () => {
         expectInvalidToken(await call(), 'the token has expired');
       });
     });
+  });
+});
+
+describe('claims that are not well-formed Unicode with STORE=redis', () => {
+  let redis: TestRedis;
+  let issuer: TestIssuer;
+  let gateway: RunningGateway;
+  beforeAll(async () => {
+    redis = await startRedis();
+    issuer = await TestIssuer.start();
+    gateway = await startGateway({ ...issuer.env(), STORE: 'redis', REDIS_URL: redis.url, RATE_LIMIT_PER_MINUTE: '3' });
+  });
+  afterAll(async () => {
+    await gateway?.close();
+    await issuer?.close();
+    await redis?.close();
+  });
+
+  it('refuses them with 401 before any Redis key is built from them, and the store keeps serving', async () => {
+    for (const sub of ['\ud800', 'bob\udfff']) {
+      const token = await issuer.sign({ sub });
+      // More requests than the rate limit: each is refused by the token check, none reaches the limiter or the store.
+      for (let i = 0; i < 4; i++) {
+        expectInvalidToken(await http(`${gateway.url}/identity`, { token }), 'the sub claim is not well-formed Unicode');
+        expectInvalidToken(
+          await http(`${gateway.url}/identity/setup`, { token, body: { connectionType: 'WEB', identity: '+905321110002' } }),
+          'the sub claim is not well-formed Unicode',
+        );
+      }
+    }
+    const client = new Redis(redis.url);
+    try {
+      const keys = await client.keys('*');
+      expect(keys.filter((key) => /\p{Cs}/u.test(key) || key.includes('\ufffd'))).toEqual([]);
+    } finally {
+      client.disconnect();
+    }
+    const alice = await issuer.sign({ sub: 'alice' });
+    const setup = await http(`${gateway.url}/identity/setup`, { token: alice, body: { connectionType: 'WEB', identity: ALICE[0] } });
+    expect(setup.status).toBe(200);
   });
 });
 
