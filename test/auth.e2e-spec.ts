@@ -622,6 +622,38 @@ describe('the issuer is asked for keys without following redirects', () => {
   });
 });
 
+describe('a JWKS that starts redirecting after its keys were loaded', () => {
+  it('keeps the known keys, refuses the unknown kid the redirect would bring, and logs the refetch failure', async () => {
+    const own = await TestIssuer.start();
+    const elsewhere = await TestIssuer.start();
+    let redirecting = false;
+    const server = await startServer((request, response) => {
+      if (redirecting) return response.writeHead(302, { location: elsewhere.jwksUri }).end();
+      response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: own.keys.map((k) => k.publicJwk) }));
+    });
+    const logs = new LogCapture();
+    const gateway = await startGateway({ AUTH_ISSUER: own.issuer, AUTH_JWKS_URI: `${server.url}/jwks`, AUTH_AUDIENCE: 'vora-gateway' }, { logStream: logs });
+    try {
+      expect((await http(`${gateway.url}/identity`, { token: await own.sign() })).status).toBe(200);
+      redirecting = true;
+      const stranger = await elsewhere.sign({ claims: { iss: own.issuer } });
+      expectInvalidToken(await http(`${gateway.url}/identity`, { token: stranger }), 'the token is signed by an unknown key');
+      expect(server.requests).toEqual(['/jwks', '/jwks']);
+      expect(elsewhere.requests).toEqual([]);
+      expect(logs.records).toContainEqual(
+        expect.objectContaining({
+          level: 40,
+          msg: `issuer keys could not be refetched (the known keys stay in use): GET ${server.url}/jwks answered 302, a redirect, which is not followed`,
+        }),
+      );
+      expect((await http(`${gateway.url}/identity`, { token: await own.sign() })).status).toBe(200);
+    } finally {
+      await gateway.close();
+      await Promise.all([own.close(), elsewhere.close(), server.close()]);
+    }
+  });
+});
+
 describe('the size of the issuer answers', () => {
   let issuer: TestIssuer;
   let padding = { discovery: 0, jwks: 0 };

@@ -50,7 +50,7 @@ export class JwksKeySource extends KeySource implements OnModuleDestroy {
     this.cooldownMs = options.cooldownMs ?? 30_000;
     this.fetchTimeoutMs = options.fetchTimeoutMs ?? 5_000;
     this.maxAnswerBytes = options.maxAnswerBytes ?? MAX_ANSWER_BYTES;
-    this.timer = setInterval(() => void this.refresh().catch(() => undefined), options.refreshMs ?? 300_000);
+    this.timer = setInterval(() => void this.refresh().catch((error: Error) => this.refreshFailed(error)), options.refreshMs ?? 300_000);
     this.timer.unref();
   }
 
@@ -85,6 +85,7 @@ export class JwksKeySource extends KeySource implements OnModuleDestroy {
       // Rate-limited, so that tokens with made-up kids cannot make the gateway hammer the issuer.
       this.lastUnknownKidFetchAt = Date.now();
       await this.refresh().catch((error: Error) => {
+        this.refreshFailed(error);
         if (!this.loaded) throw new KeysUnavailableError(`issuer keys are unavailable: ${error.message}`);
       });
       found = selectKey(this.keys, header);
@@ -98,6 +99,11 @@ export class JwksKeySource extends KeySource implements OnModuleDestroy {
       throw new UnknownKeyError('the token is signed by a key the issuer does not publish');
     }
     return found.key;
+  }
+
+  /** Refetches are rate-limited (cooldown, refresh period), and so is this line. */
+  private refreshFailed(error: Error): void {
+    this.logger.warn(`issuer keys could not be refetched${this.loaded ? ' (the known keys stay in use)' : ''}: ${error.message}`);
   }
 
   private refresh(): Promise<void> {
