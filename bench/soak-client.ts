@@ -15,7 +15,9 @@
  */
 import { Agent } from 'node:http';
 import WebSocket from 'ws';
-import { DevIssuerKey } from '../src/auth/dev-issuer/dev-issuer';
+import { DevTokenSigner } from '../src/auth/dev-issuer/dev-token-signer';
+import { openDevIssuer } from '../src/auth/dev-issuer/dev-issuer.module';
+import { loadConfig } from '../src/config/load-config';
 import { softRequest, SoftAnswer } from './support/http';
 
 export interface ClientSpec {
@@ -246,8 +248,8 @@ class SoakClient {
 
   constructor(readonly spec: ClientSpec) {}
 
-  async run(key: DevIssuerKey): Promise<void> {
-    this.accessToken = await key.sign({ sub: this.spec.sub, scope: 'vora:user', audience: 'vora-gateway', ttlS: 4 * 3600 });
+  async run(signer: DevTokenSigner): Promise<void> {
+    this.accessToken = await signer.sign({ sub: this.spec.sub, scope: 'vora:user', audience: 'vora-gateway', ttlS: 4 * 3600 });
     await this.wake.wait(Math.random() * settings.rampMs);
     while (!finishing) {
       if (!(await this.openSession())) {
@@ -619,10 +621,10 @@ process.on('message', (message: ParentMessage) => {
       send({ type: 'ready' });
       break;
     case 'start':
-      runs = DevIssuerKey.loadOrCreate(settings.devKeyDir).then((key) =>
+      runs = openDevIssuer(loadConfig({ DEV_KEY_DIR: settings.devKeyDir })).then(({ signer }) =>
         Promise.all(
           clients.map((client) =>
-            client.run(key).catch((error: Error) => {
+            client.run(signer).catch((error: Error) => {
               bump(stats.errors, `client crashed: ${error.message}`);
             }),
           ),

@@ -32,7 +32,8 @@ import { Agent } from 'node:http';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
-import { DevIssuerKey } from '../src/auth/dev-issuer/dev-issuer';
+import { openDevIssuer } from '../src/auth/dev-issuer/dev-issuer.module';
+import { loadConfig } from '../src/config/load-config';
 import type { TestRedis } from '../test/support/redis-server';
 import { softRequest, SoftAnswer } from './support/http';
 import { compileGateway, INSPECT_ARGS, rssKiB, ServerProcess } from './support/processes';
@@ -523,7 +524,7 @@ async function main(): Promise<number> {
   rmSync(LOG_DIR, { recursive: true, force: true });
   mkdirSync(LOG_DIR, { recursive: true });
   const devKeyDir = join(runDir, 'dev-key');
-  const key = await DevIssuerKey.loadOrCreate(devKeyDir);
+  const { signer } = await openDevIssuer(loadConfig({ DEV_KEY_DIR: devKeyDir }));
   const { file: directoryFile, specs } = writeDirectory(runDir, options.clients);
   const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Node ${process.version}, load average ${loadavg()
     .map((l) => l.toFixed(2))
@@ -556,7 +557,7 @@ async function main(): Promise<number> {
       ...(redis ? { REDIS_URL: redis.url } : {}),
     };
     for (let i = 0; i < instances; i++) gateways.push(await startGateway(instances > 1 ? `gateway-${i + 1}` : 'gateway', env));
-    const platformToken = await key.sign({ sub: 'soak-platform', scope: 'vora:events:publish', audience: 'vora-gateway', ttlS: 4 * 3600 });
+    const platformToken = await signer.sign({ sub: 'soak-platform', scope: 'vora:events:publish', audience: 'vora-gateway', ttlS: 4 * 3600 });
     platform = new Platform(gateways, platformToken);
 
     // A warm-up request per instance, then memory at rest.

@@ -4,11 +4,15 @@
  *
  *   npm run token -- --sub alice --scope vora:user [--ttl 3600] [--username alice]
  *
- * It reads the same key (DEV_KEY_DIR, default .data) and audience
- * (AUTH_AUDIENCE, default vora-gateway) as the gateway.
+ * It reads the same configuration as the gateway (the key in DEV_KEY_DIR,
+ * default .data; the audience AUTH_AUDIENCE, default vora-gateway) and signs
+ * with the gateway's own development issuer module.
  */
+import 'reflect-metadata';
 import { parseArgs } from 'node:util';
-import { DevIssuerKey } from '../src/auth/dev-issuer/dev-issuer';
+import { openDevIssuer } from '../src/auth/dev-issuer/dev-issuer.module';
+import { isDevIssuer } from '../src/config/gateway-config';
+import { ConfigError, loadConfig } from '../src/config/load-config';
 
 const USAGE = `usage: npm run token -- --sub <sub> [--scope "vora:user"] [--ttl seconds] [--username name]
 
@@ -50,15 +54,24 @@ async function main(): Promise<void> {
   const ttlS = Number(values.ttl);
   if (!Number.isInteger(ttlS) || ttlS < 1) return usage(`--ttl must be a whole number of seconds, got "${values.ttl}"`);
 
-  const key = await DevIssuerKey.loadOrCreate(process.env.DEV_KEY_DIR ?? '.data');
-  const token = await key.sign({
-    sub: values.sub,
-    scope: values.scope!,
-    audience: process.env.AUTH_AUDIENCE || 'vora-gateway',
-    ttlS,
-    username: values.username,
-  });
-  process.stdout.write(`${token}\n`);
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(`cannot print a token: ${error.message}`);
+    process.exit(1);
+  }
+  if (!isDevIssuer(config)) {
+    console.error('note: AUTH_ISSUER is set, so a gateway with this environment trusts that issuer, not this token');
+  }
+  const issuer = await openDevIssuer(config);
+  try {
+    const token = await issuer.signer.sign({ sub: values.sub, scope: values.scope!, ttlS, username: values.username });
+    process.stdout.write(`${token}\n`);
+  } finally {
+    await issuer.close();
+  }
 }
 
 void main();

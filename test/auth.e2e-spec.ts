@@ -1,10 +1,17 @@
+import Redis from 'ioredis';
 import { GatewayProcess } from './support/gateway-process';
 import { execFile } from 'node:child_process';
 import { createHmac, createPublicKey } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer, RequestListener } from 'node:http';
+import { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
-import { DevIssuerKey } from '../src/auth/dev-issuer/dev-issuer';
+import { DevTokenSigner } from '../src/auth/dev-issuer/dev-token-signer';
 import { ConfigError, loadConfig } from '../src/config/load-config';
 import { expectError, http, HttpResult, RunningGateway, startGateway } from './support/gateway';
+import { eventually } from './support/eventually';
+import { LogCapture } from './support/log-capture';
+import { startRedis, TestRedis } from './support/redis-server';
 import { SigningKey, TestIssuer } from './support/test-issuer';
 
 const REALM = 'Bearer realm="vora"';
@@ -134,6 +141,33 @@ describe('security_auth against an external issuer', () => {
     it('refuses an ID token (nonce claim) even from the trusted issuer', async () => {
       const token = await issuer.sign({ claims: { nonce: 'n-0S6_WzA2Mj' } });
       expectInvalidToken(await identity(token), 'an ID token was sent where an access token is required');
+    });
+
+    describe('strings that are not well-formed Unicode (lone surrogates, through JSON escapes)', () => {
+      it.each([
+        ['a sub that is a lone surrogate', { sub: '\ud800' }, 'the sub claim is not well-formed Unicode'],
+        ['a sub ending in a lone low surrogate', { sub: 'alice\udc00' }, 'the sub claim is not well-formed Unicode'],
+        ['a username', { preferred_username: 'ali\ud83dce' }, 'the preferred_username claim is not well-formed Unicode'],
+        ['a scope string', { scope: 'vora:user \udfff' }, 'the scope claim is not well-formed Unicode'],
+        ['an scp entry', { scope: undefined, scp: ['vora:user', '\ud800'] }, 'the scp claim is not well-formed Unicode'],
+        ['a nested claim', { realm_access: { roles: ['user', { name: '\ud800' }] } }, 'the realm_access claim is not well-formed Unicode'],
+        ['a key inside a claim', { resource_access: { '\ud800': { roles: [] } } }, 'the resource_access claim is not well-formed Unicode'],
+        ['a claim name', { 'x\ud800': 1 }, 'a claim name is not well-formed Unicode'],
+      ])('refuses %s with 401', async (_what, extra, description) => {
+        const token = await issuer.sign({ claims: extra });
+        expect(token).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+        expectInvalidToken(await identity(token), description);
+        // Setup, where the sub becomes a session key, refuses it the same way.
+        const setup = await http(`${gateway.url}/identity/setup`, { token, body: { connectionType: 'WEB', identity: ALICE[0] } });
+        expectInvalidToken(setup, description);
+      });
+
+      it('accepts well-formed strings beyond the BMP', async () => {
+        const token = await issuer.sign({ claims: { preferred_username: 'ayşe 😀', name: '𝒜lice' } });
+        expect((await identity(token)).status).toBe(200);
+        // An unknown sub that is well-formed gets past the token check to the directory (404, not 401).
+        expectError(await identity(await issuer.sign({ sub: 'ayşe😀' })), 404);
+      });
     });
   });
 
@@ -377,6 +411,46 @@ describe('security_auth against an external issuer', () => {
   });
 });
 
+describe('claims that are not well-formed Unicode with STORE=redis', () => {
+  let redis: TestRedis;
+  let issuer: TestIssuer;
+  let gateway: RunningGateway;
+  beforeAll(async () => {
+    redis = await startRedis();
+    issuer = await TestIssuer.start();
+    gateway = await startGateway({ ...issuer.env(), STORE: 'redis', REDIS_URL: redis.url, RATE_LIMIT_PER_MINUTE: '3' });
+  });
+  afterAll(async () => {
+    await gateway?.close();
+    await issuer?.close();
+    await redis?.close();
+  });
+
+  it('refuses them with 401 before any Redis key is built from them, and the store keeps serving', async () => {
+    for (const sub of ['\ud800', 'bob\udfff']) {
+      const token = await issuer.sign({ sub });
+      // More requests than the rate limit: each is refused by the token check, none reaches the limiter or the store.
+      for (let i = 0; i < 4; i++) {
+        expectInvalidToken(await http(`${gateway.url}/identity`, { token }), 'the sub claim is not well-formed Unicode');
+        expectInvalidToken(
+          await http(`${gateway.url}/identity/setup`, { token, body: { connectionType: 'WEB', identity: '+905321110002' } }),
+          'the sub claim is not well-formed Unicode',
+        );
+      }
+    }
+    const client = new Redis(redis.url);
+    try {
+      const keys = await client.keys('*');
+      expect(keys.filter((key) => /\p{Cs}/u.test(key) || key.includes('\ufffd'))).toEqual([]);
+    } finally {
+      client.disconnect();
+    }
+    const alice = await issuer.sign({ sub: 'alice' });
+    const setup = await http(`${gateway.url}/identity/setup`, { token: alice, body: { connectionType: 'WEB', identity: ALICE[0] } });
+    expect(setup.status).toBe(200);
+  });
+});
+
 describe('JWKS caching', () => {
   let issuer: TestIssuer;
   let gateway: RunningGateway;
@@ -489,11 +563,234 @@ describe('AUTH_JWKS_URI skips discovery', () => {
   });
 });
 
+/** A plain HTTP server for issuers that misbehave; it keeps the path of every request. */
+async function startServer(handler: RequestListener): Promise<{ url: string; requests: string[]; close(): Promise<void> }> {
+  const requests: string[] = [];
+  const server = createServer((request, response) => {
+    requests.push(request.url ?? '/');
+    handler(request, response);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    requests,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+describe('the issuer is asked for keys without following redirects', () => {
+  let elsewhere: TestIssuer;
+  let redirector: Awaited<ReturnType<typeof startServer>>;
+  beforeAll(async () => {
+    // Another host with working keys: following the redirect would make its tokens valid.
+    elsewhere = await TestIssuer.start();
+    redirector = await startServer((request, response) => {
+      response.writeHead(307, { location: `${elsewhere.issuer}${request.url}` }).end();
+    });
+  });
+  afterAll(async () => {
+    await Promise.all([elsewhere.close(), redirector.close()]);
+  });
+
+  it.each([
+    ['discovery document', '/.well-known/openid-configuration', {}],
+    ['JWKS', '/jwks', { AUTH_JWKS_URI: '/jwks' }],
+  ])('a %s answering 307 fails the fetch: the token is refused and the other host gets no request', async (_what, path, extra) => {
+    const logs = new LogCapture();
+    const env = { AUTH_ISSUER: redirector.url, AUTH_AUDIENCE: 'vora-gateway', ...extra };
+    if ('AUTH_JWKS_URI' in env) env.AUTH_JWKS_URI = `${redirector.url}${env.AUTH_JWKS_URI}`;
+    const gateway = await startGateway(env, { logStream: logs });
+    try {
+      const token = await elsewhere.sign({ claims: { iss: redirector.url } });
+      expectError(await http(`${gateway.url}/identity`, { token }), 503, 'the token issuer keys are not available yet; retry shortly');
+      expect((await http(`${gateway.url}/health/readiness`)).status).toBe(503);
+      expect(redirector.requests).toContain(path);
+      expect(elsewhere.requests).toEqual([]);
+      expect(logs.records).toContainEqual(
+        expect.objectContaining({
+          level: 40,
+          msg: `issuer keys not loaded yet: GET ${redirector.url}${path} answered 307, a redirect, which is not followed`,
+        }),
+      );
+    } finally {
+      await gateway.close();
+    }
+  });
+});
+
+describe('a JWKS that starts redirecting after its keys were loaded', () => {
+  it('keeps the known keys, refuses the unknown kid the redirect would bring, and logs the refetch failure', async () => {
+    const own = await TestIssuer.start();
+    const elsewhere = await TestIssuer.start();
+    let redirecting = false;
+    const server = await startServer((request, response) => {
+      if (redirecting) return response.writeHead(302, { location: elsewhere.jwksUri }).end();
+      response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: own.keys.map((k) => k.publicJwk) }));
+    });
+    const logs = new LogCapture();
+    const gateway = await startGateway({ AUTH_ISSUER: own.issuer, AUTH_JWKS_URI: `${server.url}/jwks`, AUTH_AUDIENCE: 'vora-gateway' }, { logStream: logs });
+    try {
+      expect((await http(`${gateway.url}/identity`, { token: await own.sign() })).status).toBe(200);
+      redirecting = true;
+      const stranger = await elsewhere.sign({ claims: { iss: own.issuer } });
+      expectInvalidToken(await http(`${gateway.url}/identity`, { token: stranger }), 'the token is signed by an unknown key');
+      expect(server.requests).toEqual(['/jwks', '/jwks']);
+      expect(elsewhere.requests).toEqual([]);
+      expect(logs.records).toContainEqual(
+        expect.objectContaining({
+          level: 40,
+          msg: `issuer keys could not be refetched (the known keys stay in use): GET ${server.url}/jwks answered 302, a redirect, which is not followed`,
+        }),
+      );
+      expect((await http(`${gateway.url}/identity`, { token: await own.sign() })).status).toBe(200);
+    } finally {
+      await gateway.close();
+      await Promise.all([own.close(), elsewhere.close(), server.close()]);
+    }
+  });
+});
+
+describe('the size of the issuer answers', () => {
+  let issuer: TestIssuer;
+  let padding = { discovery: 0, jwks: 0 };
+  let server: Awaited<ReturnType<typeof startServer>>;
+  const MiB = 1024 * 1024;
+  beforeAll(async () => {
+    issuer = await TestIssuer.start();
+    // The test issuer's key, served from another address with as much padding as the test asks for.
+    server = await startServer((request, response) => {
+      const send = (body: Record<string, unknown>, pad: number) => {
+        const text = JSON.stringify({ ...body, padding: 'x'.repeat(pad) });
+        response.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
+      };
+      if (request.url === '/.well-known/openid-configuration') return send({ issuer: server.url, jwks_uri: `${server.url}/jwks` }, padding.discovery);
+      if (request.url === '/jwks') return send({ keys: [issuer.keys[0].publicJwk] }, padding.jwks);
+      response.writeHead(404).end();
+    });
+  });
+  afterAll(async () => {
+    await Promise.all([issuer.close(), server.close()]);
+  });
+
+  const identityWith = async (pad: typeof padding) => {
+    padding = pad;
+    const gateway = await startGateway({ AUTH_ISSUER: server.url, AUTH_AUDIENCE: 'vora-gateway' });
+    try {
+      return await http(`${gateway.url}/identity`, { token: await issuer.sign({ claims: { iss: server.url } }) });
+    } finally {
+      await gateway.close();
+    }
+  };
+
+  it('accepts a discovery document and a JWKS just under 1 MiB', async () => {
+    expect((await identityWith({ discovery: MiB - 1024, jwks: MiB - 2048 })).status).toBe(200);
+  });
+
+  it.each([
+    ['discovery document', { discovery: MiB, jwks: 0 }],
+    ['JWKS', { discovery: 0, jwks: MiB }],
+  ])('refuses a %s over 1 MiB: no keys, the token is refused', async (_what, pad) => {
+    expectError(await identityWith(pad), 503, 'the token issuer keys are not available yet; retry shortly');
+  });
+
+  it('stops reading an endless JWKS at 1 MiB', async () => {
+    let written = 0;
+    let finished = false;
+    let cut = 0;
+    const endless = await startServer((request, response) => {
+      if (request.url === '/.well-known/openid-configuration') {
+        return response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ jwks_uri: `${endless.url}/jwks` }));
+      }
+      // No content-length: a valid JWKS of 256 MiB, written as fast as it is read.
+      void (async () => {
+        response.writeHead(200, { 'content-type': 'application/json' });
+        response.write(`{"keys":[${JSON.stringify(issuer.keys[0].publicJwk)}],"padding":"`);
+        const chunk = 'x'.repeat(64 * 1024);
+        const closed = once(response, 'close');
+        for (let i = 0; i < 4096 && !response.destroyed; i++) {
+          written += chunk.length;
+          if (!response.write(chunk)) await Promise.race([once(response, 'drain'), closed]);
+        }
+        if (response.destroyed) cut++;
+        else {
+          response.end('"}');
+          finished = true;
+        }
+      })();
+    });
+    try {
+      const gateway = await startGateway({ AUTH_ISSUER: endless.url, AUTH_AUDIENCE: 'vora-gateway' });
+      try {
+        const token = await issuer.sign({ claims: { iss: endless.url } });
+        expectError(await http(`${gateway.url}/identity`, { token }), 503, 'the token issuer keys are not available yet; retry shortly');
+      } finally {
+        await gateway.close();
+      }
+      // The start-up fetch and the one the token caused were both cut off, far from the end.
+      await eventually(() => expect(cut).toBe(2));
+      expect(finished).toBe(false);
+      expect(written).toBeLessThan(2 * 64 * MiB);
+    } finally {
+      await endless.close();
+    }
+  });
+});
+
 describe('configuration of the issuer', () => {
   it('refuses to start in production without an issuer, naming AUTH_ISSUER', async () => {
     const start = startGateway({ NODE_ENV: 'production' });
     await expect(start).rejects.toBeInstanceOf(ConfigError);
     await expect(start).rejects.toThrow(/AUTH_ISSUER/);
+  });
+
+  const linesOf = (output: string) => output.split('\n').filter(Boolean);
+
+  it.each(['production', 'Production', 'prod', 'staging'])(
+    'the compiled gateway with NODE_ENV=%s and no issuer exits 1 and says what to set',
+    async (nodeEnv) => {
+      const { code, output } = await GatewayProcess.refusal({ NODE_ENV: nodeEnv });
+      expect(code).toBe(1);
+      expect(linesOf(output)).toEqual([
+        'VORA Gateway cannot start: invalid configuration:',
+        `  - NODE_ENV=${nodeEnv} needs an external token issuer: set AUTH_ISSUER (and AUTH_AUDIENCE), ` +
+          'or AUTH_JWKS_URI with AUTH_ISSUER; the development issuer runs only when NODE_ENV is unset, development or test',
+      ]);
+    },
+  );
+
+  describe('an http:// issuer in production', () => {
+    let issuer: TestIssuer;
+    beforeAll(async () => {
+      issuer = await TestIssuer.start();
+    });
+    afterAll(() => issuer.close());
+
+    it('is refused at start-up, naming AUTH_ISSUER and AUTH_ALLOW_HTTP', async () => {
+      const { code, output } = await GatewayProcess.refusal({ NODE_ENV: 'production', ...issuer.env() });
+      expect(code).toBe(1);
+      expect(linesOf(output)).toEqual([
+        'VORA Gateway cannot start: invalid configuration:',
+        `  - AUTH_ISSUER must be an https:// URL when NODE_ENV=production, got "${issuer.issuer}"; ` +
+          'set AUTH_ALLOW_HTTP=true only for an issuer on a trusted internal network',
+      ]);
+    });
+
+    it('is trusted with AUTH_ALLOW_HTTP=true', async () => {
+      const gateway = await GatewayProcess.start({ NODE_ENV: 'production', ...issuer.env(), AUTH_ALLOW_HTTP: 'true' });
+      try {
+        const result = await http(`${gateway.url}/identity`, { token: await issuer.sign() });
+        expect(result.status).toBe(200);
+        expect(result.body).toEqual({ identities: ALICE });
+        // Production: the development issuer is not there.
+        expectError(await http(`${gateway.url}/dev-issuer/jwks.json`), 404);
+      } finally {
+        await gateway.kill('SIGTERM');
+      }
+    });
   });
 });
 
@@ -505,11 +802,25 @@ describe('development issuer (no AUTH_ISSUER)', () => {
   afterAll(() => gateway.close());
 
   it('accepts a token signed with the development key', async () => {
-    const key = await DevIssuerKey.loadOrCreate(gateway.config.auth.devKeyDir);
-    const token = await key.sign({ sub: 'alice', scope: 'vora:user', audience: gateway.config.auth.audience });
+    const token = await gateway.app.get(DevTokenSigner).sign({ sub: 'alice', scope: 'vora:user' });
     const result = await http(`${gateway.url}/identity`, { token });
     expect(result.status).toBe(200);
     expect(result.body).toEqual({ identities: ALICE });
+
+    // An RFC 9068 access token of the development issuer, whatever library signs it.
+    const [header, payload] = token.split('.').slice(0, 2).map((part) => JSON.parse(Buffer.from(part, 'base64url').toString()));
+    const { kid } = (await http(`${gateway.url}/dev-issuer/jwks.json`)).body.keys[0];
+    expect(header).toEqual({ alg: 'ES256', typ: 'at+jwt', kid });
+    expect(payload).toEqual({
+      iss: 'urn:vora:dev-issuer',
+      aud: 'vora-gateway',
+      sub: 'alice',
+      scope: 'vora:user',
+      preferred_username: 'alice',
+      iat: expect.any(Number),
+      exp: payload.iat + 3600,
+      jti: expect.stringMatching(/^[0-9a-f-]{36}$/),
+    });
   });
 
   it('refuses a token of another key, even with the development issuer name', async () => {
@@ -531,8 +842,7 @@ describe('development issuer (no AUTH_ISSUER)', () => {
   });
 
   it('keeps its key across restarts, so earlier tokens stay valid', async () => {
-    const key = await DevIssuerKey.loadOrCreate(gateway.config.auth.devKeyDir);
-    const token = await key.sign({ sub: 'alice', scope: 'vora:user', audience: 'vora-gateway' });
+    const token = await gateway.app.get(DevTokenSigner).sign({ sub: 'alice', scope: 'vora:user', audience: 'vora-gateway' });
     const restarted = await startGateway({ DEV_KEY_DIR: gateway.config.auth.devKeyDir });
     try {
       expect((await http(`${restarted.url}/identity`, { token })).status).toBe(200);

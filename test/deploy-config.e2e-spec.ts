@@ -7,6 +7,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { loadConfig } from '../src/config/load-config';
 import { parseDirectory } from '../src/identity/json-directory';
 
 const ROOT = join(__dirname, '..');
@@ -329,6 +330,18 @@ describe('deploy configuration', () => {
         const jwks = new URL(env.AUTH_JWKS_URI);
         expect(jwks.hostname).toBe('keycloak');
         expect(jwks.pathname).toBe(`/realms/${realm.realm}/protocol/openid-connect/certs`);
+      }
+    });
+
+    it('get a configuration the gateway starts with: production, with plain-HTTP Keycloak allowed for the internal network', () => {
+      for (const name of GATEWAYS) {
+        const env = environmentOf(name);
+        const config = loadConfig(env);
+        expect(config.production).toBe(true);
+        expect(config.auth.allowHttp).toBe(true);
+        // Without AUTH_ALLOW_HTTP the http:// Keycloak URLs would stop it at start-up.
+        const { AUTH_ALLOW_HTTP: _allowed, ...strict } = env;
+        expect(() => loadConfig(strict)).toThrow(/AUTH_ISSUER must be an https:\/\/ URL/);
       }
     });
 

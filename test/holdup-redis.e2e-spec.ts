@@ -6,6 +6,7 @@ import { WebhookReceiver } from './support/webhook-receiver';
 import { setupSession, TestSocket } from './support/ws-client';
 
 const ALICE = '+905321110001';
+const ALICE_FIXED = '+902121110001';
 const SECRET = 'test-push-secret';
 
 /** holdUpMode with two instances on one Redis: one push and one outcome per call (issue 5). */
@@ -40,9 +41,9 @@ describe('holdUpMode on Redis with two instances', () => {
     await redis?.close();
   });
 
-  const callDelivered = (callId: string) => ({
+  const callDelivered = (callId: string, identity = ALICE) => ({
     event: 'CallDelivered',
-    identity: ALICE,
+    identity,
     data: { callId, direction: 'terminating', remoteParty: '+905551112233' },
   });
 
@@ -55,9 +56,25 @@ describe('holdUpMode on Redis with two instances', () => {
     expect((await http(`${a.url}/events`, { token: core, body: callDelivered('timeout-a') })).status).toBe(202);
     expect((await http(`${b.url}/events`, { token: core, body: callDelivered('timeout-b') })).status).toBe(202);
     // One call routed by A and answered on a socket held by B.
+    const publishedAt = Date.now();
     expect((await http(`${a.url}/events`, { token: core, body: callDelivered('ready-b') })).status).toBe(202);
-    await push.waitFor(1, (r) => r.body.callId === 'ready-b');
-    const { socket } = await TestSocket.connect(b.wsUrl, { token });
+    const [wake] = await push.waitFor(1, (r) => r.body.callId === 'ready-b');
+    const { socket, welcome } = await TestSocket.connect(b.wsUrl, { token });
+    // The push a relay routes: the event's name, the caller and the whole CallDelivered data, whichever instance sends it.
+    expect(Object.keys(wake.body).sort()).toEqual(['callId', 'data', 'deadline', 'event', 'identity', 'remoteParty', 'sessionId', 'sub']);
+    expect(wake.body).toEqual({
+      sessionId: welcome.sessionId,
+      sub: 'alice',
+      identity: ALICE,
+      callId: 'ready-b',
+      event: 'CallDelivered',
+      remoteParty: '+905551112233',
+      data: callDelivered('ready-b').data,
+      deadline: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+    });
+    expect(typeof welcome.sessionId).toBe('string');
+    expect(Date.parse(wake.body.deadline)).toBeGreaterThanOrEqual(publishedAt + 1500);
+    expect(Date.parse(wake.body.deadline)).toBeLessThanOrEqual(wake.at + 1500);
     await socket.nextMatching((m) => m.type === 'event' && m.data.callId === 'ready-b');
     socket.send({ type: 'ready', callId: 'ready-b' });
 
@@ -67,9 +84,14 @@ describe('holdUpMode on Redis with two instances', () => {
     expect(byCall('timeout-a')).toEqual(['ClientNotReady']);
     expect(byCall('timeout-b')).toEqual(['ClientNotReady']);
 
-    // Past every deadline and sweep: still one push and one outcome per call.
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
-    for (const callId of ['timeout-a', 'timeout-b', 'ready-b']) {
+    // Sentinels instead of a sleep: a call routed by each instance after the others settled, to a session that never
+    // connects. Their outcomes come a whole HOLDUP_TIMEOUT_MS later, after many deadline sweeps of both instances
+    // (one every 200 ms), so a duplicate push or outcome of an earlier call would have arrived first.
+    await setupSession(b, alice, { identity: ALICE_FIXED, connectionType: 'MOBILE', holdUpMode: true });
+    expect((await http(`${a.url}/events`, { token: core, body: callDelivered('sentinel-a', ALICE_FIXED) })).status).toBe(202);
+    expect((await http(`${b.url}/events`, { token: core, body: callDelivered('sentinel-b', ALICE_FIXED) })).status).toBe(202);
+    await platform.waitFor(2, (o) => o.body.callId.startsWith('sentinel-'), 10_000);
+    for (const callId of ['timeout-a', 'timeout-b', 'ready-b', 'sentinel-a', 'sentinel-b']) {
       expect(push.requests.filter((r) => r.body.callId === callId)).toHaveLength(1);
       expect(platform.requests.filter((r) => r.body.callId === callId)).toHaveLength(1);
     }

@@ -1,5 +1,7 @@
 import { createHmac } from 'node:crypto';
-import { RunningGateway, startGateway } from './support/gateway';
+import { eventually } from './support/eventually';
+import { http, RunningGateway, startGateway } from './support/gateway';
+import { LogCapture } from './support/log-capture';
 import { TestIssuer } from './support/test-issuer';
 import { WebhookReceiver } from './support/webhook-receiver';
 import { publish, setupSession, TestSocket } from './support/ws-client';
@@ -10,11 +12,25 @@ const ALICE = '+905321110001';
 const expectSigned = (rawBody: string, header: unknown) =>
   expect(header).toBe(`sha256=${createHmac('sha256', SECRET).update(rawBody).digest('hex')}`);
 
-const callDelivered = (callId: string, direction = 'terminating') => ({
+const callDelivered = (callId: string, direction = 'terminating', data: Record<string, unknown> = { remoteParty: '+905551112233' }) => ({
   event: 'CallDelivered',
   identity: ALICE,
-  data: { callId, direction, remoteParty: '+905551112233' },
+  data: { callId, direction, ...data },
 });
+
+const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+
+/** One sample's value from Prometheus text, by metric name and exact label set (0 when absent). */
+const sample = (text: string, name: string, labels: string): number =>
+  Number(text.split('\n').find((line) => line.startsWith(`${name}{${labels}} `))?.split(' ').pop() ?? 0);
+
+/** An outcome report, exactly, with waitedMs between the two moments the test observed around the wait. */
+function expectOutcome(body: any, expected: { event: string; callId: string; sessionId: string }, waited: { atLeast: number; atMost: number }): void {
+  expect(body).toEqual({ ...expected, identity: ALICE, waitedMs: expect.any(Number), occurredAt: expect.stringMatching(ISO) });
+  expect(Number.isInteger(body.waitedMs)).toBe(true);
+  expect(body.waitedMs).toBeGreaterThanOrEqual(waited.atLeast);
+  expect(body.waitedMs).toBeLessThanOrEqual(waited.atMost);
+}
 
 describe('holdUpMode (SPEC section 7)', () => {
   let issuer: TestIssuer;
@@ -53,26 +69,44 @@ describe('holdUpMode (SPEC section 7)', () => {
       return welcome.sessionId;
     })) as string;
 
-    expect((await publish(gateway, core, callDelivered('call-ready'))).status).toBe(202);
+    const data = { callId: 'call-ready', direction: 'terminating', remoteParty: '+905551112233', remotePartyName: 'Ayşe Yılmaz', line: 2 };
+    const publishedAt = Date.now();
+    expect((await publish(gateway, core, callDelivered('call-ready', 'terminating', data))).status).toBe(202);
     const [wake] = await push.waitFor(1, (r) => r.body.callId === 'call-ready');
     expect(wake.path).toBe('/push');
     expectSigned(wake.rawBody, wake.headers['x-vora-signature']);
-    expect(Object.keys(wake.body).sort()).toEqual(['callId', 'deadline', 'event', 'identity', 'sessionId', 'sub']);
-    expect(wake.body).toMatchObject({ sessionId, sub: 'alice', identity: ALICE, callId: 'call-ready' });
-    expect(wake.body.event).toMatchObject({ type: 'event', event: 'CallDelivered', data: { remoteParty: '+905551112233' } });
-    expect(new Date(wake.body.deadline).toISOString()).toBe(wake.body.deadline);
+    // What a push relay routes on: the event's name, the caller, and the whole CallDelivered data.
+    expect(Object.keys(wake.body).sort()).toEqual(['callId', 'data', 'deadline', 'event', 'identity', 'remoteParty', 'sessionId', 'sub']);
+    expect(wake.body).toEqual({
+      sessionId,
+      sub: 'alice',
+      identity: ALICE,
+      callId: 'call-ready',
+      event: 'CallDelivered',
+      remoteParty: '+905551112233',
+      data,
+      deadline: expect.stringMatching(ISO),
+    });
+    expect(typeof sessionId).toBe('string');
+    // The deadline is HOLDUP_TIMEOUT_MS after the call arrived, which was between publishing and the push.
+    expect(Date.parse(wake.body.deadline)).toBeGreaterThanOrEqual(publishedAt + 1500);
+    expect(Date.parse(wake.body.deadline)).toBeLessThanOrEqual(wake.at + 1500);
 
     // The woken app resumes, gets the buffered CallDelivered, and says it is ready.
     const { socket } = await TestSocket.connect(gateway, { token });
     const [event] = await socket.events(1);
-    expect(event).toMatchObject({ event: 'CallDelivered', data: { callId: 'call-ready' } });
+    expect(event).toMatchObject({ event: 'CallDelivered', data });
+    const readyAt = Date.now();
     socket.send({ type: 'ready', callId: 'call-ready' });
 
     const outcome = await outcomeFor('call-ready');
     expectSigned(outcome.rawBody, outcome.headers['x-vora-signature']);
-    expect(Object.keys(outcome.body).sort()).toEqual(['callId', 'event', 'identity', 'occurredAt', 'sessionId', 'waitedMs']);
-    expect(outcome.body).toMatchObject({ event: 'ClientReady', callId: 'call-ready', identity: ALICE, sessionId });
-    expect(outcome.body.waitedMs).toBeGreaterThanOrEqual(0);
+    // The call started after publishing and before the push arrived; it settled after the ready and before the report arrived.
+    expectOutcome(
+      outcome.body,
+      { event: 'ClientReady', callId: 'call-ready', sessionId },
+      { atLeast: readyAt - wake.at, atMost: outcome.at - publishedAt },
+    );
 
     // A second ready for a settled call is not reported again.
     socket.send({ type: 'ready', callId: 'call-ready' });
@@ -83,21 +117,50 @@ describe('holdUpMode (SPEC section 7)', () => {
 
   it('reports ClientDeclined when the woken app declines', async () => {
     const token = await setupSession(gateway, alice, { identity: ALICE, connectionType: 'MOBILE', holdUpMode: true });
+    const publishedAt = Date.now();
     await publish(gateway, core, callDelivered('call-decline'));
-    await push.waitFor(1, (r) => r.body.callId === 'call-decline');
-    const { socket } = await TestSocket.connect(gateway, { token });
+    const [wake] = await push.waitFor(1, (r) => r.body.callId === 'call-decline');
+    const { socket, welcome } = await TestSocket.connect(gateway, { token });
     await socket.nextMatching((m) => m.type === 'event' && m.data.callId === 'call-decline');
+    const declinedAt = Date.now();
     socket.send({ type: 'decline', callId: 'call-decline' });
-    expect((await outcomeFor('call-decline')).body.event).toBe('ClientDeclined');
+    const outcome = await outcomeFor('call-decline');
+    expectOutcome(
+      outcome.body,
+      { event: 'ClientDeclined', callId: 'call-decline', sessionId: welcome.sessionId },
+      { atLeast: declinedAt - wake.at, atMost: outcome.at - publishedAt },
+    );
     await socket.close();
   });
 
   it('reports ClientNotReady when the deadline passes first', async () => {
     await setupSession(gateway, alice, { identity: ALICE, connectionType: 'MOBILE', holdUpMode: true });
+    const publishedAt = Date.now();
     await publish(gateway, core, callDelivered('call-timeout'));
+    const [wake] = await push.waitFor(1, (r) => r.body.callId === 'call-timeout');
     const outcome = await outcomeFor('call-timeout');
-    expect(outcome.body.event).toBe('ClientNotReady');
-    expect(outcome.body.waitedMs).toBeGreaterThanOrEqual(1500);
+    expectOutcome(
+      outcome.body,
+      { event: 'ClientNotReady', callId: 'call-timeout', sessionId: wake.body.sessionId },
+      { atLeast: 1500, atMost: outcome.at - publishedAt },
+    );
+  });
+
+  it('pushes remoteParty null when the CallDelivered names no caller, with the data as sent', async () => {
+    await setupSession(gateway, alice, { identity: ALICE, connectionType: 'MOBILE', holdUpMode: true });
+    await publish(gateway, core, callDelivered('call-anonymous', 'terminating', { remoteParty: 42 }));
+    const [wake] = await push.waitFor(1, (r) => r.body.callId === 'call-anonymous');
+    expect(wake.body).toEqual({
+      sessionId: expect.any(String),
+      sub: 'alice',
+      identity: ALICE,
+      callId: 'call-anonymous',
+      event: 'CallDelivered',
+      remoteParty: null,
+      data: { callId: 'call-anonymous', direction: 'terminating', remoteParty: 42 },
+      deadline: expect.stringMatching(ISO),
+    });
+    await outcomeFor('call-anonymous');
   });
 
   it('retries a push answered 503 until it is accepted', async () => {
@@ -146,5 +209,79 @@ describe('holdUpMode (SPEC section 7)', () => {
       await publish(gateway, core, callDelivered('call-originating', 'originating'));
       await noPushFor('call-originating');
     });
+  });
+});
+
+describe('holdUpMode webhooks follow no redirects', () => {
+  let issuer: TestIssuer;
+  let push: WebhookReceiver;
+  let platform: WebhookReceiver;
+  let elsewhere: WebhookReceiver;
+  let logs: LogCapture;
+  let gateway: RunningGateway;
+  let alice: string;
+  let core: string;
+
+  beforeAll(async () => {
+    issuer = await TestIssuer.start();
+    [push, platform, elsewhere] = await Promise.all([WebhookReceiver.start(), WebhookReceiver.start(), WebhookReceiver.start()]);
+    logs = new LogCapture();
+    gateway = await startGateway(
+      {
+        ...issuer.env(),
+        PUSH_WEBHOOK_URL: push.url('/push'),
+        PUSH_WEBHOOK_SECRET: SECRET,
+        PLATFORM_CALLBACK_URL: platform.url('/outcomes'),
+        HOLDUP_TIMEOUT_MS: '1500',
+      },
+      { logStream: logs },
+    );
+    alice = await issuer.sign({ sub: 'alice', scope: 'vora:user' });
+    core = await issuer.sign({ sub: 'core', scope: 'vora:events:publish' });
+  });
+
+  afterAll(async () => {
+    await gateway.close();
+    await Promise.all([issuer.close(), push.close(), platform.close(), elsewhere.close()]);
+  });
+
+  const warning = (text: string | RegExp) =>
+    eventually(() =>
+      expect(logs.records).toContainEqual(
+        expect.objectContaining({ level: 40, msg: typeof text === 'string' ? text : expect.stringMatching(text) }),
+      ),
+    );
+  const failedPushes = async () => sample((await http(`${gateway.url}/metrics`)).body, 'vora_push_requests_total', 'result="failed"');
+
+  it('a push webhook answering 307 is a failed push, not retried, and the call still ends ClientNotReady', async () => {
+    await setupSession(gateway, alice, { identity: ALICE, connectionType: 'MOBILE', holdUpMode: true });
+    const failedBefore = await failedPushes();
+    push.answerWith({ status: 307, location: elsewhere.url('/push') });
+    await publish(gateway, core, callDelivered('call-push-307'));
+
+    // Once the failure is logged the push is over: nothing more can be sent for it.
+    await warning(/^call call-push-307: push to session \S+ failed: answered 307, a redirect, which is not followed after 1 attempt\(s\)$/);
+    expect(push.requests.filter((r) => r.body.callId === 'call-push-307')).toHaveLength(1);
+    expect(elsewhere.requests).toEqual([]);
+    expect(await failedPushes()).toBe(failedBefore + 1);
+
+    const [outcome] = await platform.waitFor(1, (r) => r.body.callId === 'call-push-307');
+    expect(outcome.body).toMatchObject({ event: 'ClientNotReady', callId: 'call-push-307' });
+    expect(elsewhere.requests).toEqual([]);
+  });
+
+  it('a platform callback answering 307 is not followed and not retried', async () => {
+    const token = await setupSession(gateway, alice, { identity: ALICE, connectionType: 'MOBILE', holdUpMode: true });
+    await publish(gateway, core, callDelivered('call-callback-307'));
+    await push.waitFor(1, (r) => r.body.callId === 'call-callback-307');
+    platform.answerWith({ status: 307, location: elsewhere.url('/outcomes') });
+    const { socket } = await TestSocket.connect(gateway, { token });
+    await socket.nextMatching((m) => m.type === 'event' && m.data.callId === 'call-callback-307');
+    socket.send({ type: 'ready', callId: 'call-callback-307' });
+
+    await warning('call call-callback-307: ClientReady could not be reported: answered 307, a redirect, which is not followed');
+    expect(platform.requests.filter((r) => r.body.callId === 'call-callback-307')).toHaveLength(1);
+    expect(elsewhere.requests).toEqual([]);
+    await socket.close();
   });
 });

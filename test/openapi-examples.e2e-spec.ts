@@ -1,5 +1,5 @@
 import WebSocket from 'ws';
-import { DevIssuerKey } from '../src/auth/dev-issuer/dev-issuer';
+import { DevTokenSigner } from '../src/auth/dev-issuer/dev-token-signer';
 import { http, RunningGateway, startGateway } from './support/gateway';
 
 /**
@@ -65,8 +65,8 @@ describe("Swagger UI's examples, sent as given", () => {
   beforeAll(async () => {
     gateway = await startGateway({});
     document = (await http(`${gateway.url}/docs-json`)).body;
-    const key = await DevIssuerKey.loadOrCreate(gateway.config.auth.devKeyDir);
-    const sign = (sub: string, scope: string) => key.sign({ sub, scope, audience: gateway.config.auth.audience });
+    const signer = gateway.app.get(DevTokenSigner);
+    const sign = (sub: string, scope: string) => signer.sign({ sub, scope });
     tokens = { alice: await sign('alice', 'vora:user'), core: await sign('core', 'vora:events:publish') };
   });
   afterAll(() => gateway.close());

@@ -32,9 +32,9 @@ export class BenchIssuer {
     return `http://127.0.0.1:${this.port}`;
   }
 
-  /** Environment for a gateway that trusts this issuer. */
+  /** Environment for a gateway that trusts this issuer (on loopback, so plain HTTP is allowed in production too). */
   env(): Record<string, string> {
-    return { AUTH_ISSUER: this.url, AUTH_AUDIENCE: this.audience };
+    return { AUTH_ISSUER: this.url, AUTH_AUDIENCE: this.audience, AUTH_ALLOW_HTTP: 'true' };
   }
 
   /** An RS256 access token (RFC 9068) valid for an hour. */

@@ -19,7 +19,11 @@ export class AuthModule {
             {
               provide: KeySource,
               useFactory: async () => {
-                const source = new JwksKeySource({ issuer: config.auth.issuer!, jwksUri: config.auth.jwksUri });
+                const source = new JwksKeySource({
+                  issuer: config.auth.issuer!,
+                  jwksUri: config.auth.jwksUri,
+                  requireHttps: config.production && !config.auth.allowHttp,
+                });
                 await source.warmUp();
                 return source;
               },

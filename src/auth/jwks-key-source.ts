@@ -5,6 +5,10 @@ import { IssuerKey, KeySource, KeysUnavailableError, UnknownKeyError, importKeyS
 export interface JwksOptions {
   issuer: string;
   jwksUri?: string;
+  /** A `jwks_uri` found through discovery must be https:// too (production without AUTH_ALLOW_HTTP). */
+  requireHttps?: boolean;
+  /** Larger discovery or JWKS answers are refused, and read no further than this. */
+  maxAnswerBytes?: number;
   /** Refetch on an unknown kid at most this often. */
   cooldownMs?: number;
   /** Background refresh period, so rotated keys arrive before they are needed. */
@@ -12,10 +16,15 @@ export interface JwksOptions {
   fetchTimeoutMs?: number;
 }
 
+/** A JWKS holds a few keys of a few KiB each; anything near this is not a key set. */
+const MAX_ANSWER_BYTES = 1024 * 1024;
+
 /**
  * Keys of an external issuer, from its JWKS (found through OpenID discovery
  * unless AUTH_JWKS_URI is given). Keys are kept when a refetch fails, so an
  * outage of the issuer does not fail tokens signed by keys already known.
+ * Redirects are never followed: they could hand the gateway someone else's
+ * keys, so a 3xx fails the fetch like any other refusal.
  */
 @Injectable()
 export class JwksKeySource extends KeySource implements OnModuleDestroy {
@@ -31,6 +40,7 @@ export class JwksKeySource extends KeySource implements OnModuleDestroy {
   private destroyed = false;
   private readonly cooldownMs: number;
   private readonly fetchTimeoutMs: number;
+  private readonly maxAnswerBytes: number;
 
   readonly issuer: string;
 
@@ -39,7 +49,8 @@ export class JwksKeySource extends KeySource implements OnModuleDestroy {
     this.issuer = options.issuer;
     this.cooldownMs = options.cooldownMs ?? 30_000;
     this.fetchTimeoutMs = options.fetchTimeoutMs ?? 5_000;
-    this.timer = setInterval(() => void this.refresh().catch(() => undefined), options.refreshMs ?? 300_000);
+    this.maxAnswerBytes = options.maxAnswerBytes ?? MAX_ANSWER_BYTES;
+    this.timer = setInterval(() => void this.refresh().catch((error: Error) => this.refreshFailed(error)), options.refreshMs ?? 300_000);
     this.timer.unref();
   }
 
@@ -74,6 +85,7 @@ export class JwksKeySource extends KeySource implements OnModuleDestroy {
       // Rate-limited, so that tokens with made-up kids cannot make the gateway hammer the issuer.
       this.lastUnknownKidFetchAt = Date.now();
       await this.refresh().catch((error: Error) => {
+        this.refreshFailed(error);
         if (!this.loaded) throw new KeysUnavailableError(`issuer keys are unavailable: ${error.message}`);
       });
       found = selectKey(this.keys, header);
@@ -87,6 +99,11 @@ export class JwksKeySource extends KeySource implements OnModuleDestroy {
       throw new UnknownKeyError('the token is signed by a key the issuer does not publish');
     }
     return found.key;
+  }
+
+  /** Refetches are rate-limited (cooldown, refresh period), and so is this line. */
+  private refreshFailed(error: Error): void {
+    this.logger.warn(`issuer keys could not be refetched${this.loaded ? ' (the known keys stay in use)' : ''}: ${error.message}`);
   }
 
   private refresh(): Promise<void> {
@@ -108,15 +125,55 @@ export class JwksKeySource extends KeySource implements OnModuleDestroy {
     const base = this.options.issuer.replace(/\/$/, '');
     const metadata = (await this.getJson(`${base}/.well-known/openid-configuration`)) as { jwks_uri?: unknown };
     if (typeof metadata.jwks_uri !== 'string') throw new Error('the issuer metadata has no jwks_uri');
+    if (this.options.requireHttps && !/^https:\/\//i.test(metadata.jwks_uri)) {
+      throw new Error(`the issuer metadata names a jwks_uri that is not https:// ("${metadata.jwks_uri}"); set AUTH_ALLOW_HTTP=true to allow it`);
+    }
     return metadata.jwks_uri;
   }
 
   private async getJson(uri: string): Promise<unknown> {
-    const response = await fetch(uri, { signal: AbortSignal.timeout(this.fetchTimeoutMs) }).catch((error: unknown) => {
-      throw new Error(`GET ${uri} failed: ${fetchFailure(error, this.fetchTimeoutMs)}`);
-    });
-    if (!response.ok) throw new Error(`GET ${uri} answered ${response.status}`);
-    return response.json();
+    const response = await fetch(uri, { redirect: 'manual', signal: AbortSignal.timeout(this.fetchTimeoutMs) }).catch(
+      (error: unknown) => {
+        throw new Error(`GET ${uri} failed: ${fetchFailure(error, this.fetchTimeoutMs)}`);
+      },
+    );
+    if (!response.ok) {
+      await response.body?.cancel();
+      const redirect = response.status >= 300 && response.status < 400;
+      throw new Error(`GET ${uri} answered ${response.status}${redirect ? ', a redirect, which is not followed' : ''}`);
+    }
+    const text = await readAtMost(response, this.maxAnswerBytes);
+    if (text === undefined) throw new Error(`GET ${uri} answered more than ${this.maxAnswerBytes} bytes`);
+    try {
+      return JSON.parse(text);
+    } catch {
+      throw new Error(`GET ${uri} answered something that is not JSON`);
+    }
+  }
+}
+
+/**
+ * The body as text, or undefined when it is longer than `maxBytes`: reading
+ * stops there (the connection is dropped), so an endless answer costs no more.
+ */
+async function readAtMost(response: Response, maxBytes: number): Promise<string | undefined> {
+  if (Number(response.headers.get('content-length')) > maxBytes) {
+    await response.body?.cancel();
+    return undefined;
+  }
+  const reader = response.body?.getReader();
+  if (!reader) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return Buffer.concat(chunks).toString('utf8');
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel();
+      return undefined;
+    }
+    chunks.push(value);
   }
 }
 

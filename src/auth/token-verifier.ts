@@ -26,6 +26,32 @@ function headerSafe(description: string): string {
   return description.replace(/["\\]/g, "'").replace(/[^\x20-\x7e]/g, '').slice(0, 200);
 }
 
+/** A lone surrogate: what makes a JavaScript string not well-formed Unicode (`isWellFormed`, ES2024). */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/**
+ * What is wrong when a claim (or a name or string inside it) is not
+ * well-formed Unicode, or undefined. JSON escapes can carry lone surrogates,
+ * which break key building, Redis scripts' JSON and logs further on.
+ */
+function malformedClaim(payload: JWTPayload): string | undefined {
+  for (const [claim, value] of Object.entries(payload)) {
+    if (LONE_SURROGATE.test(claim)) return 'a claim name is not well-formed Unicode';
+    // Iterative, so that a deeply nested claim cannot exhaust the stack.
+    const pending: unknown[] = [value];
+    while (pending.length) {
+      const item = pending.pop();
+      if (typeof item === 'string' && LONE_SURROGATE.test(item)) return `the ${claim} claim is not well-formed Unicode`;
+      if (item === null || typeof item !== 'object') continue;
+      for (const [key, inner] of Object.entries(item)) {
+        if (LONE_SURROGATE.test(key)) return `the ${claim} claim is not well-formed Unicode`;
+        pending.push(inner);
+      }
+    }
+  }
+  return undefined;
+}
+
 interface CachedCaller {
   readonly caller: Caller;
   readonly expiresAt: number;
@@ -105,6 +131,8 @@ export class TokenVerifier {
       });
       // jose checks only that `sub` is present; every store keys on it as a string (RFC 7519: StringOrURI).
       if (typeof payload.sub !== 'string' || payload.sub === '') throw invalidToken('the token has no subject');
+      const malformed = malformedClaim(payload);
+      if (malformed !== undefined) throw invalidToken(malformed);
       if (!this.acceptedTyp.has(String(protectedHeader.typ ?? '').toLowerCase())) {
         throw invalidToken(`token type "${protectedHeader.typ ?? ''}" is not an accepted access token type`);
       }

@@ -3,6 +3,7 @@
  * start-up (see `loadConfig`). The class doubles as the injection token.
  */
 export class GatewayConfig {
+  /** Every NODE_ENV other than unset, `development` or `test`. */
   readonly production: boolean;
   readonly host: string;
   readonly port: number;
@@ -39,6 +40,8 @@ export interface AuthConfig {
   /** Set when an external issuer is trusted; absent means the development issuer. */
   readonly issuer?: string;
   readonly jwksUri?: string;
+  /** AUTH_ALLOW_HTTP: issuer and JWKS over plain http:// even in production. */
+  readonly allowHttp: boolean;
   readonly audience: string;
   readonly clockSkewS: number;
   readonly acceptedTyp: readonly string[];

@@ -1,3 +1,4 @@
+import { isDevIssuer } from './gateway-config';
 import { ConfigError, loadConfig } from './load-config';
 
 function problemsOf(env: NodeJS.ProcessEnv): string[] {
@@ -84,6 +85,73 @@ describe('loadConfig', () => {
       const config = loadConfig({ NODE_ENV: 'production', AUTH_ISSUER: 'https://sso.vora.example' });
       expect(config.production).toBe(true);
       expect(config.auth.issuer).toBe('https://sso.vora.example');
+    });
+
+    it.each(['Production', 'prod', 'staging', 'PRODUCTION', ' production', 'dev', 'Development', 'TEST'])(
+      'treats NODE_ENV=%j as production: no development issuer, and says what to set',
+      (nodeEnv) => {
+        expect(problemsOf({ NODE_ENV: nodeEnv })).toEqual([
+          `NODE_ENV=${nodeEnv} needs an external token issuer: set AUTH_ISSUER (and AUTH_AUDIENCE), ` +
+            'or AUTH_JWKS_URI with AUTH_ISSUER; the development issuer runs only when NODE_ENV is unset, development or test',
+        ]);
+        const config = loadConfig({ NODE_ENV: nodeEnv, AUTH_ISSUER: 'https://sso.vora.example' });
+        expect(config.production).toBe(true);
+        expect(isDevIssuer(config)).toBe(false);
+      },
+    );
+
+    it.each([
+      ['unset', undefined],
+      ['empty', ''],
+      ['development', 'development'],
+      ['test', 'test'],
+    ])('runs the development issuer with NODE_ENV %s', (_name, nodeEnv) => {
+      const config = loadConfig(nodeEnv === undefined ? {} : { NODE_ENV: nodeEnv });
+      expect(config.production).toBe(false);
+      expect(isDevIssuer(config)).toBe(true);
+    });
+
+    it.each([
+      ['AUTH_ISSUER', { AUTH_ISSUER: 'http://sso.vora.example/realms/vora' }],
+      ['AUTH_JWKS_URI', { AUTH_ISSUER: 'https://sso.vora.example/realms/vora', AUTH_JWKS_URI: 'http://keycloak:8080/certs' }],
+    ])('refuses an http:// %s', (name, env) => {
+      const value = (env as Record<string, string>)[name];
+      for (const nodeEnv of ['production', 'staging']) {
+        expect(problemsOf({ NODE_ENV: nodeEnv, ...env })).toEqual([
+          `${name} must be an https:// URL when NODE_ENV=${nodeEnv}, got "${value}"; ` +
+            'set AUTH_ALLOW_HTTP=true only for an issuer on a trusted internal network',
+        ]);
+      }
+      expect(problemsOf({ NODE_ENV: 'production', AUTH_ALLOW_HTTP: 'false', ...env })).toHaveLength(1);
+    });
+
+    it('names both http:// URLs at once', () => {
+      const problems = problemsOf({ NODE_ENV: 'production', AUTH_ISSUER: 'http://sso.vora.example', AUTH_JWKS_URI: 'http://sso.vora.example/certs' });
+      expect(problems).toEqual([expect.stringMatching(/^AUTH_ISSUER must be an https:\/\/ URL/), expect.stringMatching(/^AUTH_JWKS_URI must be an https:\/\/ URL/)]);
+    });
+
+    it('accepts http:// issuer and JWKS URLs with AUTH_ALLOW_HTTP=true', () => {
+      const config = loadConfig({
+        NODE_ENV: 'production',
+        AUTH_ISSUER: 'http://localhost:8080/realms/vora',
+        AUTH_JWKS_URI: 'http://keycloak:8080/realms/vora/protocol/openid-connect/certs',
+        AUTH_ALLOW_HTTP: 'true',
+      });
+      expect(config.auth).toMatchObject({
+        issuer: 'http://localhost:8080/realms/vora',
+        jwksUri: 'http://keycloak:8080/realms/vora/protocol/openid-connect/certs',
+        allowHttp: true,
+      });
+    });
+
+    it('accepts http:// issuers outside production without AUTH_ALLOW_HTTP', () => {
+      for (const env of [{}, { NODE_ENV: 'development' }, { NODE_ENV: 'test' }]) {
+        expect(loadConfig({ ...env, AUTH_ISSUER: 'http://127.0.0.1:8080' }).auth).toMatchObject({ issuer: 'http://127.0.0.1:8080', allowHttp: false });
+      }
+    });
+
+    it('names a bad AUTH_ALLOW_HTTP', () => {
+      expect(problemsOf({ AUTH_ALLOW_HTTP: 'yes' })).toEqual(['AUTH_ALLOW_HTTP must be "true" or "false", got "yes"']);
     });
   });
 

@@ -7,6 +7,8 @@ export class ConfigError extends Error {
 }
 
 const ALL_TYP = ['at+jwt', 'application/at+jwt', 'JWT'];
+/** The NODE_ENV values (unset included) that are not production: only these may run the development issuer. */
+const DEVELOPMENT_NODE_ENVS = ['', 'development', 'test'];
 
 /**
  * Reads and validates the environment into a GatewayConfig. Every problem is
@@ -39,7 +41,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     }
   };
 
-  const production = env.NODE_ENV === 'production';
+  const bool = (name: string, fallback: boolean): boolean => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    if (raw === 'true' || raw === 'false') return raw === 'true';
+    problems.push(`${name} must be "true" or "false", got "${raw}"`);
+    return fallback;
+  };
+
+  // Only the development values are development: a typo or a stage name ("Production", "prod", "staging") is production.
+  const nodeEnv = env.NODE_ENV ?? '';
+  const production = !DEVELOPMENT_NODE_ENVS.includes(nodeEnv);
   const store = env.STORE ?? 'memory';
   if (store !== 'memory' && store !== 'redis') problems.push(`STORE must be "memory" or "redis", got "${store}"`);
   const redisUrl = url('REDIS_URL');
@@ -53,9 +65,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
   const jwksUri = url('AUTH_JWKS_URI');
   if (production && !issuer && !jwksUri) {
     problems.push(
-      'NODE_ENV=production needs an external token issuer: set AUTH_ISSUER (and AUTH_AUDIENCE), ' +
-        'or AUTH_JWKS_URI with AUTH_ISSUER; the development issuer is never used in production',
+      `NODE_ENV=${nodeEnv} needs an external token issuer: set AUTH_ISSUER (and AUTH_AUDIENCE), ` +
+        'or AUTH_JWKS_URI with AUTH_ISSUER; the development issuer runs only when NODE_ENV is unset, development or test',
     );
+  }
+  const allowHttp = bool('AUTH_ALLOW_HTTP', false);
+  if (production && !allowHttp) {
+    for (const [name, value] of [['AUTH_ISSUER', issuer], ['AUTH_JWKS_URI', jwksUri]] as const) {
+      if (value && new URL(value).protocol !== 'https:') {
+        problems.push(
+          `${name} must be an https:// URL when NODE_ENV=${nodeEnv}, got "${value}"; ` +
+            'set AUTH_ALLOW_HTTP=true only for an issuer on a trusted internal network',
+        );
+      }
+    }
   }
   if (jwksUri && !issuer) {
     problems.push('AUTH_ISSUER is required with AUTH_JWKS_URI, so that the "iss" claim can be checked');
@@ -97,6 +120,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     auth: {
       issuer,
       jwksUri,
+      allowHttp,
       audience: env.AUTH_AUDIENCE || 'vora-gateway',
       clockSkewS: int('AUTH_CLOCK_SKEW_S', 30, 0, 300),
       acceptedTyp,

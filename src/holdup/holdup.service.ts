@@ -5,7 +5,7 @@ import { PublishedEvent } from '../events/ingress';
 import { Metrics } from '../metrics/metrics';
 import { Presence } from '../session/presence';
 import { Session } from '../session/session';
-import { HoldUpOutcome, PendingCall } from './holdup';
+import { HoldUpOutcome, PendingCall, PushRequest } from './holdup';
 import { OutcomeReporter } from './outcome-reporter';
 import { PendingCallStore } from './pending-calls.store';
 import { PushSender } from './push-sender';
@@ -86,19 +86,22 @@ export class HoldUpService implements OnModuleInit, OnModuleDestroy {
         deadline: startedAt + this.config.holdUp.timeoutMs,
       };
       if (!(await this.calls.begin(call))) return;
-      await Promise.all(asleep.map((recipient) => this.wake(call, recipient)));
+      await Promise.all(asleep.map(({ session }) => this.wake(call, session, event)));
     } catch (error) {
       this.log.error(`call ${callId}: holdUp could not start: ${(error as Error).message}`);
     }
   }
 
-  private async wake(call: PendingCall, { session, delivery }: RoutedRecipient): Promise<void> {
-    const request = {
+  private async wake(call: PendingCall, session: Session, event: PublishedEvent): Promise<void> {
+    const { remoteParty } = event.data;
+    const request: PushRequest = {
       sessionId: session.id,
       sub: session.sub,
       identity: session.identity,
       callId: call.callId,
-      event: JSON.parse(delivery.frame) as Record<string, unknown>,
+      event: 'CallDelivered',
+      remoteParty: typeof remoteParty === 'string' ? remoteParty : null,
+      data: event.data,
       deadline: new Date(call.deadline).toISOString(),
     };
     try {

@@ -21,12 +21,20 @@ export interface OutcomeReport {
   readonly occurredAt: string;
 }
 
+/**
+ * The body of a wake-up push (SPEC section 7). It carries the caller, because
+ * an app woken by a VoIP push must show the call before it has a connection.
+ */
 export interface PushRequest {
   readonly sessionId: string;
   readonly sub: string;
   readonly identity: string;
   readonly callId: string;
-  /** The CallDelivered event as the client will receive it: the push must carry the caller data. */
-  readonly event: Readonly<Record<string, unknown>>;
+  /** The event's name, as in every other message of the gateway. */
+  readonly event: 'CallDelivered';
+  /** `data.remoteParty`, or null when the platform sent none. */
+  readonly remoteParty: string | null;
+  /** The whole CallDelivered data. */
+  readonly data: Readonly<Record<string, unknown>>;
   readonly deadline: string;
 }

@@ -25,7 +25,9 @@ const ATTEMPT_TIMEOUT_MS = 3_000;
 
 /**
  * POSTs a signed JSON body, retrying 5xx answers and network errors with
- * exponential backoff and full jitter until the deadline; a 4xx is final.
+ * exponential backoff and full jitter until the deadline; a 4xx is final, and
+ * so is a redirect: it is never followed, because the body (caller, user,
+ * identity) and its signature would go wherever the answer points.
  */
 export async function postSigned(url: string, secret: string, payload: unknown, deadline: number): Promise<WebhookAttempt> {
   const body = JSON.stringify(payload);
@@ -35,10 +37,11 @@ export async function postSigned(url: string, secret: string, payload: unknown, 
     let error: string | undefined;
     try {
       const timeout = Math.max(1, Math.min(ATTEMPT_TIMEOUT_MS, deadline - Date.now()));
-      const response = await fetch(url, { method: 'POST', headers, body, signal: AbortSignal.timeout(timeout) });
+      const response = await fetch(url, { method: 'POST', headers, body, redirect: 'manual', signal: AbortSignal.timeout(timeout) });
       await response.arrayBuffer();
       status = response.status;
       if (response.ok) return { attempts, status };
+      if (status >= 300 && status < 400) throw new WebhookFailed(`answered ${status}, a redirect, which is not followed`, { attempts, status });
       if (status < 500) throw new WebhookFailed(`answered ${status}`, { attempts, status });
     } catch (caught) {
       if (caught instanceof WebhookFailed) throw caught;

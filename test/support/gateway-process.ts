@@ -32,22 +32,38 @@ export class GatewayProcess {
   }
 
   static async start(env: Record<string, string>): Promise<GatewayProcess> {
-    const port = await freePort();
-    const child = spawn(process.execPath, [join(TEST_BUILD_DIR, 'main.js')], {
-      cwd: join(__dirname, '..', '..'),
-      env: {
-        PATH: process.env.PATH,
-        NODE_ENV: 'test',
-        HOST: '127.0.0.1',
-        PORT: String(port),
-        DEV_KEY_DIR: mkdtempSync(join(tmpdir(), 'vora-dev-key-')),
-        ...env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const gateway = new GatewayProcess(child, port);
+    const gateway = await GatewayProcess.spawn(env);
     await gateway.waitUntilLive();
     return gateway;
+  }
+
+  /** Runs a gateway that is expected to refuse to start: its exit code and what it printed. */
+  static async refusal(env: Record<string, string | undefined>, timeoutMs = 20_000): Promise<{ code: number | null; output: string }> {
+    const gateway = await GatewayProcess.spawn(env);
+    const timer = setTimeout(() => gateway.child.kill('SIGKILL'), timeoutMs);
+    const code = await gateway.exited;
+    clearTimeout(timer);
+    return { code, output: gateway.output.join('') };
+  }
+
+  /** `undefined` in `env` leaves that variable out (NODE_ENV, which defaults to test). */
+  private static async spawn(env: Record<string, string | undefined>): Promise<GatewayProcess> {
+    const port = await freePort();
+    const variables: Record<string, string | undefined> = {
+      PATH: process.env.PATH,
+      NODE_ENV: 'test',
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      DEV_KEY_DIR: mkdtempSync(join(tmpdir(), 'vora-dev-key-')),
+      ...env,
+    };
+    for (const [name, value] of Object.entries(variables)) if (value === undefined) delete variables[name];
+    const child = spawn(process.execPath, [join(TEST_BUILD_DIR, 'main.js')], {
+      cwd: join(__dirname, '..', '..'),
+      env: variables,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    return new GatewayProcess(child, port);
   }
 
   kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<number | null> {

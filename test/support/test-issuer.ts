@@ -29,6 +29,8 @@ export class TestIssuer {
   readonly audience = 'vora-gateway';
   keys: SigningKey[] = [];
   jwksRequests = 0;
+  /** The path of every request it received, in order. */
+  readonly requests: string[] = [];
   private server?: Server;
   private port = 0;
   private down = false;
@@ -88,6 +90,7 @@ export class TestIssuer {
 
   private listen(): Promise<void> {
     this.server = createServer((request, response) => {
+      this.requests.push(request.url ?? '/');
       if (this.down) {
         response.writeHead(503).end();
         return;

@@ -9,6 +9,9 @@ export interface ReceivedRequest {
   readonly at: number;
 }
 
+/** A scripted answer: a status, or a redirect to `location`. */
+export type ScriptedAnswer = number | { readonly status: number; readonly location: string };
+
 /**
  * A real HTTP server standing in for a push service or the platform's
  * callback: it records every request and answers with scripted statuses
@@ -16,7 +19,7 @@ export interface ReceivedRequest {
  */
 export class WebhookReceiver {
   readonly requests: ReceivedRequest[] = [];
-  private script: number[] = [];
+  private script: ScriptedAnswer[] = [];
   private waiters: Array<() => void> = [];
   private server?: Server;
   private port = 0;
@@ -31,9 +34,9 @@ export class WebhookReceiver {
     return `http://127.0.0.1:${this.port}${path}`;
   }
 
-  /** The next requests are answered with these statuses, in order. */
-  answerWith(...statuses: number[]): void {
-    this.script.push(...statuses);
+  /** The next requests are answered with these statuses (or redirects), in order. */
+  answerWith(...answers: ScriptedAnswer[]): void {
+    this.script.push(...answers);
   }
 
   /** Resolves once `count` requests (optionally matching) arrived; bounded. */
@@ -71,7 +74,9 @@ export class WebhookReceiver {
           body = rawBody;
         }
         this.requests.push({ path: request.url ?? '/', headers: request.headers, rawBody, body, at: Date.now() });
-        response.writeHead(this.script.shift() ?? 200).end();
+        const answer = this.script.shift() ?? 200;
+        if (typeof answer === 'number') response.writeHead(answer).end();
+        else response.writeHead(answer.status, { location: answer.location }).end();
         for (const waiter of [...this.waiters]) waiter();
       });
     });

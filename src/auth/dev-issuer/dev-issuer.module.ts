@@ -1,9 +1,13 @@
-import { Logger, Module } from '@nestjs/common';
+import { DynamicModule, Logger, Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { JwtModule } from '@nestjs/jwt';
+import { ConfigModule } from '../../config/config.module';
 import { GatewayConfig } from '../../config/gateway-config';
 import { KeySource } from '../key-source';
 import { DevIssuerKey } from './dev-issuer';
 import { DevIssuerController } from './dev-issuer.controller';
 import { DevKeySource } from './dev-key-source';
+import { DEV_JWT_OPTIONS, DevTokenSigner } from './dev-token-signer';
 
 /**
  * The gateway as its own token issuer, for development only. AuthModule loads
@@ -11,6 +15,7 @@ import { DevKeySource } from './dev-key-source';
  * that combination in production.
  */
 @Module({
+  imports: [JwtModule.register(DEV_JWT_OPTIONS)],
   controllers: [DevIssuerController],
   providers: [
     {
@@ -24,8 +29,26 @@ import { DevKeySource } from './dev-key-source';
         return DevIssuerKey.loadOrCreate(config.auth.devKeyDir);
       },
     },
+    DevTokenSigner,
     { provide: KeySource, inject: [DevIssuerKey], useFactory: (key: DevIssuerKey) => new DevKeySource(key) },
   ],
-  exports: [KeySource],
+  exports: [KeySource, DevTokenSigner],
 })
 export class DevIssuerModule {}
+
+export interface StandaloneDevIssuer {
+  readonly signer: DevTokenSigner;
+  close(): Promise<void>;
+}
+
+/**
+ * The development issuer outside the gateway (`npm run token`, the soak's
+ * clients): this module alone in a Nest application context, signing with
+ * the key and audience that `config` names. Silent, so that a printed token
+ * is the only output.
+ */
+export async function openDevIssuer(config: GatewayConfig): Promise<StandaloneDevIssuer> {
+  const root: DynamicModule = { module: DevIssuerModule, imports: [ConfigModule.forRoot(config)] };
+  const context = await NestFactory.createApplicationContext(root, { logger: false });
+  return { signer: context.get(DevTokenSigner), close: () => context.close() };
+}

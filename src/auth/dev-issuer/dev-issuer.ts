@@ -1,24 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { exportJWK, generateKeyPair, importJWK, JWK, KeyLike, SignJWT } from 'jose';
+import { exportJWK, generateKeyPair, importJWK, JWK, KeyLike } from 'jose';
 
 /** The `iss` of tokens minted by the development issuer. */
 export const DEV_ISSUER = 'urn:vora:dev-issuer';
 const KEY_FILE = 'dev-issuer-key.json';
 
-export interface DevTokenRequest {
-  sub: string;
-  scope: string;
-  audience: string;
-  ttlS?: number;
-  username?: string;
-}
-
 /**
  * The development issuer's ES256 key pair, kept under `.data/` so that tokens
  * printed by `npm run token` stay valid across restarts. Used only when no
- * external issuer is configured and NODE_ENV is not production.
+ * external issuer is configured and NODE_ENV is unset, development or test.
  */
 export class DevIssuerKey {
   private constructor(
@@ -44,18 +36,5 @@ export class DevIssuerKey {
       (await importJWK(publicJwk, 'ES256')) as KeyLike,
       publicJwk,
     );
-  }
-
-  sign(request: DevTokenRequest): Promise<string> {
-    const now = Math.floor(Date.now() / 1000);
-    return new SignJWT({ scope: request.scope, preferred_username: request.username ?? request.sub })
-      .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: this.publicJwk.kid })
-      .setIssuer(DEV_ISSUER)
-      .setAudience(request.audience)
-      .setSubject(request.sub)
-      .setIssuedAt(now)
-      .setExpirationTime(now + (request.ttlS ?? 3600))
-      .setJti(randomUUID())
-      .sign(this.privateKey);
   }
 }
