@@ -755,8 +755,7 @@ describe('configuration of the issuer', () => {
       const { code, output } = await GatewayProcess.refusal({ NODE_ENV: nodeEnv });
       expect(code).toBe(1);
       expect(linesOf(output)).toEqual([
-        'VORA Gateway cannot start: invalid configuration:',
-        `  - NODE_ENV=${nodeEnv} needs an external token issuer: set AUTH_ISSUER (and AUTH_AUDIENCE), ` +
+        `VORA Gateway cannot start: NODE_ENV=${nodeEnv} needs an external token issuer: set AUTH_ISSUER (and AUTH_AUDIENCE), ` +
           'or AUTH_JWKS_URI with AUTH_ISSUER; the development issuer runs only when NODE_ENV is unset, development or test',
       ]);
     },
@@ -773,8 +772,7 @@ describe('configuration of the issuer', () => {
       const { code, output } = await GatewayProcess.refusal({ NODE_ENV: 'production', ...issuer.env() });
       expect(code).toBe(1);
       expect(linesOf(output)).toEqual([
-        'VORA Gateway cannot start: invalid configuration:',
-        `  - AUTH_ISSUER must be an https:// URL when NODE_ENV=production, got "${issuer.issuer}"; ` +
+        `VORA Gateway cannot start: AUTH_ISSUER must be an https:// URL when NODE_ENV=production, got "${issuer.issuer}"; ` +
           'set AUTH_ALLOW_HTTP=true only for an issuer on a trusted internal network',
       ]);
     });
