@@ -84,7 +84,7 @@ if before == 0 then redis.call('PEXPIRE', KEYS[2], ARGV[3]) end
 return ids
 `;
 
-/** KEYS: meta, frames; ARGV: afterId → {newestId, oldestId, frames after afterId}. */
+/** KEYS: meta, frames; ARGV: afterId, limit (0: all) → {newestId, oldestId, the oldest `limit` frames after afterId}. */
 const READ_AFTER = `
 local newest = tonumber(redis.call('HGET', KEYS[1], 'seq') or '0')
 local length = redis.call('LLEN', KEYS[2])
@@ -92,7 +92,10 @@ if length == 0 then return {newest, 0, {}} end
 local oldest = newest - length + 1
 local from = math.max(tonumber(ARGV[1]) + 1, oldest)
 if from > newest then return {newest, oldest, {}} end
-return {newest, oldest, redis.call('LRANGE', KEYS[2], from - oldest, -1)}
+local limit = tonumber(ARGV[2])
+local last = -1
+if limit > 0 then last = from - oldest + limit - 1 end
+return {newest, oldest, redis.call('LRANGE', KEYS[2], from - oldest, last)}
 `;
 
 /** KEYS: meta; ARGV: id. Raises `written`, never lowers it; creates nothing (a buffer that exists has `seq`). */
@@ -127,7 +130,7 @@ declare module 'ioredis' {
       count: number,
       ...tailsThenSources: string[]
     ): Result<number[], Context>;
-    voraBufferReadAfter(meta: string, frames: string, afterId: number): Result<[number, number, string[]], Context>;
+    voraBufferReadAfter(meta: string, frames: string, afterId: number, limit: number): Result<[number, number, string[]], Context>;
     voraBufferMarkWritten(meta: string, id: number): Result<number, Context>;
     voraBufferContinueFrom(meta: string, frames: string, lastId: number, ttlMs: number): Result<number, Context>;
   }
@@ -180,11 +183,12 @@ export class RedisEventBuffer extends EventBuffer {
     });
   }
 
-  async readAfter(sessionId: string, afterId: number): Promise<BufferSlice> {
+  async readAfter(sessionId: string, afterId: number, limit = 0): Promise<BufferSlice> {
     const [newestId, oldestId, frames] = await viaRedis(() =>
-      this.redis.voraBufferReadAfter(keys.meta(sessionId), keys.frames(sessionId), afterId),
+      this.redis.voraBufferReadAfter(keys.meta(sessionId), keys.frames(sessionId), afterId, limit),
     );
-    const firstId = newestId - frames.length + 1;
+    // The frames are consecutive from max(afterId + 1, oldestId).
+    const firstId = Math.max(afterId + 1, Number(oldestId));
     const events: BufferedEvent[] = frames.map((frame, i) => ({ id: firstId + i, frame }));
     return { events, oldestId: Number(oldestId), newestId: Number(newestId) };
   }

@@ -16,14 +16,14 @@ const TICK_MS = INTERVAL_MS / 20;
 /** What the heartbeat uses of a socket, counting its pings. */
 class FakeSocket {
   readonly id: string;
-  readonly session: { id: string; sub: string; identity: string };
+  readonly session: { id: string; sub: string; identity: string; expiresAt: string };
   alive = true;
   pings: number[] = [];
   storeEpoch?: string = 'epoch-1';
   subscription = undefined;
   constructor(n: number) {
     this.id = `connection-${n}`;
-    this.session = { id: `session-${n}`, sub: `user-${n}`, identity: `+90530000${n}` };
+    this.session = { id: `session-${n}`, sub: `user-${n}`, identity: `+90530000${n}`, expiresAt: '2999-01-01T00:00:00.000Z' };
   }
   ping(): void {
     this.pings.push(Date.now());
@@ -47,7 +47,7 @@ async function registryWith(count: number): Promise<{ registry: SocketRegistry; 
     keepAlive: async () => true,
   } as unknown as SessionService;
   const registry = new SocketRegistry(
-    { ws: { heartbeatIntervalMs: INTERVAL_MS } } as GatewayConfig,
+    { ws: { heartbeatIntervalMs: INTERVAL_MS }, session: { recheckIntervalS: 300 } } as GatewayConfig,
     { onDeliveries: () => undefined } as unknown as EventBus,
     { subscribe: async () => undefined, publish: async () => undefined } as unknown as ClusterBus,
     sessions,

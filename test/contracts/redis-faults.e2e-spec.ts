@@ -23,6 +23,7 @@ const newSession = (): Session => ({
   holdUpMode: false,
   tokenHash: randomUUID(),
   createdAt: new Date().toISOString(),
+  expiresAt: new Date(Date.now() + 86_400_000).toISOString(),
 });
 
 let redis: TestRedis;
@@ -77,7 +78,7 @@ describe('Redis adapters when Redis goes away and comes back', () => {
       ['get', () => sessions.get(randomUUID())],
       ['findByTokenHash', () => sessions.findByTokenHash(randomUUID())],
       ['listByIdentity', () => sessions.listByIdentity('+905321110001')],
-      ['touch', () => sessions.touch(randomUUID(), 60)],
+      ['touch', () => sessions.touch(newSession(), 60)],
       ['remove', () => sessions.remove(randomUUID())],
       ['subscriptions.putIfAbsent', () => subscriptions.putIfAbsent('alice', '+905321110001', SUBSCRIBE_ALL, 60)],
       ['buffer.append', () => buffer.append([{ sessionId: randomUUID(), tail: '"}' }])],

@@ -44,6 +44,7 @@ describe.each(adapters)('SessionStore contract: %s', (_name, make) => {
     holdUpMode: false,
     tokenHash: randomUUID(),
     createdAt: new Date().toISOString(),
+    expiresAt: new Date(Date.now() + 86_400_000).toISOString(),
     ...over,
   });
 
@@ -166,7 +167,7 @@ describe.each(adapters)('SessionStore contract: %s', (_name, make) => {
     expect(await store.findByTokenHash(s.tokenHash)).toBeUndefined();
     expect(await store.listByUser(sub)).toEqual([]);
     expect(await store.listByIdentity(identity)).toEqual([]);
-    expect(await store.touch(s.id, 60)).toBe(false);
+    expect(await store.touch(s, 60)).toBe(false);
     expect(await store.remove(s.id)).toBeUndefined();
   });
 
@@ -184,7 +185,7 @@ describe.each(adapters)('SessionStore contract: %s', (_name, make) => {
     const control = session({ connectionType: 'DESKTOP' });
     await store.open(touched, { ttlS: 1, maxPerUser: 10 });
     await store.open(control, { ttlS: 1, maxPerUser: 10 });
-    expect(await store.touch(touched.id, 60)).toBe(true);
+    expect(await store.touch(touched, 60)).toBe(true);
     await eventually(async () => expect(await store.get(control.id)).toBeUndefined());
     expect(await store.get(touched.id)).toEqual(touched);
     expect(await store.findByTokenHash(touched.tokenHash)).toEqual(touched);
@@ -193,7 +194,7 @@ describe.each(adapters)('SessionStore contract: %s', (_name, make) => {
   });
 
   it('answers false when touching an unknown session', async () => {
-    expect(await store.touch(randomUUID(), 60)).toBe(false);
+    expect(await store.touch(session(), 60)).toBe(false);
   });
 
   it('removes a session from every index and returns it once', async () => {
@@ -206,7 +207,7 @@ describe.each(adapters)('SessionStore contract: %s', (_name, make) => {
     expect(await store.findByTokenHash(s.tokenHash)).toBeUndefined();
     expect(await store.listByUser(sub)).toEqual([kept]);
     expect(await store.listByIdentity(identity)).toEqual([kept]);
-    expect(await store.touch(s.id, 60)).toBe(false);
+    expect(await store.touch(s, 60)).toBe(false);
     expect(await store.remove(s.id)).toBeUndefined();
     // The removed session no longer counts: the limit has room again.
     expect(await store.open(session({ connectionType: 'MOBILE' }), { ttlS: 60, maxPerUser: 2 })).toEqual({ opened: true });
@@ -258,6 +259,7 @@ describe('SessionStore contract: redis across instances', () => {
         holdUpMode: false,
         tokenHash: randomUUID(),
         createdAt: new Date().toISOString(),
+        expiresAt: new Date(Date.now() + 86_400_000).toISOString(),
       };
       await storeA.open(s, LONG);
       expect(await storeB.findByTokenHash(s.tokenHash)).toEqual(s);
@@ -274,8 +276,8 @@ describe('SessionStore contract: redis across instances', () => {
       const store = new RedisSessionStore(connection);
       const tricky = { sub: 'a}:sessions{b', other: 'a' };
       const base = { mode: 'user' as const, identity: '+905321118888', connectionType: 'WEB' as const, holdUpMode: false };
-      const s1: Session = { ...base, id: randomUUID(), sub: tricky.sub, tokenHash: randomUUID(), createdAt: new Date().toISOString() };
-      const s2: Session = { ...base, id: randomUUID(), sub: tricky.other, tokenHash: randomUUID(), createdAt: new Date().toISOString() };
+      const s1: Session = { ...base, id: randomUUID(), sub: tricky.sub, tokenHash: randomUUID(), createdAt: new Date().toISOString(), expiresAt: new Date(Date.now() + 86_400_000).toISOString() };
+      const s2: Session = { ...base, id: randomUUID(), sub: tricky.other, tokenHash: randomUUID(), createdAt: new Date().toISOString(), expiresAt: new Date(Date.now() + 86_400_000).toISOString() };
       await store.open(s1, LONG);
       await store.open(s2, LONG);
       expect(await store.listByUser(tricky.sub)).toEqual([s1]);
