@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { MemorySessionStore } from '../../src/session/memory-session.store';
 import { RedisSessionStore } from '../../src/session/redis-session.store';
-import { Session } from '../../src/session/session';
+import { lifetimeEnd, Session } from '../../src/session/session';
 import { SessionStore } from '../../src/session/session.store';
 import { eventually } from '../support/eventually';
 import { contractAdapters, redisForThisSpec, twoInstances } from '../support/contract-adapters';
@@ -193,6 +193,23 @@ describe.each(adapters)('SessionStore contract: %s', (_name, make) => {
     expect(await store.listByIdentity(identity)).toEqual([touched]);
   });
 
+  it('ends a session at the end of its lifetime, however long its TTL and however it is touched', async () => {
+    const s = session({ expiresAt: new Date(Date.now() + 1_500).toISOString() });
+    const kept = session({ connectionType: 'DESKTOP' });
+    await store.open(s, { ttlS: 3600, maxPerUser: 10 });
+    await store.open(kept, { ttlS: 3600, maxPerUser: 10 });
+    expect(await store.touch(s, 3600)).toBe(true);
+    await eventually(async () => expect(await store.findByTokenHash(s.tokenHash)).toBeUndefined());
+    expect(Date.now()).toBeGreaterThanOrEqual(lifetimeEnd(s));
+    expect(await store.get(s.id)).toBeUndefined();
+    expect(await store.touch(s, 3600)).toBe(false);
+    expect(await store.listByUser(sub)).toEqual([kept]);
+    expect(await store.listByIdentity(identity)).toEqual([kept]);
+    // A restore does not bring it back past its lifetime either.
+    await store.restore(s, 3600);
+    expect(await store.get(s.id)).toBeUndefined();
+  });
+
   it('answers false when touching an unknown session', async () => {
     expect(await store.touch(session(), 60)).toBe(false);
   });
@@ -267,6 +284,36 @@ describe('SessionStore contract: redis across instances', () => {
       expect(await storeA.get(s.id)).toBeUndefined();
     } finally {
       await close();
+    }
+  });
+
+  it('sets no TTL past the end of a session’s lifetime, on any of its keys', async () => {
+    const connection = await connectRedis(redis().url);
+    try {
+      const store = new RedisSessionStore(connection);
+      const s: Session = {
+        id: randomUUID(),
+        sub: `user-${randomUUID()}`,
+        mode: 'user',
+        identity: '+905321117777',
+        connectionType: 'WEB',
+        holdUpMode: false,
+        tokenHash: randomUUID(),
+        createdAt: new Date().toISOString(),
+        expiresAt: new Date(Date.now() + 30_000).toISOString(),
+      };
+      await store.open(s, { ttlS: 3600, maxPerUser: 10 });
+      await store.touch(s, 3600);
+      const client = connection.client;
+      const keys = [`vora:{u:${s.sub}}:sessions`, `vora:{u:${s.sub}}:expiry`, `vora:sid:${s.id}`, `vora:tok:${s.tokenHash}`, `vora:idn:${s.identity}`];
+      const ttls = await Promise.all(keys.map((key) => client.pttl(key)));
+      const left = lifetimeEnd(s) - Date.now();
+      for (const [i, ttl] of ttls.entries()) {
+        expect([keys[i], ttl > 0 && ttl <= left]).toEqual([keys[i], true]);
+      }
+      expect(Number(await client.zscore(`vora:{u:${s.sub}}:expiry`, s.id))).toBeLessThanOrEqual(lifetimeEnd(s));
+    } finally {
+      await connection.close();
     }
   });
 
