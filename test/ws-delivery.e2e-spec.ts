@@ -169,7 +169,8 @@ describe('WebSocket delivery and POST /events', () => {
       const events = await socket.events(500);
       expect(events.map((e) => Number(e.id))).toEqual(Array.from({ length: 500 }, (_, i) => i + 1));
       expect(events.map((e) => e.data.seq)).toEqual(Array.from({ length: 500 }, (_, i) => i));
-      expect(socket.pending()).toEqual([]);
+      // Exactly once: the next event is a marker published after the batch, with id 501.
+      await expectNothingBefore(socket, ALICE, 501);
     });
 
     it('delivers 500 concurrent single POSTs once each, with ids 1..500 and no holes', async () => {
