@@ -5,11 +5,11 @@ import { ResponseStatusVoraError } from '../common/error-body';
 import { VoraError } from '../common/vora-error';
 
 const PROTOCOL = `Upgrade to a WebSocket with the webSocketToken from POST /identity/setup (in Authorization: Bearer or ?token=).
-The first server message is {"type":"welcome","sessionId","identity","mode","subscription","heartbeatIntervalMs","lastEventId","recovered"}.
+The first server message is {"type":"welcome","sessionId","identity","mode","subscription","heartbeatIntervalMs","lastEventId","recovered","expiresAt"}; expiresAt is when the session ends (SESSION_MAX_LIFETIME_S after setup).
 Events follow as {"type":"event","id":"1","event":"CallDelivered","identity":"+90...","timestamp":"<ISO>","data":{...}} with per-session ids 1, 2, 3, ... (group events also carry "group").
-Reconnect with ?lastEventId=<id> to replay every buffered event after it; recovered:false says it had left the buffer.
+Reconnect with ?lastEventId=<id> to replay every buffered event after it, as fast as the client reads; recovered:false says it had left the buffer.
 Client messages: {"type":"ping"} (answered {"type":"pong"}), {"type":"ready","callId"} and {"type":"decline","callId"}; anything else gets {"type":"error","message"}.
-Close codes: 4000 logged out, 4001 session expired, 4002 replaced, 4008 too slow, 1001 gateway shutting down, 1003 binary frame, 1008 repeated invalid messages, 1009 frame too big.`;
+Close codes: 4000 logged out, 4001 session expired or revoked, 4002 replaced, 4008 too slow, 1001 gateway shutting down, 1003 binary frame, 1008 repeated invalid messages or messages too fast, 1009 frame too big.`;
 
 /** Documents the socket endpoint; a plain HTTP request (no upgrade) is told to upgrade. */
 @ApiTags('websocket')
