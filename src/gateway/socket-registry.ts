@@ -75,10 +75,9 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
   async onModuleInit(): Promise<void> {
     this.events.onDeliveries((deliveries) => this.dispatch(deliveries));
     await this.cluster.subscribe(SESSION_CLOSED_TOPIC, (message) => {
-      const { sessionId, code } = JSON.parse(message) as SessionClosed;
+      const { sessionId, code, reason } = JSON.parse(message) as SessionClosed;
       const connection = this.connections.get(sessionId);
       if (!connection) return;
-      const { reason } = JSON.parse(message) as SessionClosed;
       connection.sessionEnded = true;
       connection.close(code, reason ?? closeReason(code));
       // In case a restore after a store outage raced the end: the session must stay gone.
