@@ -102,11 +102,14 @@ export class SessionService {
    * revoked, its buffer dropped) and false is answered.
    */
   async recheck(session: Session): Promise<boolean> {
-    if (await this.identities.mayStillUse(session.sub, session.mode, session.identity)) return true;
+    const { sub, identity } = session;
+    if (await this.identities.mayStillUse(sub, session.mode, identity)) return true;
+    // The subscription belongs to (owner, identity): it goes unless another session may still use it
+    // (in another mode), and before the socket is told, as with a logout.
+    const others = (await this.store.listByUser(sub)).filter((other) => other.identity === identity && other.id !== session.id);
+    const kept = await Promise.all(others.map((other) => this.identities.mayStillUse(sub, other.mode, identity)));
+    if (!kept.includes(true)) await this.subscriptions.delete(sub, identity);
     await this.end(session, 'revoked');
-    // The subscription belongs to (owner, identity): it goes with the last session that could use it.
-    const others = await this.store.listByUser(session.sub);
-    if (!others.some((other) => other.identity === session.identity)) await this.subscriptions.delete(session.sub, session.identity);
     return false;
   }
 
