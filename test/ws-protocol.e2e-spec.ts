@@ -1,7 +1,10 @@
+import { Socket } from 'node:net';
+import { PendingCallStore } from '../src/holdup/pending-calls.store';
 import { SessionStore } from '../src/session/session.store';
 import { ClientConnection } from '../src/gateway/client-connection';
 import { SocketRegistry } from '../src/gateway/socket-registry';
 import { expectError, http, HttpResult, RunningGateway, startGateway } from './support/gateway';
+import { startRedis, TestRedis } from './support/redis-server';
 import { TestIssuer } from './support/test-issuer';
 import { eventually, openSession, publishAccepted, Refusal, setupSession, TestSocket } from './support/ws-client';
 
@@ -144,6 +147,29 @@ describe('WebSocket protocol', () => {
         expect(socket.pending()).toEqual([]);
       });
 
+      it('closes with 1008 a client that sends faster than the message rate, once its burst is spent', async () => {
+        const { socket } = track(await TestSocket.connect(gateway, { token: await aliceToken() }));
+        for (let i = 0; i < 300; i++) socket.send({ type: 'ping' });
+        expect(await socket.closed()).toEqual({ code: 1008, reason: 'too many messages; slow down' });
+        const pongs = socket.received.filter((m) => m.type === 'pong').length;
+        // WS_MESSAGE_BURST (100) is answered; 20 more a second would take 10 s to answer the rest.
+        expect(pongs).toBeGreaterThanOrEqual(100);
+        expect(pongs).toBeLessThan(300);
+      });
+
+      it('counts a close code the client chose as "other" in vora_socket_closes_total', async () => {
+        const closesOf = async (code: string): Promise<number> => {
+          const text: string = (await http(`${gateway.url}/metrics`)).body;
+          return Number(text.match(new RegExp(`^vora_socket_closes_total\\{code="${code}"\\} (\\d+)$`, 'm'))?.[1] ?? 0);
+        };
+        const before = await closesOf('other');
+        const { socket } = await TestSocket.connect(gateway, { token: await aliceToken() });
+        socket.socket.close(4999, 'a code of my own');
+        await socket.closed();
+        await eventually(async () => (await closesOf('other')) === before + 1, 5_000, 'the close to be counted');
+        expect((await http(`${gateway.url}/metrics`)).body).not.toMatch(/code="4999"/);
+      });
+
       it('closes with 1003 on a binary frame', async () => {
         const { socket } = track(await TestSocket.connect(gateway, { token: await aliceToken() }));
         socket.socket.send(Buffer.from('{"type":"ping"}'), { binary: true });
@@ -170,15 +196,16 @@ describe('WebSocket protocol', () => {
     });
 
     describe('heartbeat', () => {
-      it('sends protocol pings every HEARTBEAT_INTERVAL_MS', async () => {
+      // The spacing of the pings, one per socket and interval, is checked with fake timers in socket-registry.spec.ts.
+      it('sends protocol pings, and keeps a client that answers them', async () => {
         const { socket, welcome } = track(await TestSocket.connect(gateway, { token: await aliceToken() }));
         expect(welcome.heartbeatIntervalMs).toBe(200);
-        const pings: number[] = [];
-        socket.socket.on('ping', () => pings.push(Date.now()));
-        await eventually(() => pings.length >= 4, 3_000, '4 pings');
-        // Paced by the interval, not sent in a burst.
-        expect(pings[3] - pings[0]).toBeGreaterThanOrEqual(3 * 200 - 50);
+        let pings = 0;
+        socket.socket.on('ping', () => pings++);
+        await eventually(() => pings >= 4, 5_000, '4 pings');
         expect(socket.isClosed).toBe(false);
+        socket.send({ type: 'ping' });
+        expect(await socket.next()).toEqual({ type: 'pong' });
       });
 
       it('terminates a client that does not answer pings (1006 on the client)', async () => {
@@ -237,6 +264,76 @@ describe('WebSocket protocol', () => {
       const rest = await resumed.socket.events(aliceCount - lastSeen);
       expect(rest.map((e) => Number(e.id))).toEqual(Array.from({ length: aliceCount - lastSeen }, (_, i) => lastSeen + 1 + i));
       expect(rest.map((e) => e.data.seq)).toEqual(rest.map((e) => Number(e.id)));
+    });
+  });
+
+  describe('a client that sends pings and does not read, with WS_MAX_BUFFERED_BYTES=65536 and no message rate to speak of', () => {
+    const LIMIT = 65_536;
+    let gateway: RunningGateway;
+    beforeAll(async () => {
+      gateway = await startGateway({
+        ...issuer.env(),
+        WS_MAX_BUFFERED_BYTES: String(LIMIT),
+        WS_MESSAGE_BURST: '1000000',
+        WS_MESSAGES_PER_SECOND: '1000000',
+      });
+    });
+    afterAll(() => gateway.close());
+
+    it('is closed with 4008, and the gateway never holds more than the limit of pongs for it', async () => {
+      const opened = await openSession(gateway, await user('alice'), { identity: ALICE });
+      const registry = gateway.app.get(SocketRegistry) as unknown as { connections: Map<string, ClientConnection> };
+      const serverSide = registry.connections.get(opened.welcome.sessionId)!;
+      opened.socket.pauseReading();
+      // {"type":"ping"} in masked frames (a zero mask leaves the payload as it is), 10,000 to a write.
+      const ping = Buffer.concat([Buffer.from([0x81, 0x80 | 15, 0, 0, 0, 0]), Buffer.from('{"type":"ping"}')]);
+      const flood = Buffer.concat(Array.from({ length: 10_000 }, () => ping));
+      const tcp = (opened.socket.socket as unknown as { _socket: Socket })._socket;
+      const send = () => new Promise<void>((resolve) => tcp.write(flood, () => setImmediate(resolve)));
+      let queued = 0;
+      for (let sent = 0; serverSide.isOpen && sent < 2_000_000; sent += 10_000) {
+        await send();
+        queued = Math.max(queued, serverSide.unsentBytes);
+      }
+      expect(serverSide.isOpen).toBe(false);
+      // At most the limit, one pong and the close frame.
+      expect(queued).toBeLessThanOrEqual(LIMIT + 64);
+      // Pings after the close are not answered: nothing more is queued.
+      for (let i = 0; i < 10; i++) await send();
+      expect(serverSide.unsentBytes).toBeLessThanOrEqual(LIMIT + 64);
+
+      opened.socket.resumeReading();
+      expect(await opened.socket.closed(30_000)).toEqual({ code: 4008, reason: 'too slow; reconnect with lastEventId' });
+    });
+  });
+
+  describe.each([['memory'], ['redis']])('answers for calls that are not waiting (%s)', (store) => {
+    let redis: TestRedis | undefined;
+    let gateway: RunningGateway;
+    beforeAll(async () => {
+      if (store === 'redis') redis = await startRedis();
+      gateway = await startGateway({
+        ...issuer.env(),
+        WS_MESSAGE_BURST: '1000000',
+        WS_MESSAGES_PER_SECOND: '1000000',
+        ...(redis ? { STORE: 'redis', REDIS_URL: redis.url } : {}),
+      });
+    });
+    afterAll(async () => {
+      await gateway?.close();
+      await redis?.close();
+    });
+
+    it('count as invalid messages: 5,000 of them cost at most 10 store reads, and the client is closed with 1008', async () => {
+      const reads = jest.spyOn(gateway.app.get(PendingCallStore), 'get');
+      const { socket } = track(await openSession(gateway, await user('alice'), { identity: ALICE }));
+      for (let i = 0; i < 5_000; i++) socket.send({ type: i % 2 ? 'ready' : 'decline', callId: `c-${i}` });
+      expect(await socket.closed()).toEqual({ code: 1008, reason: 'too many invalid messages' });
+      expect(reads.mock.calls.length).toBeGreaterThan(0);
+      expect(reads.mock.calls.length).toBeLessThanOrEqual(10);
+      const errors = socket.received.filter((m) => m.type === 'error');
+      expect(errors.length).toBeLessThanOrEqual(10);
+      for (const error of errors) expect(error.message).toMatch(/^call c-\d+ is not waiting for an answer from this session$/);
     });
   });
 });

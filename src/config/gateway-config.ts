@@ -61,6 +61,10 @@ export interface HttpConfig {
 export interface SessionConfig {
   readonly maxSessionsPerUser: number;
   readonly idleTtlS: number;
+  /** A session ends this long after its setup, whatever its sockets do (SESSION_MAX_LIFETIME_S). */
+  readonly maxLifetimeS: number;
+  /** How often open sockets' sessions are checked against the directory (SESSION_RECHECK_INTERVAL_S). */
+  readonly recheckIntervalS: number;
 }
 
 export interface WebSocketConfig {
@@ -69,6 +73,10 @@ export interface WebSocketConfig {
   readonly maxBufferedBytes: number;
   readonly allowedOrigins: readonly string[];
   readonly eventBufferSize: number;
+  /** Messages a client may send at once (WS_MESSAGE_BURST) ... */
+  readonly messageBurst: number;
+  /** ... and then per second, on average (WS_MESSAGES_PER_SECOND). */
+  readonly messagesPerSecond: number;
 }
 
 export interface HoldUpConfig {

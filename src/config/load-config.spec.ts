@@ -31,13 +31,15 @@ describe('loadConfig', () => {
         devKeyDir: '.data',
       },
       http: { clientBodyLimitBytes: 16 * 1024, ingressMaxBodyBytes: 1024 * 1024, corsOrigins: [] },
-      session: { maxSessionsPerUser: 10, idleTtlS: 3600 },
+      session: { maxSessionsPerUser: 10, idleTtlS: 3600, maxLifetimeS: 86_400, recheckIntervalS: 300 },
       ws: {
         heartbeatIntervalMs: 25_000,
         maxPayloadBytes: 65_536,
         maxBufferedBytes: 1024 * 1024,
         allowedOrigins: [],
         eventBufferSize: 1000,
+        messageBurst: 100,
+        messagesPerSecond: 20,
       },
     });
   });
@@ -52,6 +54,10 @@ describe('loadConfig', () => {
       CORS_ORIGINS: 'https://a.example, https://b.example',
       MAX_SESSIONS_PER_USER: '2',
       SESSION_IDLE_TTL_S: '60',
+      SESSION_MAX_LIFETIME_S: '7200',
+      SESSION_RECHECK_INTERVAL_S: '30',
+      WS_MESSAGE_BURST: '10',
+      WS_MESSAGES_PER_SECOND: '2',
       STORE: 'redis',
       REDIS_URL: 'redis://localhost:6379',
     });
@@ -63,7 +69,8 @@ describe('loadConfig', () => {
       acceptedTyp: ['at+jwt', 'application/at+jwt'],
     });
     expect(config.http.corsOrigins).toEqual(['https://a.example', 'https://b.example']);
-    expect(config.session).toEqual({ maxSessionsPerUser: 2, idleTtlS: 60 });
+    expect(config.session).toEqual({ maxSessionsPerUser: 2, idleTtlS: 60, maxLifetimeS: 7200, recheckIntervalS: 30 });
+    expect(config.ws).toMatchObject({ messageBurst: 10, messagesPerSecond: 2 });
     expect(config.store).toBe('redis');
     expect(config.redisUrl).toBe('redis://localhost:6379');
   });
@@ -177,6 +184,11 @@ describe('loadConfig', () => {
     ['WS_MAX_PAYLOAD_BYTES', '1'],
     ['WS_MAX_BUFFERED_BYTES', '1'],
     ['EVENT_BUFFER_SIZE', '0'],
+    ['SESSION_MAX_LIFETIME_S', '0'],
+    ['SESSION_RECHECK_INTERVAL_S', '0'],
+    ['SESSION_RECHECK_INTERVAL_S', '301'],
+    ['WS_MESSAGE_BURST', '0'],
+    ['WS_MESSAGES_PER_SECOND', '1.5'],
     ['REQUEST_TIMEOUT_MS', '10'],
     ['HEADERS_TIMEOUT_MS', '10'],
   ])('names %s=%s', (name, value) => {

@@ -137,6 +137,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     session: {
       maxSessionsPerUser: int('MAX_SESSIONS_PER_USER', 10, 1, 10_000),
       idleTtlS: int('SESSION_IDLE_TTL_S', 3600, 1),
+      maxLifetimeS: int('SESSION_MAX_LIFETIME_S', 86_400, 1),
+      // SPEC section 3: a session that lost its right ends within 5 minutes at most.
+      recheckIntervalS: int('SESSION_RECHECK_INTERVAL_S', 300, 1, 300),
     },
     ws: {
       heartbeatIntervalMs: int('HEARTBEAT_INTERVAL_MS', 25_000, 100),
@@ -144,6 +147,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
       maxBufferedBytes: int('WS_MAX_BUFFERED_BYTES', 1024 * 1024, 1024),
       allowedOrigins: list('WS_ALLOWED_ORIGINS'),
       eventBufferSize: int('EVENT_BUFFER_SIZE', 1000, 1, 1_000_000),
+      messageBurst: int('WS_MESSAGE_BURST', 100, 1, 1_000_000),
+      messagesPerSecond: int('WS_MESSAGES_PER_SECOND', 20, 1, 1_000_000),
     },
     holdUp: {
       timeoutMs: int('HOLDUP_TIMEOUT_MS', 10_000, 100, 120_000),

@@ -26,7 +26,7 @@ export function isNewerSource(a: string, b: string): boolean {
 }
 
 export interface BufferSlice {
-  /** Kept events after the asked-for id, oldest first. */
+  /** Kept events after the asked-for id, oldest first (at most the asked-for number). */
   readonly events: readonly BufferedEvent[];
   /** Oldest id still kept; 0 when nothing is kept. */
   readonly oldestId: number;
@@ -55,7 +55,8 @@ export abstract class EventBuffer {
    * before the previous one resolved (the router overlaps batches).
    */
   abstract append(entries: readonly AppendEntry[], acceptedAt?: number): Promise<Array<Delivery | undefined>>;
-  abstract readAfter(sessionId: string, afterId: number): Promise<BufferSlice>;
+  /** The kept events after `afterId`, the oldest `limit` of them when a limit is given (a replay reads in pages). */
+  abstract readAfter(sessionId: string, afterId: number, limit?: number): Promise<BufferSlice>;
   /** The newest id written to a socket of the session (0 when none). */
   abstract lastWritten(sessionId: string): Promise<number>;
   abstract markWritten(sessionId: string, id: number): Promise<void>;

@@ -68,6 +68,7 @@ describe('EventRouter', () => {
       holdUpMode: false,
       tokenHash: `hash-${counter}`,
       createdAt: new Date().toISOString(),
+      expiresAt: new Date(Date.now() + 86_400_000).toISOString(),
     };
     await sessions.open(session, { ttlS: 60, maxPerUser: 100 });
     return session;

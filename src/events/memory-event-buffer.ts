@@ -42,12 +42,13 @@ class Ring {
     this.count = 0;
   }
 
-  slice(afterId: number): BufferSlice {
+  slice(afterId: number, limit: number): BufferSlice {
     const newestId = this.nextId - 1;
     const oldestId = this.count ? newestId - this.count + 1 : 0;
     const events: BufferedEvent[] = [];
     if (!this.count) return { events, oldestId, newestId };
-    for (let id = Math.max(afterId + 1, oldestId); id <= newestId; id++) {
+    const from = Math.max(afterId + 1, oldestId);
+    for (let id = from; id <= newestId && id < from + limit; id++) {
       events.push({ id, frame: frameOf(id, this.tails[(id - 1) % this.capacity]) });
     }
     return { events, oldestId, newestId };
@@ -94,8 +95,8 @@ export class MemoryEventBuffer extends EventBuffer implements OnModuleDestroy {
     return appended;
   }
 
-  async readAfter(sessionId: string, afterId: number): Promise<BufferSlice> {
-    return this.live(sessionId)?.slice(afterId) ?? { events: [], oldestId: 0, newestId: 0 };
+  async readAfter(sessionId: string, afterId: number, limit = Infinity): Promise<BufferSlice> {
+    return this.live(sessionId)?.slice(afterId, limit) ?? { events: [], oldestId: 0, newestId: 0 };
   }
 
   async lastWritten(sessionId: string): Promise<number> {

@@ -125,8 +125,9 @@ return ids
 `;
 
 /**
- * KEYS: meta, frames; ARGV: afterId, head → {newestId, oldestId, frames after
- * afterId[, 'seq' when it was malformed]}. Read-only: the next append repairs.
+ * KEYS: meta, frames; ARGV: afterId, head, limit (0: all) → {newestId,
+ * oldestId, the oldest `limit` frames after afterId[, 'seq' when it was
+ * malformed]}. Read-only: the next append repairs.
  */
 const READ_AFTER = `${PRELUDE}
 local newest, bad = seq_of(redis.call('HGET', KEYS[1], 'seq'), ARGV[2])
@@ -136,7 +137,10 @@ if length == 0 then return {newest, 0, {}, bad} end
 local oldest = newest - length + 1
 local from = math.max(tonumber(ARGV[1]) + 1, oldest)
 if from > newest then return {newest, oldest, {}, bad} end
-return {newest, oldest, redis.call('LRANGE', KEYS[2], from - oldest, -1), bad}
+local limit = tonumber(ARGV[3])
+local last = -1
+if limit > 0 then last = from - oldest + limit - 1 end
+return {newest, oldest, redis.call('LRANGE', KEYS[2], from - oldest, last), bad}
 `;
 
 /**
@@ -189,6 +193,7 @@ declare module 'ioredis' {
       frames: string,
       afterId: number,
       head: string,
+      limit: number,
     ): Result<[number, number, string[], string?], Context>;
     voraBufferMarkWritten(meta: string, id: number): Result<number | string, Context>;
     voraBufferContinueFrom(
@@ -252,13 +257,14 @@ export class RedisEventBuffer extends EventBuffer {
     });
   }
 
-  async readAfter(sessionId: string, afterId: number): Promise<BufferSlice> {
+  async readAfter(sessionId: string, afterId: number, limit = 0): Promise<BufferSlice> {
     const reply = await viaRedis(() =>
-      this.redis.voraBufferReadAfter(keys.meta(sessionId), keys.frames(sessionId), afterId, FRAME_HEAD),
+      this.redis.voraBufferReadAfter(keys.meta(sessionId), keys.frames(sessionId), afterId, FRAME_HEAD, limit),
     );
     const [newestId, oldestId, frames] = reply;
     this.reportRepair(sessionId, badField(reply), 'read as the frames tell it');
-    const firstId = newestId - frames.length + 1;
+    // The frames are consecutive from max(afterId + 1, oldestId).
+    const firstId = Math.max(afterId + 1, Number(oldestId));
     const events: BufferedEvent[] = frames.map((frame, i) => ({ id: firstId + i, frame }));
     return { events, oldestId: Number(oldestId), newestId: Number(newestId) };
   }

@@ -8,7 +8,7 @@ import { BufferSlice, Delivery } from '../events/event-buffer';
 import { MemoryEventBuffer } from '../events/memory-event-buffer';
 import { SubscriptionService } from '../events/subscription.service';
 import { Session } from '../session/session';
-import { ClientConnection, ConnectionContext, isRecovered } from './client-connection';
+import { ClientConnection, ConnectionContext, isRecovered, REPLAY_PAGE_SIZE } from './client-connection';
 
 const slice = (oldestId: number, newestId: number): BufferSlice => ({
   oldestId,
@@ -32,6 +32,21 @@ describe('isRecovered', () => {
   });
 });
 
+/** The TCP socket under a FakeSocket: its high-water mark is the window of a replay here (WS_CONFIG's 1024 bytes). */
+class FakeTcpSocket extends EventEmitter {
+  readonly writableHighWaterMark = 1024;
+  destroyed = false;
+  constructor(private readonly ws: FakeSocket) {
+    super();
+  }
+  get writableNeedDrain(): boolean {
+    return this.ws.bufferedAmount >= this.writableHighWaterMark;
+  }
+  write(frame: Buffer): void {
+    this.ws.send(textOf(frame));
+  }
+}
+
 /** Just enough of a `ws` server socket: records what is sent and how it is closed. */
 class FakeSocket extends EventEmitter {
   readonly OPEN = 1;
@@ -50,7 +65,12 @@ class FakeSocket extends EventEmitter {
     this.bufferedAmount += this.growth;
   }
   /** The TCP socket under it, where events are written as whole frames (text-frame.ts). */
-  readonly _socket = { write: (frame: Buffer) => this.send(textOf(frame)) };
+  readonly _socket = new FakeTcpSocket(this);
+  /** The client read everything sent so far. */
+  drain(): void {
+    this.bufferedAmount = 0;
+    this._socket.emit('drain');
+  }
   close(code: number, reason: string): void {
     this.closes.push([code, reason]);
     this.readyState = this.CLOSING;
@@ -58,6 +78,8 @@ class FakeSocket extends EventEmitter {
   terminate(): void {
     this.terminated = true;
     this.readyState = 3;
+    this._socket.destroyed = true;
+    this._socket.emit('close');
   }
   ping(): void {
     this.pings++;
@@ -89,6 +111,7 @@ const SESSION: Session = {
   holdUpMode: false,
   tokenHash: 'hash',
   createdAt: '2026-01-01T00:00:00.000Z',
+  expiresAt: '2026-01-02T00:00:00.000Z',
 };
 
 const WS_CONFIG: WebSocketConfig = {
@@ -97,6 +120,8 @@ const WS_CONFIG: WebSocketConfig = {
   maxBufferedBytes: 1024,
   allowedOrigins: [],
   eventBufferSize: 100,
+  messageBurst: 100,
+  messagesPerSecond: 20,
 };
 
 /** Lets every pending promise callback (the buffer is in memory) run. */
@@ -142,6 +167,7 @@ describe('ClientConnection', () => {
         heartbeatIntervalMs: 25_000,
         lastEventId: '5',
         recovered: true,
+        expiresAt: '2026-01-02T00:00:00.000Z',
       });
       expect(events.map((e) => e.id)).toEqual(['3', '4', '5']);
       expect(events[0]).toEqual({
@@ -174,9 +200,109 @@ describe('ClientConnection', () => {
     });
   });
 
+  describe('paced replay', () => {
+    /** Each write leaves 400 unsent bytes: the 1024-byte window holds the welcome and two events. */
+    beforeEach(() => {
+      socket.growth = 400;
+    });
+
+    it('writes a window, waits for the socket to drain, and goes on until everything is written, without a 4008', async () => {
+      await append(10);
+      await connection.open(0);
+      await settle();
+      expect(socket.eventIds()).toEqual([1, 2]);
+      for (const upTo of [5, 8, 10]) {
+        socket.drain();
+        await settle();
+        expect(socket.eventIds()).toEqual(Array.from({ length: upTo }, (_, i) => i + 1));
+      }
+      expect(socket.closes).toEqual([]);
+    });
+
+    it('reads the buffer a page at a time, and keeps no copy of the deliveries that arrive meanwhile', async () => {
+      await append(REPLAY_PAGE_SIZE + 20);
+      const reads = jest.spyOn(buffer, 'readAfter');
+      await connection.open(0);
+      await settle();
+      const live = await append(5);
+      for (const delivery of live.reverse()) connection.deliver(delivery);
+      while (socket.eventIds().length < REPLAY_PAGE_SIZE + 25) {
+        socket.drain();
+        await settle();
+      }
+      expect(socket.eventIds()).toEqual(Array.from({ length: REPLAY_PAGE_SIZE + 25 }, (_, i) => i + 1));
+      const replayReads = reads.mock.calls.filter(([, , limit]) => limit !== undefined);
+      expect(replayReads.map(([, after, limit]) => [after, limit])).toEqual([
+        [0, REPLAY_PAGE_SIZE],
+        [REPLAY_PAGE_SIZE, REPLAY_PAGE_SIZE],
+      ]);
+      expect((connection as unknown as Record<string, unknown>).pending).toBeUndefined();
+    });
+
+    it('writes live deliveries that arrive during a replay after it, in order, and live ones at once after it', async () => {
+      await append(4);
+      await connection.open(0);
+      await settle();
+      const [five, six, seven] = await append(3);
+      connection.deliver(seven);
+      connection.deliver(five);
+      connection.deliver(six);
+      expect(socket.eventIds()).toEqual([1, 2]);
+      while (socket.eventIds().length < 7) {
+        socket.drain();
+        await settle();
+      }
+      socket.drain();
+      await settle();
+      const [eight] = await append(1);
+      connection.deliver(eight);
+      expect(socket.eventIds()).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+      expect(socket.closes).toEqual([]);
+    });
+
+    it('stops when the socket is cut while it waits for the client (the heartbeat), and writes nothing more', async () => {
+      await append(10);
+      await connection.open(0);
+      await settle();
+      socket.terminate();
+      await settle();
+      expect(socket.eventIds()).toEqual([1, 2]);
+      expect(socket.closes).toEqual([]);
+      expect(log.warn).not.toHaveBeenCalled();
+    });
+
+    it('closes with 4008 when the buffer dropped events before the replay reached them', async () => {
+      await append(REPLAY_PAGE_SIZE + 10);
+      await connection.open(0);
+      await settle();
+      // 100 more push everything after the first page out of a buffer of 100.
+      await append(100);
+      while (!socket.closes.length && socket.eventIds().length <= REPLAY_PAGE_SIZE) {
+        socket.drain();
+        await settle();
+      }
+      expect(socket.eventIds()).toEqual(Array.from({ length: REPLAY_PAGE_SIZE }, (_, i) => i + 1));
+      expect(socket.closes).toEqual([[4008, 'too slow; reconnect with lastEventId']]);
+    });
+
+    it('lets a pong through on top of a paused replay, up to the window again', async () => {
+      await append(10);
+      await connection.open(0);
+      await settle();
+      socket.growth = 0;
+      socket.emit('message', Buffer.from('{"type":"ping"}'), false);
+      expect(socket.messages().at(-1)).toEqual({ type: 'pong' });
+      socket.bufferedAmount = 2 * 1024 + 1;
+      socket.emit('message', Buffer.from('{"type":"ping"}'), false);
+      expect(socket.closes).toEqual([[4008, 'too slow; reconnect with lastEventId']]);
+      expect(socket.messages().filter((m) => m.type === 'pong')).toHaveLength(1);
+    });
+  });
+
   describe('deliver', () => {
     beforeEach(async () => {
       await connection.open(0);
+      await settle();
       socket.sent.length = 0;
     });
 
@@ -242,14 +368,20 @@ describe('ClientConnection', () => {
       expect(connection.isOpen).toBe(false);
     });
 
-    it('stops a catch-up when the socket is closed as too slow half-way (no endless loop)', async () => {
-      const [, , three, four, five] = await append(5);
-      socket.growth = WS_CONFIG.maxBufferedBytes + 1;
-      connection.deliver(five);
+    it('fills a hole at the client’s pace, and closes a client that stopped reading live events with 4008', async () => {
+      const [one, , three] = await append(3);
+      connection.deliver(one);
+      socket.bufferedAmount = WS_CONFIG.maxBufferedBytes;
       connection.deliver(three);
-      connection.deliver(four);
       await settle();
       expect(socket.eventIds()).toEqual([1]);
+      socket.drain();
+      await settle();
+      expect(socket.eventIds()).toEqual([1, 2, 3]);
+      socket.bufferedAmount = WS_CONFIG.maxBufferedBytes + 1;
+      const [four] = await append(1);
+      connection.deliver(four);
+      expect(socket.eventIds()).toEqual([1, 2, 3]);
       expect(socket.closes).toEqual([[4008, 'too slow; reconnect with lastEventId']]);
     });
 
@@ -315,6 +447,74 @@ describe('ClientConnection', () => {
       await settle();
       expect(socket.messages()).toEqual([{ type: 'error', message: 'the ready for call c-1 could not be recorded; send it again' }]);
       expect(socket.closes).toEqual([]);
+    });
+
+    it('counts answers for calls not waiting as invalid: 5,000 of them cost 10 store reads and a 1008', async () => {
+      for (let i = 0; i < 5_000; i++) receive(`{"type":"ready","callId":"c-${i}"}`);
+      await settle();
+      expect(answer).toHaveBeenCalledTimes(10);
+      expect(socket.closes).toEqual([[1008, 'too many invalid messages']]);
+      // The answers came back after the close: nothing more is written.
+      expect(socket.sent).toEqual([]);
+    });
+
+    it('does not count an answer for a call that waits, nor one the store could not record', async () => {
+      answer.mockResolvedValue(true);
+      for (let i = 0; i < 20; i++) {
+        receive(`{"type":"ready","callId":"c-${i}"}`);
+        await settle();
+      }
+      answer.mockRejectedValue(new Error('store down'));
+      for (let i = 0; i < 20; i++) {
+        receive(`{"type":"decline","callId":"d-${i}"}`);
+        await settle();
+      }
+      expect(answer).toHaveBeenCalledTimes(40);
+      expect(socket.closes).toEqual([]);
+    });
+
+    it('closes with 1008 past the message rate: a burst, then a steady rate', () => {
+      const now = jest.spyOn(Date, 'now');
+      try {
+        now.mockReturnValue(5_000_000);
+        for (let i = 0; i < WS_CONFIG.messageBurst; i++) receive('{"type":"ping"}');
+        // A second later, the bucket holds messagesPerSecond more.
+        now.mockReturnValue(5_001_000);
+        for (let i = 0; i < WS_CONFIG.messagesPerSecond; i++) receive('{"type":"ping"}');
+        expect(socket.closes).toEqual([]);
+        receive('{"type":"ping"}');
+        expect(socket.closes).toEqual([[1008, 'too many messages; slow down']]);
+        receive('{"type":"ping"}');
+        expect(socket.messages()).toHaveLength(WS_CONFIG.messageBurst + WS_CONFIG.messagesPerSecond);
+      } finally {
+        now.mockRestore();
+      }
+    });
+
+    it('closes a client that sends pings but does not read the pongs with 4008, and queues nothing more', async () => {
+      await connection.open(0);
+      await settle();
+      socket.sent.length = 0;
+      socket.growth = 100;
+      for (let i = 0; i < 50; i++) receive('{"type":"ping"}');
+      expect(socket.closes).toEqual([[4008, 'too slow; reconnect with lastEventId']]);
+      // Pongs were written while at most WS_MAX_BUFFERED_BYTES were unsent.
+      expect(socket.messages()).toHaveLength(Math.floor(WS_CONFIG.maxBufferedBytes / 100) + 1);
+      expect(socket.bufferedAmount).toBeLessThanOrEqual(WS_CONFIG.maxBufferedBytes + 100);
+    });
+
+    it('counts a close under its code when the gateway uses it, else as other', async () => {
+      const metrics = (connection as unknown as { context: ConnectionContext }).context.metrics;
+      socket.emit('close', 4008);
+      socket.emit('close', 1006);
+      socket.emit('close', 4999);
+      socket.emit('close', 3000);
+      const counted = (await metrics.socketCloses.get()).values.map((v) => [v.labels.code, v.value]);
+      expect(counted).toEqual([
+        ['4008', 1],
+        ['1006', 1],
+        ['other', 2],
+      ]);
     });
 
     it('closes with 1003 on a binary frame', () => {

@@ -7,14 +7,22 @@ import { BufferedEvent, BufferSlice, Delivery, EventBuffer } from '../events/eve
 import { EffectiveSubscription } from '../events/subscription.dto';
 import { SubscriptionService } from '../events/subscription.service';
 import { Metrics } from '../metrics/metrics';
-import { Session } from '../session/session';
-import { CloseCode, parseClientMessage, ServerMessage } from './messages';
-import { writeTextFrame } from './text-frame';
+import { lifetimeEnd, Session } from '../session/session';
+import { CloseCode, closeCodeLabel, parseClientMessage, ServerMessage } from './messages';
+import { MessageRate } from './message-rate';
+import { drained, highWaterMark, writeTextFrame } from './text-frame';
 
 const ERROR_LIMIT = 10;
 const ERROR_WINDOW_MS = 60_000;
 /** How long a closing socket may take to finish the close handshake before it is cut. */
 const CLOSE_GRACE_MS = 5_000;
+/**
+ * Events a replay reads from the buffer at a time: besides its unsent bytes,
+ * what a socket holds while it waits for its client to read (50 events, a
+ * few KiB typically, 850 KiB at most with 16 KiB of data each).
+ */
+export const REPLAY_PAGE_SIZE = 50;
+const TOO_SLOW = 'too slow; reconnect with lastEventId';
 
 export interface ConnectionContext {
   /** A `ready` or `decline` for a held-up call; false when no such call waits for this session. */
@@ -46,9 +54,13 @@ export function shared(subscription: EffectiveSubscription): EffectiveSubscripti
 
 /**
  * One client socket holding one session. Events reach it in id order, once:
- * on connect it replays the buffer after `lastEventId`, live deliveries that
- * arrive meanwhile wait, and a hole in the ids (a lost bus message) is filled
- * from the buffer before anything newer is written.
+ * on connect it replays the buffer after `lastEventId`, and a hole in the ids
+ * (a lost bus message) is filled from the buffer before anything newer is
+ * written. A replay is paced by the client's reading (SPEC section 4): it
+ * writes while the unsent bytes are under WS_MAX_BUFFERED_BYTES and waits for
+ * the socket to drain before going on. Live deliveries that arrive meanwhile
+ * are in the buffer already, so the replay only notes the newest id and
+ * writes them after the rest, in order.
  */
 export class ClientConnection {
   readonly id = randomUUID();
@@ -62,9 +74,12 @@ export class ClientConnection {
   storeEpoch?: string;
   private lastSentId = 0;
   private persistedId = 0;
-  private catchingUp = true;
-  /** Deliveries waiting for a catch-up; created when first needed, like errorTimes (most sockets never need them). */
-  private pending?: BufferedEvent[];
+  /** True while a replay (on connect, or filling a hole) writes from the buffer. */
+  private replaying = true;
+  /** The newest id a live delivery announced while a replay was under way. */
+  private newestLiveId = 0;
+  /** Created when first needed, like errorTimes (most sockets never send a message). */
+  private messageRate?: MessageRate;
   private errorTimes?: number[];
   private closing = false;
   private closeListener?: (connection: ClientConnection) => void;
@@ -78,7 +93,7 @@ export class ClientConnection {
   };
   private static readonly onSocketClose = function (this: OwnedSocket, code: number): void {
     const connection = this[OWNER]!;
-    connection.context.metrics.socketCloses.inc({ code: String(code) });
+    connection.context.metrics.socketCloses.inc({ code: closeCodeLabel(code) });
     connection.closeListener?.(connection);
   };
 
@@ -98,17 +113,28 @@ export class ClientConnection {
     return !this.closing && this.socket.readyState === this.socket.OPEN;
   }
 
+  /** Bytes written to the socket that the client has not taken yet. */
+  get unsentBytes(): number {
+    return this.socket.bufferedAmount;
+  }
+
   /** The one listener for the socket's close (the registry's). */
   onClose(listener: (connection: ClientConnection) => void): void {
     this.closeListener = listener;
   }
 
-  /** Sends the welcome, then everything buffered after `lastEventId` (or after the last event written). */
+  /**
+   * Sends the welcome, then starts the replay of everything buffered after
+   * `lastEventId` (or after the last event written). Resolves once the welcome
+   * and the replay's first window are written: the rest follows as the client
+   * reads, and must not hold up the upgraded socket (the adapter uncorks it
+   * when this resolves).
+   */
   async open(lastEventId: number | undefined): Promise<void> {
     const { buffer, subscriptions, config } = this.context;
     const { session } = this;
     const after = lastEventId ?? (await buffer.lastWritten(session.id));
-    const slice = await buffer.readAfter(session.id, after);
+    const slice = await buffer.readAfter(session.id, after, REPLAY_PAGE_SIZE);
     const subscription = await subscriptions.current(session.sub, session.identity, session.mode);
     this.subscription = shared(subscription);
     const recovered = isRecovered(after, slice);
@@ -122,22 +148,24 @@ export class ClientConnection {
       heartbeatIntervalMs: config.heartbeatIntervalMs,
       lastEventId: String(slice.newestId),
       recovered,
+      expiresAt: new Date(lifetimeEnd(session)).toISOString(),
     });
     // An id the session never reached (a stale client) must not hide the events to come.
     this.lastSentId = Math.min(after, slice.newestId);
-    await this.catchUp(slice);
+    void this.replay(slice);
   }
 
   /** A live event for this session, from the bus. */
   deliver(event: Delivery): void {
-    if (this.closing) return;
-    if (this.catchingUp) {
-      (this.pending ??= []).push(event);
+    if (this.closing || event.id <= this.lastSentId) return;
+    if (this.replaying) {
+      if (event.id > this.newestLiveId) this.newestLiveId = event.id;
     } else if (event.id === this.lastSentId + 1) {
-      this.write(event);
-    } else if (event.id > this.lastSentId) {
-      (this.pending ??= []).push(event);
-      void this.catchUp();
+      this.writeLive(event);
+    } else {
+      // A hole (a bus message lost, or overtaken): the buffer has what is missing.
+      this.newestLiveId = event.id;
+      void this.replay();
     }
   }
 
@@ -171,21 +199,44 @@ export class ClientConnection {
   }
 
   /**
-   * Writes buffered events after lastSentId, then the deliveries that waited,
-   * reading the buffer again while a hole remains.
+   * Writes the buffered events after lastSentId a page at a time, waiting
+   * for the socket to drain whenever it holds a window of them, until it has
+   * written the newest id known (live deliveries raise it meanwhile) and the
+   * client has read what was written: only then do live writes take over,
+   * with their 4008 rule. A client that stops reading holds the replay until
+   * the heartbeat cuts it; its session stays for a later resume.
    */
-  private async catchUp(initial?: BufferSlice): Promise<void> {
-    if (this.catchingUp && !initial) return;
-    this.catchingUp = true;
+  private async replay(first?: BufferSlice): Promise<void> {
+    if (this.replaying && !first) return;
+    this.replaying = true;
+    const { buffer } = this.context;
+    const window = this.replayWindow();
+    const readPage = () => buffer.readAfter(this.session.id, this.lastSentId, REPLAY_PAGE_SIZE);
     try {
-      let slice = initial ?? (await this.context.buffer.readAfter(this.session.id, this.lastSentId));
+      let page = first ?? (await readPage());
+      // Only a connect may skip ids (those that left the buffer): its welcome said recovered: false.
+      let maySkip = first !== undefined;
       for (;;) {
-        // Ids may jump where the buffer had already dropped events (recovered: false).
-        for (const event of slice.events) if (event.id > this.lastSentId) this.write(event);
-        // A socket that stopped taking writes would never fill the hole: looping on would starve the process.
-        if (!this.drainPending() || !this.isOpen) break;
-        slice = await this.context.buffer.readAfter(this.session.id, this.lastSentId);
-        if (!slice.events.some((event) => event.id > this.lastSentId)) {
+        for (const event of page.events) {
+          if (event.id <= this.lastSentId) continue;
+          if (event.id !== this.lastSentId + 1 && !maySkip) {
+            // The buffer dropped events before this socket got them: the client fell a whole buffer behind.
+            return this.close(CloseCode.TooSlow, TOO_SLOW);
+          }
+          maySkip = false;
+          if (this.socket.bufferedAmount >= window) await drained(this.socket);
+          if (!this.isOpen) return;
+          this.writeReplayed(event);
+        }
+        if (!this.isOpen) return;
+        if (this.lastSentId >= Math.max(page.newestId, this.newestLiveId)) {
+          await drained(this.socket);
+          if (!this.isOpen) return;
+          if (this.lastSentId >= this.newestLiveId) break;
+        }
+        page = await readPage();
+        if (!this.isOpen) return;
+        if (!page.events.some((event) => event.id > this.lastSentId)) {
           throw new Error(`the events after ${this.lastSentId} are no longer buffered`);
         }
       }
@@ -193,51 +244,60 @@ export class ClientConnection {
       this.context.log.warn(`session ${this.session.id}: replay failed: ${(error as Error).message}`);
       this.close(CloseCode.InternalError, 'replay failed; reconnect with lastEventId');
     } finally {
-      this.catchingUp = false;
+      this.replaying = false;
     }
   }
 
-  /** Writes waiting deliveries in order; true when a hole remains. */
-  private drainPending(): boolean {
-    const waiting = this.pending?.sort((a, b) => a.id - b.id) ?? [];
-    this.pending = undefined;
-    for (let i = 0; i < waiting.length; i++) {
-      const event = waiting[i];
-      if (event.id <= this.lastSentId) continue;
-      if (event.id !== this.lastSentId + 1) {
-        this.pending = waiting.slice(i);
-        return true;
-      }
-      this.write(event);
-    }
-    return false;
+  /**
+   * The unsent bytes a replay writes before it waits: WS_MAX_BUFFERED_BYTES,
+   * or the socket's high-water mark when that is larger (no drain is
+   * reported below it).
+   */
+  private replayWindow(): number {
+    return Math.max(this.context.config.maxBufferedBytes, highWaterMark(this.socket));
   }
 
-  /** Live deliveries carry `acceptedAt`; replays from the buffer do not. */
-  private write(event: BufferedEvent & { readonly acceptedAt?: number }): void {
+  private writeReplayed(event: BufferedEvent): void {
+    writeTextFrame(this.socket, event.frame);
+    this.lastSentId = event.id;
+    this.context.metrics.delivered.replay++;
+  }
+
+  /** Live deliveries carry `acceptedAt`, for the delivery latency. */
+  private writeLive(event: Delivery): void {
     // An event handed to a closing socket is not written: resume without lastEventId must send it again.
-    if (!this.isOpen) return;
-    // A client that does not read must not make the gateway hold its backlog; it resumes from the buffer.
-    if (this.socket.bufferedAmount > this.context.config.maxBufferedBytes) {
-      this.close(CloseCode.TooSlow, 'too slow; reconnect with lastEventId');
-      return;
-    }
+    if (!this.isOpen || this.tooSlow()) return;
     writeTextFrame(this.socket, event.frame);
     this.lastSentId = event.id;
     const { metrics } = this.context;
-    if (event.acceptedAt === undefined) {
-      metrics.delivered.replay++;
-    } else {
-      metrics.delivered.live++;
-      metrics.deliveryLatency.observe((Date.now() - event.acceptedAt) / 1000);
-    }
+    metrics.delivered.live++;
+    if (event.acceptedAt !== undefined) metrics.deliveryLatency.observe((Date.now() - event.acceptedAt) / 1000);
   }
 
   private send(message: ServerMessage): void {
-    if (!this.closing) this.socket.send(JSON.stringify(message));
+    if (this.isOpen && !this.tooSlow()) this.socket.send(JSON.stringify(message));
+  }
+
+  /**
+   * The slow-consumer rule, checked before every write: a client that lets
+   * more than WS_MAX_BUFFERED_BYTES pile up is closed with 4008 (it resumes
+   * from the buffer), so that it cannot make the gateway hold its backlog. A
+   * replay fills the socket up to a window on its own, so while one is under
+   * way a pong or an error may add as much again.
+   */
+  private tooSlow(): boolean {
+    const limit = this.replaying ? 2 * this.replayWindow() : this.context.config.maxBufferedBytes;
+    if (this.socket.bufferedAmount <= limit) return false;
+    this.close(CloseCode.TooSlow, TOO_SLOW);
+    return true;
   }
 
   private onMessage(data: RawData, isBinary: boolean): void {
+    if (this.closing) return;
+    const { messageBurst, messagesPerSecond } = this.context.config;
+    if (!(this.messageRate ??= new MessageRate(messageBurst, messagesPerSecond)).take()) {
+      return this.close(CloseCode.PolicyViolation, 'too many messages; slow down');
+    }
     if (isBinary) return this.close(CloseCode.UnsupportedData, 'binary frames are not supported');
     const message = parseClientMessage(data.toString());
     if (typeof message === 'string') return this.reject(message);
@@ -245,11 +305,19 @@ export class ClientConnection {
     void this.answerCall(message.callId, message.type);
   }
 
+  /**
+   * An answer counts as an invalid message until the store says the call
+   * waits for this session: answers for unknown calls then cost at most
+   * ERROR_LIMIT store reads a minute, however many are sent.
+   */
   private async answerCall(callId: string, answer: 'ready' | 'decline'): Promise<void> {
+    const counted = this.countError();
+    if (counted === undefined) return;
     try {
-      if (await this.context.answer(this.session, callId, answer)) return;
+      if (await this.context.answer(this.session, callId, answer)) return this.uncountError(counted);
       this.send({ type: 'error', message: `call ${callId} is not waiting for an answer from this session` });
     } catch (error) {
+      this.uncountError(counted);
       this.context.log.warn(`session ${this.session.id}: ${answer} for call ${callId} failed: ${(error as Error).message}`);
       this.send({ type: 'error', message: `the ${answer} for call ${callId} could not be recorded; send it again` });
     }
@@ -257,11 +325,23 @@ export class ClientConnection {
 
   /** Answers an invalid message; a client that keeps sending garbage is closed with 1008. */
   private reject(message: string): void {
+    if (this.countError() !== undefined) this.send({ type: 'error', message });
+  }
+
+  /** Counts an invalid message and returns when it was counted; past the limit, closes with 1008 and returns undefined. */
+  private countError(): number | undefined {
     const now = Date.now();
     this.errorTimes = (this.errorTimes ?? []).filter((t) => now - t < ERROR_WINDOW_MS);
     this.errorTimes.push(now);
-    if (this.errorTimes.length > ERROR_LIMIT) return this.close(CloseCode.PolicyViolation, 'too many invalid messages');
-    this.send({ type: 'error', message });
+    if (this.errorTimes.length <= ERROR_LIMIT) return now;
+    this.close(CloseCode.PolicyViolation, 'too many invalid messages');
+    return undefined;
+  }
+
+  /** Takes back a count (an answer that turned out valid). */
+  private uncountError(countedAt: number): void {
+    const index = this.errorTimes?.indexOf(countedAt) ?? -1;
+    if (index >= 0) this.errorTimes!.splice(index, 1);
   }
 }
 

@@ -12,6 +12,8 @@ export type ServerMessage =
       heartbeatIntervalMs: number;
       lastEventId: string;
       recovered: boolean;
+      /** When the session ends whatever the socket does (SESSION_MAX_LIFETIME_S after setup), ISO-8601. */
+      expiresAt: string;
     }
   | { type: 'pong' }
   | { type: 'error'; message: string };
@@ -31,6 +33,19 @@ export const CloseCode = {
   Replaced: 4002,
   TooSlow: 4008,
 } as const;
+
+/**
+ * The codes a close is counted under: the gateway's, those `ws` closes with
+ * on a broken frame (1002 protocol error, 1007 invalid UTF-8), and those of a
+ * close with no code of the client's choosing (1000 normal, 1005 none sent,
+ * 1006 connection lost). Any other code is the client's choice and counts as
+ * `other`, so that clients cannot mint metric series.
+ */
+const COUNTED_CLOSE_CODES: ReadonlySet<number> = new Set([...Object.values(CloseCode), 1000, 1002, 1005, 1006, 1007]);
+
+export function closeCodeLabel(code: number): string {
+  return COUNTED_CLOSE_CODES.has(code) ? String(code) : 'other';
+}
 
 /** Parses a client's text frame; returns an error message for the client when it is not valid. */
 export function parseClientMessage(text: string): ClientMessage | string {

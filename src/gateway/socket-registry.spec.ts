@@ -2,6 +2,7 @@ import { ClusterBus } from '../common/cluster-bus';
 import { GatewayConfig } from '../config/gateway-config';
 import { EventBuffer } from '../events/event-buffer';
 import { EventBus } from '../events/event-bus';
+import { MemoryEventBuffer } from '../events/memory-event-buffer';
 import { SubscriptionService } from '../events/subscription.service';
 import { Metrics } from '../metrics/metrics';
 import { Presence } from '../session/presence';
@@ -16,21 +17,27 @@ const TICK_MS = INTERVAL_MS / 20;
 /** What the heartbeat uses of a socket, counting its pings. */
 class FakeSocket {
   readonly id: string;
-  readonly session: { id: string; sub: string; identity: string };
+  readonly session: { id: string; sub: string; identity: string; expiresAt: string };
   alive = true;
   pings: number[] = [];
+  closes: Array<[number, string, number]> = [];
+  isOpen = true;
+  sessionEnded = false;
   storeEpoch?: string = 'epoch-1';
   subscription = undefined;
   constructor(n: number) {
     this.id = `connection-${n}`;
-    this.session = { id: `session-${n}`, sub: `user-${n}`, identity: `+90530000${n}` };
+    this.session = { id: `session-${n}`, sub: `user-${n}`, identity: `+90530000${n}`, expiresAt: '2999-01-01T00:00:00.000Z' };
   }
   ping(): void {
     this.pings.push(Date.now());
   }
-  onClose(): void {}
+  onClose(_listener: (connection: ClientConnection) => void): void {}
   terminate(): void {}
-  close(): void {}
+  close(code: number, reason: string): void {
+    this.closes.push([code, reason, Date.now()]);
+    this.isOpen = false;
+  }
   unpersistedWrittenId(): undefined {
     return undefined;
   }
@@ -47,7 +54,7 @@ async function registryWith(count: number): Promise<{ registry: SocketRegistry; 
     keepAlive: async () => true,
   } as unknown as SessionService;
   const registry = new SocketRegistry(
-    { ws: { heartbeatIntervalMs: INTERVAL_MS } } as GatewayConfig,
+    { ws: { heartbeatIntervalMs: INTERVAL_MS }, session: { recheckIntervalS: 300 } } as GatewayConfig,
     { onDeliveries: () => undefined } as unknown as EventBus,
     { subscribe: async () => undefined, publish: async () => undefined } as unknown as ClusterBus,
     sessions,
@@ -115,5 +122,111 @@ describe('SocketRegistry heartbeat', () => {
 
     expect(counts.filter((n) => n > 0)).toEqual([30]);
     expect(world.epochReads() - readsBefore).toBe(1);
+  });
+});
+
+describe('SocketRegistry and the event buffer of a closed socket', () => {
+  const HEARTBEAT_MS = 1_000;
+  let registry: SocketRegistry;
+  let buffer: MemoryEventBuffer;
+
+  beforeEach(() => jest.useFakeTimers({ now: 1_000_000 }));
+  afterEach(() => {
+    registry.onModuleDestroy();
+    buffer.onModuleDestroy();
+    jest.useRealTimers();
+  });
+
+  it('keeps what is buffered after the socket closed for as long as the session lives, appends or not', async () => {
+    const config = { ws: { heartbeatIntervalMs: HEARTBEAT_MS, eventBufferSize: 10 }, session: { idleTtlS: 2, recheckIntervalS: 300 } };
+    buffer = new MemoryEventBuffer(config as GatewayConfig);
+    const sessions = { epoch: async () => 'epoch-1', keepAlive: async () => true, released: async () => undefined };
+    registry = new SocketRegistry(
+      config as GatewayConfig,
+      { onDeliveries: () => undefined } as unknown as EventBus,
+      { subscribe: async () => undefined, publish: async () => undefined } as unknown as ClusterBus,
+      sessions as unknown as SessionService,
+      buffer,
+      { connected: async () => undefined, disconnected: async () => undefined } as unknown as Presence,
+      {} as SubscriptionService,
+      { socketsOpen: { set: () => undefined } } as unknown as Metrics,
+    );
+    await registry.onModuleInit();
+    const socket = new FakeSocket(1);
+    let closed: (connection: ClientConnection) => void = () => undefined;
+    socket.onClose = (listener: (connection: ClientConnection) => void) => (closed = listener);
+    const tail = '","event":"CallHeld","identity":"+905300001","timestamp":"2026-01-01T00:00:00.000Z","data":{}}';
+    await buffer.append([{ sessionId: socket.session.id, tail }]);
+    await registry.attach(socket as unknown as ClientConnection);
+
+    // A heartbeat keeps the buffer until 2 s after it; the close, 0.9 s later, must restart that clock.
+    await jest.advanceTimersByTimeAsync(HEARTBEAT_MS / 20);
+    expect(socket.pings).toEqual([Date.now()]);
+    await jest.advanceTimersByTimeAsync(900);
+    closed(socket as unknown as ClientConnection);
+    await jest.advanceTimersByTimeAsync(0);
+    await buffer.append([{ sessionId: socket.session.id, tail }]);
+
+    // Past the heartbeat's 2 s, within the close's.
+    await jest.advanceTimersByTimeAsync(1_500);
+    expect((await buffer.readAfter(socket.session.id, 1)).events.map((e) => e.id)).toEqual([2]);
+    await jest.advanceTimersByTimeAsync(500);
+    expect(await buffer.readAfter(socket.session.id, 0)).toEqual({ events: [], oldestId: 0, newestId: 0 });
+  });
+});
+
+describe('SocketRegistry and the right to a session', () => {
+  const HEARTBEAT_MS = 1_000;
+  let registry: SocketRegistry;
+  let sessions: { epoch: jest.Mock; keepAlive: jest.Mock; recheck: jest.Mock; expire: jest.Mock };
+
+  beforeEach(async () => {
+    jest.useFakeTimers({ now: 1_000_000 });
+    sessions = {
+      epoch: jest.fn(async () => 'epoch-1'),
+      keepAlive: jest.fn(async () => true),
+      recheck: jest.fn(async () => true),
+      expire: jest.fn(async () => undefined),
+    };
+    const config = { ws: { heartbeatIntervalMs: HEARTBEAT_MS }, session: { recheckIntervalS: 2 } };
+    registry = new SocketRegistry(
+      config as GatewayConfig,
+      { onDeliveries: () => undefined } as unknown as EventBus,
+      { subscribe: async () => undefined, publish: async () => undefined } as unknown as ClusterBus,
+      sessions as unknown as SessionService,
+      { touch: async () => undefined, markWritten: async () => undefined } as unknown as EventBuffer,
+      { connected: async () => undefined } as unknown as Presence,
+      {} as SubscriptionService,
+      { socketsOpen: { set: () => undefined } } as unknown as Metrics,
+    );
+    await registry.onModuleInit();
+  });
+  afterEach(() => {
+    registry.onModuleDestroy();
+    jest.useRealTimers();
+  });
+
+  it('closes a socket with 4001 at the very end of its session’s lifetime and ends the session', async () => {
+    const socket = new FakeSocket(1);
+    socket.session.expiresAt = new Date(Date.now() + 2_500).toISOString();
+    await registry.attach(socket as unknown as ClientConnection);
+    await jest.advanceTimersByTimeAsync(2_499);
+    expect(socket.closes).toEqual([]);
+    await jest.advanceTimersByTimeAsync(1);
+    expect(socket.closes).toEqual([[4001, 'session expired', 1_002_500]]);
+    expect(socket.sessionEnded).toBe(true);
+    expect(sessions.expire).toHaveBeenCalledWith(socket.session);
+  });
+
+  it('asks every SESSION_RECHECK_INTERVAL_S whether each open socket’s session may go on', async () => {
+    const sockets = [new FakeSocket(1), new FakeSocket(2), new FakeSocket(3)];
+    for (const socket of sockets) await registry.attach(socket as unknown as ClientConnection);
+    sockets[2].isOpen = false;
+    await jest.advanceTimersByTimeAsync(1_999);
+    expect(sessions.recheck).not.toHaveBeenCalled();
+    await jest.advanceTimersByTimeAsync(1);
+    expect(sessions.recheck.mock.calls).toEqual([[sockets[0].session], [sockets[1].session]]);
+    await jest.advanceTimersByTimeAsync(2_000);
+    expect(sessions.recheck).toHaveBeenCalledTimes(4);
   });
 });

@@ -7,6 +7,7 @@ import { SUBSCRIPTION_CHANGED_TOPIC, SubscriptionChanged, SubscriptionService } 
 import { Metrics } from '../metrics/metrics';
 import { Presence } from '../session/presence';
 import { SUBSCRIBE_ALL } from '../session/subscription.store';
+import { lifetimeEnd } from '../session/session';
 import { SESSION_CLOSED_TOPIC, SessionClosed } from '../session/session-events';
 import { SessionService } from '../session/session.service';
 import { ClientConnection, shared } from './client-connection';
@@ -30,8 +31,10 @@ interface SocketClaimed {
 
 /**
  * The sockets this instance holds, one per session. It receives deliveries
- * and session closes from the buses, and runs the heartbeat that keeps live
- * sessions from expiring and cuts dead sockets.
+ * and session closes from the buses, runs the heartbeat that keeps live
+ * sessions from expiring and cuts dead sockets, and ends sessions that lost
+ * their right to the identity (checked every SESSION_RECHECK_INTERVAL_S) or
+ * reached the end of their lifetime (SESSION_MAX_LIFETIME_S), with 4001.
  */
 @Injectable()
 export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
@@ -41,6 +44,15 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
   /** The heartbeat's pass over the sockets under way (a live view: sockets opened meanwhile are included). */
   private pass?: Iterator<ClientConnection>;
   private passStartedAt = 0;
+  private recheck?: NodeJS.Timeout;
+  private rechecking = false;
+  /**
+   * Timers that close sockets when their session's lifetime ends, set once it
+   * is less than a heartbeat away: a timer per socket for a day would cost
+   * memory per idle socket, and the heartbeat alone would be up to an
+   * interval late.
+   */
+  private readonly lifetimeTimers = new Map<ClientConnection, NodeJS.Timeout>();
   /** One function for every socket's close, rather than a closure each. */
   private readonly detached = (connection: ClientConnection): void => void this.detach(connection);
 
@@ -63,11 +75,11 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
   async onModuleInit(): Promise<void> {
     this.events.onDeliveries((deliveries) => this.dispatch(deliveries));
     await this.cluster.subscribe(SESSION_CLOSED_TOPIC, (message) => {
-      const { sessionId, code } = JSON.parse(message) as SessionClosed;
+      const { sessionId, code, reason } = JSON.parse(message) as SessionClosed;
       const connection = this.connections.get(sessionId);
       if (!connection) return;
       connection.sessionEnded = true;
-      connection.close(code, closeReason(code));
+      connection.close(code, reason ?? closeReason(code));
       // In case a restore after a store outage raced the end: the session must stay gone.
       void this.sessions.forget(sessionId).catch(() => undefined);
     });
@@ -89,10 +101,15 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
     });
     this.heartbeat = setInterval(() => void this.beat(), Math.max(1, Math.floor(this.config.ws.heartbeatIntervalMs / BEAT_TICKS)));
     this.heartbeat.unref();
+    this.recheck = setInterval(() => void this.recheckAll(), this.config.session.recheckIntervalS * 1000);
+    this.recheck.unref();
   }
 
   onModuleDestroy(): void {
     clearInterval(this.heartbeat);
+    clearInterval(this.recheck);
+    for (const timer of this.lifetimeTimers.values()) clearTimeout(timer);
+    this.lifetimeTimers.clear();
   }
 
   get size(): number {
@@ -112,6 +129,7 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
       await this.recordWritten(previous);
     }
     connection.onClose(this.detached);
+    this.watchLifetime(connection);
     await this.presence.connected(sessionId, connection.id, this.presenceTtlMs);
     const claim: SocketClaimed = { sessionId, connectionId: connection.id };
     await this.cluster.publish(SOCKET_CLAIMED_TOPIC, JSON.stringify(claim));
@@ -135,6 +153,8 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
     const sessionId = connection.session.id;
     if (this.connections.get(sessionId) === connection) this.connections.delete(sessionId);
     this.metrics.socketsOpen.set(this.connections.size);
+    clearTimeout(this.lifetimeTimers.get(connection));
+    this.lifetimeTimers.delete(connection);
     if (connection.sessionEnded) return;
     try {
       await this.presence.disconnected(sessionId, connection.id);
@@ -189,6 +209,7 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
     if (this.connections.get(connection.session.id) !== connection) return;
     if (!connection.alive) return connection.terminate();
     connection.ping();
+    this.watchLifetime(connection);
     try {
       if (!(await this.sessions.keepAlive(connection.session))) {
         const storeLostData = epoch !== undefined && connection.storeEpoch !== undefined && epoch !== connection.storeEpoch;
@@ -202,6 +223,53 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
     } catch (error) {
       // The store being away is no reason to drop a socket; the next beat retries.
       this.log.warn(`heartbeat could not refresh session ${connection.session.id}: ${(error as Error).message}`);
+    }
+  }
+
+  /** Sets the socket's lifetime timer once its session has less than a heartbeat to live. */
+  private watchLifetime(connection: ClientConnection): void {
+    if (this.lifetimeTimers.has(connection)) return;
+    const left = lifetimeEnd(connection.session) - Date.now();
+    if (left > this.config.ws.heartbeatIntervalMs) return;
+    const timer = setTimeout(() => this.endLifetime(connection), Math.max(0, left));
+    timer.unref();
+    this.lifetimeTimers.set(connection, timer);
+  }
+
+  /** The session's lifetime is over: its socket closes with 4001 and the session ends on every instance. */
+  private endLifetime(connection: ClientConnection): void {
+    this.lifetimeTimers.delete(connection);
+    if (this.connections.get(connection.session.id) !== connection) return;
+    connection.sessionEnded = true;
+    connection.close(CloseCode.SessionExpired, 'session expired');
+    this.sessions.expire(connection.session).catch((error: Error) => {
+      // The store forgets it at its lifetime anyway (its TTLs end there).
+      this.log.warn(`session ${connection.session.id}: could not end the expired session: ${error.message}`);
+    });
+  }
+
+  /**
+   * Asks, for every open socket, whether its session may still use its
+   * identity (SessionService.recheck ends the ones that may not, which closes
+   * their sockets with 4001 through the bus). One pass at a time.
+   */
+  private async recheckAll(): Promise<void> {
+    if (this.rechecking) return;
+    this.rechecking = true;
+    try {
+      await Promise.all(
+        [...this.connections.values()].map(async (connection) => {
+          if (!connection.isOpen) return;
+          try {
+            await this.sessions.recheck(connection.session);
+          } catch (error) {
+            // The directory or the store being away is no reason to drop a socket; the next pass retries.
+            this.log.warn(`session ${connection.session.id}: could not recheck its right to the identity: ${(error as Error).message}`);
+          }
+        }),
+      );
+    } finally {
+      this.rechecking = false;
     }
   }
 
@@ -228,6 +296,7 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
   }
 }
 
+/** For a SessionClosed without a reason (sent by an instance of an older version). */
 function closeReason(code: number): string {
   if (code === CloseCode.LoggedOut) return 'logged out';
   if (code === CloseCode.Replaced) return 'replaced by a new setup';

@@ -32,6 +32,31 @@ export function writeTextFrame(ws: WebSocket, text: string): void {
   socketOf(ws).write(frame);
 }
 
+/**
+ * Resolves once the socket handed everything it held to the kernel (its
+ * 'drain'), or closed. Node reports a drain only after the unsent bytes
+ * crossed the socket's own high-water mark, so below it nothing is awaited:
+ * pace writes in windows of at least `highWaterMark(ws)`.
+ */
+export function drained(ws: WebSocket): Promise<void> {
+  const socket = socketOf(ws);
+  if (!socket.writableNeedDrain || socket.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      socket.off('drain', done);
+      socket.off('close', done);
+      resolve();
+    };
+    socket.on('drain', done);
+    socket.on('close', done);
+  });
+}
+
+/** The unsent bytes past which the socket reports its drain (16 KiB on Node 20). */
+export function highWaterMark(ws: WebSocket): number {
+  return socketOf(ws).writableHighWaterMark;
+}
+
 /** The TCP socket under a `ws` WebSocket (set when it opened; `ws` has no public accessor). */
 function socketOf(ws: WebSocket): Socket {
   return (ws as unknown as { _socket: Socket })._socket;

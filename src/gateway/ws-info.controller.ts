@@ -5,11 +5,11 @@ import { ApiErrorResponse, ApiRateLimited } from '../common/api-responses';
 import { VoraError } from '../common/vora-error';
 
 const PROTOCOL = `Upgrade to a WebSocket with the webSocketToken from POST /identity/setup (in Authorization: Bearer or ?token=).
-The first server message is {"type":"welcome","sessionId","identity","mode","subscription","heartbeatIntervalMs","lastEventId","recovered"}; its lastEventId is the newest id in the session's buffer ("0" when none), so a client knows how far the replay that follows goes.
+The first server message is {"type":"welcome","sessionId","identity","mode","subscription","heartbeatIntervalMs","lastEventId","recovered","expiresAt"}; its lastEventId is the newest id in the session's buffer ("0" when none), so a client knows how far the replay that follows goes, and expiresAt is when the session ends (SESSION_MAX_LIFETIME_S after setup).
 Events follow as {"type":"event","id":"1","event":"CallDelivered","identity":"+90...","timestamp":"<ISO>","data":{...}} with per-session ids 1, 2, 3, ... (group events also carry "group").
-Reconnect with ?lastEventId=<id> to replay every buffered event after it; recovered:false says it had left the buffer.
+Reconnect with ?lastEventId=<id> to replay every buffered event after it, as fast as the client reads; recovered:false says it had left the buffer.
 Client messages: {"type":"ping"} (answered {"type":"pong"}), {"type":"ready","callId"} and {"type":"decline","callId"}; anything else gets {"type":"error","message"}.
-Close codes: 4000 logged out, 4001 session expired, 4002 replaced, 4008 too slow, 1001 gateway shutting down, 1003 binary frame, 1008 repeated invalid messages, 1009 frame too big.
+Close codes: 4000 logged out, 4001 session expired or revoked, 4002 replaced, 4008 too slow, 1001 gateway shutting down, 1003 binary frame, 1008 repeated invalid messages or messages too fast, 1009 frame too big.
 Swagger UI cannot open a WebSocket: "Try it out" sends a plain GET, answered 426. From a terminal, \`npm run ws -- --token <webSocketToken>\` prints every message and sends ping, ready and decline.`;
 
 /** Documents the socket endpoint; a plain HTTP request (no upgrade) is told to upgrade. */

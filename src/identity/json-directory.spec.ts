@@ -85,3 +85,40 @@ describe('JsonDirectory', () => {
     expect(() => JsonDirectory.fromFile(file)).toThrow(`${file}: users[0].identities are not E.164 numbers: 123`);
   });
 });
+
+describe('JsonDirectory reload', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vora-directory-reload-'));
+  const BOB = { sub: 'bob', identities: ['+905321110002'] };
+
+  it('reads the file again, and keeps the directory in force when the new file is wrong', async () => {
+    const file = join(dir, 'moving.json');
+    writeFileSync(file, JSON.stringify({ users: [ALICE, BOB] }));
+    const directory = JsonDirectory.fromFile(file);
+    writeFileSync(file, JSON.stringify({ users: [{ ...ALICE, identities: [] }, { ...BOB, identities: ['+905321110002', '+905321110001'] }] }));
+    expect((await directory.findBySub('alice'))?.identities).toEqual(['+905321110001']);
+    expect(directory.reload()).toBe(true);
+    expect((await directory.findBySub('alice'))?.identities).toEqual([]);
+    expect((await directory.findBySub('bob'))?.identities).toEqual(['+905321110002', '+905321110001']);
+
+    writeFileSync(file, '{"users": [');
+    expect(directory.reload()).toBe(false);
+    expect((await directory.findBySub('bob'))?.identities).toEqual(['+905321110002', '+905321110001']);
+  });
+
+  it('reloads on SIGHUP while the module lives, and not after', async () => {
+    const file = join(dir, 'hangup.json');
+    writeFileSync(file, JSON.stringify({ users: [ALICE] }));
+    const directory = JsonDirectory.fromFile(file);
+    directory.onModuleInit();
+    try {
+      writeFileSync(file, JSON.stringify({ users: [ALICE, BOB] }));
+      const reloaded = new Promise((resolve) => process.once('SIGHUP', resolve));
+      process.emit('SIGHUP');
+      await reloaded;
+      expect(await directory.findBySub('bob')).toBeDefined();
+    } finally {
+      directory.onModuleDestroy();
+    }
+    expect(process.listeners('SIGHUP')).toEqual([]);
+  });
+});

@@ -1,36 +1,58 @@
 import { readFileSync } from 'node:fs';
+import { Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { ConfigError } from '../config/load-config';
 import { readFailure } from '../config/read-failure';
 import { Directory, DirectoryEntry, E164 } from './directory';
 
-/** A directory read once from a JSON file shaped `{"users": [entry, ...]}`. */
-export class JsonDirectory extends Directory {
-  private readonly bySub = new Map<string, DirectoryEntry>();
-  private readonly byManagedGroup = new Map<string, DirectoryEntry[]>();
+/**
+ * A directory read from a JSON file shaped `{"users": [entry, ...]}`, and
+ * read again on SIGHUP, so that an operator can move a number without a
+ * restart. A file that no longer reads or validates is logged and the
+ * directory in force kept.
+ */
+export class JsonDirectory extends Directory implements OnModuleInit, OnModuleDestroy {
+  private readonly log = new Logger('Directory');
+  private bySub = new Map<string, DirectoryEntry>();
+  private byManagedGroup = new Map<string, DirectoryEntry[]>();
+  private readonly reloadOnHangup = (): void => void this.reload();
 
-  constructor(entries: readonly DirectoryEntry[]) {
+  constructor(
+    entries: readonly DirectoryEntry[],
+    /** Where reload() reads from; an in-memory directory has none. */
+    private readonly file?: string,
+  ) {
     super();
-    for (const entry of entries) {
-      this.bySub.set(entry.sub, entry);
-      for (const group of entry.manages) {
-        this.byManagedGroup.set(group, [...(this.byManagedGroup.get(group) ?? []), entry]);
-      }
-    }
+    this.index(entries);
   }
 
   /** A missing, unreadable or malformed file stops start-up with one line naming it (ConfigError). */
   static fromFile(file: string): JsonDirectory {
-    let raw: unknown;
     try {
-      raw = JSON.parse(readFileSync(file, 'utf8'));
+      return new JsonDirectory(readDirectoryFile(file), file);
     } catch (error) {
-      throw new ConfigError([`DIRECTORY_FILE ${file} cannot be read as JSON: ${readFailure(error)}`]);
+      throw new ConfigError([(error as Error).message]);
     }
+  }
+
+  onModuleInit(): void {
+    if (this.file) process.on('SIGHUP', this.reloadOnHangup);
+  }
+
+  onModuleDestroy(): void {
+    process.off('SIGHUP', this.reloadOnHangup);
+  }
+
+  /** Reads the file again; true when its entries replaced the ones in force. */
+  reload(): boolean {
+    if (!this.file) return false;
     try {
-      return new JsonDirectory(parseDirectory(raw, file));
+      this.index(readDirectoryFile(this.file));
     } catch (error) {
-      throw new ConfigError([`DIRECTORY_FILE ${(error as Error).message}`]);
+      this.log.error(`${(error as Error).message}; the directory in force is kept`);
+      return false;
     }
+    this.log.log(`DIRECTORY_FILE ${this.file} reloaded: ${this.bySub.size} accounts`);
+    return true;
   }
 
   async findBySub(sub: string): Promise<DirectoryEntry | undefined> {
@@ -39,6 +61,32 @@ export class JsonDirectory extends Directory {
 
   async managersOf(group: string): Promise<readonly DirectoryEntry[]> {
     return this.byManagedGroup.get(group) ?? [];
+  }
+
+  /** Builds new maps and swaps them in, so that a lookup never sees half a directory. */
+  private index(entries: readonly DirectoryEntry[]): void {
+    const bySub = new Map<string, DirectoryEntry>();
+    const byManagedGroup = new Map<string, DirectoryEntry[]>();
+    for (const entry of entries) {
+      bySub.set(entry.sub, entry);
+      for (const group of entry.manages) byManagedGroup.set(group, [...(byManagedGroup.get(group) ?? []), entry]);
+    }
+    this.bySub = bySub;
+    this.byManagedGroup = byManagedGroup;
+  }
+}
+
+function readDirectoryFile(file: string): DirectoryEntry[] {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new Error(`DIRECTORY_FILE ${file} cannot be read as JSON: ${readFailure(error)}`);
+  }
+  try {
+    return parseDirectory(raw, file);
+  } catch (error) {
+    throw new Error(`DIRECTORY_FILE ${(error as Error).message}`);
   }
 }
 

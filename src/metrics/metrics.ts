@@ -34,7 +34,8 @@ export class Metrics {
 
   readonly sessionsEnded = new Counter({
     name: 'vora_sessions_ended_total',
-    help: 'Sessions ended by logout or replaced by a new setup (idle expiry is not seen by any instance)',
+    help:
+      'Sessions ended by logout, replaced by a new setup, revoked (identity no longer allowed) or expired at the end of their lifetime with a socket open (idle expiry is not seen by any instance)',
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });

@@ -18,6 +18,7 @@ const session: Session = {
   holdUpMode: false,
   tokenHash: 'hash-1',
   createdAt: '2026-11-28T10:00:00.000Z',
+  expiresAt: '2999-01-01T00:00:00.000Z',
 };
 
 describe('MemoryPresence', () => {

@@ -13,6 +13,7 @@ function session(overrides: Partial<Session> = {}): Session {
     holdUpMode: false,
     tokenHash: `hash-${counter}`,
     createdAt: new Date().toISOString(),
+    expiresAt: new Date(Date.now() + 86_400_000).toISOString(),
     ...overrides,
   };
 }
@@ -124,13 +125,13 @@ describe('MemorySessionStore', () => {
       const s = session();
       await store.open(s, { ttlS: 1, maxPerUser: 1 });
       jest.advanceTimersByTime(900);
-      expect(await store.touch(s.id, 1)).toBe(true);
+      expect(await store.touch(s, 1)).toBe(true);
       jest.advanceTimersByTime(900);
       expect(await store.get(s.id)).toEqual(s);
       jest.advanceTimersByTime(100);
       expect(await store.get(s.id)).toBeUndefined();
-      expect(await store.touch(s.id, 1)).toBe(false);
-      expect(await store.touch('never-opened', 1)).toBe(false);
+      expect(await store.touch(s, 1)).toBe(false);
+      expect(await store.touch(session(), 1)).toBe(false);
     });
   });
 

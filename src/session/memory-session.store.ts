@@ -1,5 +1,5 @@
 import { OnModuleDestroy } from '@nestjs/common';
-import { Session, sameKey } from './session';
+import { lifetimeEnd, Session, sameKey } from './session';
 import { OpenResult, SessionStore } from './session.store';
 
 const SWEEP_EVERY_MS = 10_000;
@@ -77,10 +77,10 @@ export class MemorySessionStore extends SessionStore implements OnModuleDestroy 
     return identities.map((identity) => this.live(this.byIdentity.get(identity), now));
   }
 
-  async touch(id: string, ttlS: number): Promise<boolean> {
-    const record = this.record(id);
-    if (record) record.expiresAt = Date.now() + ttlS * 1000;
-    return !!record;
+  async touch(session: Session, ttlS: number): Promise<boolean> {
+    const record = this.record(session.id);
+    if (record) record.expiresAt = expiryOf(record.session, ttlS);
+    return !!record && this.isLive(record);
   }
 
   async remove(id: string): Promise<Session | undefined> {
@@ -107,7 +107,7 @@ export class MemorySessionStore extends SessionStore implements OnModuleDestroy 
   }
 
   private put(session: Session, ttlS: number): void {
-    const record = new SessionRecord(session, Date.now() + ttlS * 1000);
+    const record = new SessionRecord(session, expiryOf(session, ttlS));
     this.byId.set(session.id, record);
     this.byTokenHash.set(session.tokenHash, record);
     add(this.byUser, session.sub, record);
@@ -143,6 +143,11 @@ export class MemorySessionStore extends SessionStore implements OnModuleDestroy 
     remove(this.byUser, session.sub, record);
     remove(this.byIdentity, session.identity, record);
   }
+}
+
+/** `ttlS` from now, but never past the session's lifetime. */
+function expiryOf(session: Session, ttlS: number): number {
+  return Math.min(Date.now() + ttlS * 1000, lifetimeEnd(session));
 }
 
 function add(index: Map<string, Records>, key: string, record: SessionRecord): void {

@@ -20,7 +20,7 @@ import {
   readJsonRecord,
   StoredRecord,
 } from '../storage/stored-value';
-import { CONNECTION_TYPES, Session } from './session';
+import { CONNECTION_TYPES, lifetimeEnd, Session } from './session';
 import { OpenResult, SessionStore } from './session.store';
 
 /**
@@ -71,6 +71,7 @@ const SESSION_SHAPE = {
   holdUpMode: isBoolean,
   tokenHash: isNonEmptyString,
   createdAt: isString,
+  expiresAt: isString,
 };
 const TOKEN_REF_SHAPE = { sub: isString, id: isNonEmptyString };
 
@@ -101,6 +102,8 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 local function ms(n) return string.format('%d', n) end
+-- ttl from now, but never past the session's lifetime (epoch ms, Redis clock).
+local function expiry(now, ttl, lifetime_end) return math.min(now + tonumber(ttl), tonumber(lifetime_end)) end
 local function prune(now)
   local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ms(now))
   for _, id in ipairs(expired) do redis.call('HDEL', KEYS[1], id) end
@@ -134,8 +137,8 @@ end
 `;
 
 /**
- * ARGV: id, json, identity, connectionType, ttlMs, maxPerUser → {1, replaced
- * json or nil, unreadable} or {0, live, unreadable}. Unreadable records (not
+ * ARGV: id, json, identity, connectionType, ttlMs, maxPerUser, lifetimeEndMs →
+ * {1, replaced json or nil, unreadable} or {0, live, unreadable}. Unreadable records (not
  * a session a gateway wrote) are removed, as if missing, and counted.
  */
 const OPEN = `${USER_PRELUDE}${DECODE}
@@ -168,7 +171,8 @@ if replacedId then
   redis.call('ZREM', KEYS[2], replacedId)
 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-redis.call('ZADD', KEYS[2], ms(now + tonumber(ARGV[5])), ARGV[1])
+redis.call('ZADD', KEYS[2], ms(expiry(now, ARGV[5], ARGV[7])), ARGV[1])
+prune(now)
 keep(now)
 return {1, replaced or false, unreadable}
 `;
@@ -192,16 +196,14 @@ end
 return sessions
 `;
 
-/** ARGV: id, ttlMs → json of the session when it was live, or nil. */
+/** ARGV: id, ttlMs, lifetimeEndMs → json of the session when it is still live, or nil. */
 const TOUCH = `${USER_PRELUDE}
 local now = now_ms()
 local score = redis.call('ZSCORE', KEYS[2], ARGV[1])
-if not score or tonumber(score) <= now then
-  prune(now)
-  keep(now)
-  return nil
+if score and tonumber(score) > now then
+  redis.call('ZADD', KEYS[2], ms(expiry(now, ARGV[2], ARGV[3])), ARGV[1])
 end
-redis.call('ZADD', KEYS[2], ms(now + tonumber(ARGV[2])), ARGV[1])
+prune(now)
 keep(now)
 return redis.call('HGET', KEYS[1], ARGV[1])
 `;
@@ -220,13 +222,14 @@ if score and tonumber(score) > now then return {1, json} end
 return {0, json}
 `;
 
-/** ARGV: id, json, ttlMs → 1 when put back, 0 when the session is live already. No limit, no replacement. */
+/** ARGV: id, json, ttlMs, lifetimeEndMs → 1 when put back, 0 when the session is live already. No limit, no replacement. */
 const RESTORE = `${USER_PRELUDE}
 local now = now_ms()
 prune(now)
 if redis.call('ZSCORE', KEYS[2], ARGV[1]) then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-redis.call('ZADD', KEYS[2], ms(now + tonumber(ARGV[3])), ARGV[1])
+redis.call('ZADD', KEYS[2], ms(expiry(now, ARGV[3], ARGV[4])), ARGV[1])
+prune(now)
 keep(now)
 return 1
 `;
@@ -253,12 +256,20 @@ declare module 'ioredis' {
       connectionType: string,
       ttlMs: number,
       maxPerUser: number,
+      lifetimeEndMs: number,
     ): Result<[number, string | number | null, number], Context>;
     voraSessionGet(sessions: string, expiry: string, id: string): Result<string | null, Context>;
     voraSessionList(sessions: string, expiry: string, nowMs?: number): Result<string[], Context>;
-    voraSessionTouch(sessions: string, expiry: string, id: string, ttlMs: number): Result<string | null, Context>;
+    voraSessionTouch(sessions: string, expiry: string, id: string, ttlMs: number, lifetimeEndMs: number): Result<string | null, Context>;
     voraSessionRemove(sessions: string, expiry: string, id: string): Result<[] | [number, string], Context>;
-    voraSessionRestore(sessions: string, expiry: string, id: string, json: string, ttlMs: number): Result<number, Context>;
+    voraSessionRestore(
+      sessions: string,
+      expiry: string,
+      id: string,
+      json: string,
+      ttlMs: number,
+      lifetimeEndMs: number,
+    ): Result<number, Context>;
     voraIdentityExtend(identity: string, sub: string, ttlMs: number): Result<number, Context>;
   }
 }
@@ -288,7 +299,7 @@ export class RedisSessionStore extends SessionStore {
   async open(session: Session, limits: { ttlS: number; maxPerUser: number }): Promise<OpenResult> {
     const { sub } = session;
     const ttlMs = limits.ttlS * 1000;
-    const pointerMs = ttlMs + POINTER_GRACE_MS;
+    const pointerMs = pointerTtlMs(session, ttlMs);
     const ref: TokenRef = { sub, id: session.id };
     // Pointers first: should the connection drop before the script, they lead nowhere.
     const [, , , result] = (await execPipeline(
@@ -306,6 +317,7 @@ export class RedisSessionStore extends SessionStore {
           session.connectionType,
           ttlMs,
           limits.maxPerUser,
+          lifetimeEnd(session),
         ),
     )) as [unknown, unknown, unknown, [number, string | number | null, number]];
 
@@ -343,25 +355,25 @@ export class RedisSessionStore extends SessionStore {
     return this.readSessions(sub, sessions);
   }
 
-  /** Each step shares its round trip with the touches of every other socket's heartbeat. */
-  async touch(id: string, ttlS: number): Promise<boolean> {
-    const sub = await this.subOf(id, async () => {
-      const [stored] = (await this.connection.inTurn((pipeline) => pipeline.get(keys.id(id)))) as [string | null];
-      return stored;
-    });
-    if (sub === undefined) return false;
+  /**
+   * Each step shares its round trip with the touches of every other socket's
+   * heartbeat. The caller's session names the user's slot, so no pointer is
+   * read first; the stored record still decides whether it lives.
+   */
+  async touch(session: Session, ttlS: number): Promise<boolean> {
+    const { id, sub } = session;
     const ttlMs = ttlS * 1000;
     const [json] = (await this.connection.inTurn((pipeline) =>
-      pipeline.voraSessionTouch(keys.sessions(sub), keys.expiry(sub), id, ttlMs),
+      pipeline.voraSessionTouch(keys.sessions(sub), keys.expiry(sub), id, ttlMs, lifetimeEnd(session)),
     )) as [string | null];
-    const session = json === null ? undefined : this.readSession(sub, json);
-    if (!session) return false;
-    const pointerMs = ttlMs + POINTER_GRACE_MS;
+    const stored = json === null ? undefined : this.readSession(sub, json);
+    if (!stored) return false;
+    const pointerMs = pointerTtlMs(stored, ttlMs);
     await this.connection.inTurn((pipeline) =>
       pipeline
         .pexpire(keys.id(id), pointerMs)
-        .pexpire(keys.token(session.tokenHash), pointerMs)
-        .voraIdentityExtend(keys.identity(session.identity), storedSub(sub), pointerMs),
+        .pexpire(keys.token(stored.tokenHash), pointerMs)
+        .voraIdentityExtend(keys.identity(stored.identity), storedSub(sub), pointerMs),
     );
     return true;
   }
@@ -382,7 +394,7 @@ export class RedisSessionStore extends SessionStore {
   async restore(session: Session, ttlS: number): Promise<boolean> {
     const { sub } = session;
     const ttlMs = ttlS * 1000;
-    const pointerMs = ttlMs + POINTER_GRACE_MS;
+    const pointerMs = pointerTtlMs(session, ttlMs);
     const ref: TokenRef = { sub, id: session.id };
     // The pointers lead to this very session either way, so writing them when it exists is harmless.
     const [, , , restored] = (await execPipeline(
@@ -391,7 +403,7 @@ export class RedisSessionStore extends SessionStore {
         .set(keys.id(session.id), storedSub(sub), 'PX', pointerMs)
         .set(keys.token(session.tokenHash), JSON.stringify(ref), 'PX', pointerMs)
         .voraIdentityExtend(keys.identity(session.identity), storedSub(sub), pointerMs)
-        .voraSessionRestore(keys.sessions(sub), keys.expiry(sub), session.id, JSON.stringify(session), ttlMs),
+        .voraSessionRestore(keys.sessions(sub), keys.expiry(sub), session.id, JSON.stringify(session), ttlMs, lifetimeEnd(session)),
     )) as [unknown, unknown, unknown, number];
     return restored === 1;
   }
@@ -499,4 +511,9 @@ export class RedisSessionStore extends SessionStore {
   private async dropPointers(session: Session): Promise<void> {
     await execPipeline(this.redis.pipeline().del(keys.id(session.id)).del(keys.token(session.tokenHash)));
   }
+}
+
+/** The pointers' TTL: the grace beyond the session's, but nothing past its lifetime (at least 1 ms, as PX needs). */
+function pointerTtlMs(session: Session, ttlMs: number): number {
+  return Math.max(1, Math.min(ttlMs + POINTER_GRACE_MS, lifetimeEnd(session) - Date.now()));
 }

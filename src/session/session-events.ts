@@ -7,6 +7,8 @@ export const SESSION_CLOSED_TOPIC = 'vora:session-closed';
 export interface SessionClosed {
   readonly sessionId: string;
   readonly code: SessionCloseCode;
+  /** The close reason the socket is given. */
+  readonly reason?: string;
   /** Whose subscription may have changed with it (logout deletes it): caches evict it. */
   readonly sub: string;
   readonly identity: string;

@@ -6,7 +6,7 @@ import { VoraError } from '../common/vora-error';
 import { GatewayConfig } from '../config/gateway-config';
 import { IdentityService } from '../identity/identity.service';
 import { Metrics } from '../metrics/metrics';
-import { Session, SessionCloseCode } from './session';
+import { lifetimeEnd, Session, SessionCloseCode } from './session';
 import { SESSION_CLOSED_TOPIC, SessionClosed, SessionEvents } from './session-events';
 import { SetupIn } from './session.dto';
 import { SessionStore } from './session.store';
@@ -15,10 +15,20 @@ import { StoredSubscription, SUBSCRIBE_ALL, SubscriptionStore } from './subscrip
 /** The webSocketToken is stored and looked up only by this hash. */
 export const hashToken = (token: string): string => createHash('sha256').update(token).digest('base64url');
 
+/** Why a session ended early, with the close code and reason its socket gets (SPEC section 4). */
+const ENDINGS = {
+  logout: { code: SessionCloseCode.LoggedOut, reason: 'logged out' },
+  replaced: { code: SessionCloseCode.Replaced, reason: 'replaced by a new setup' },
+  revoked: { code: SessionCloseCode.Expired, reason: 'session revoked: the identity is no longer allowed for this account' },
+  expired: { code: SessionCloseCode.Expired, reason: 'session expired' },
+} as const;
+type Ending = keyof typeof ENDINGS;
+
 @Injectable()
 export class SessionService {
   private readonly ttlS: number;
   private readonly maxPerUser: number;
+  private readonly lifetimeMs: number;
 
   constructor(
     config: GatewayConfig,
@@ -31,6 +41,7 @@ export class SessionService {
   ) {
     this.ttlS = config.session.idleTtlS;
     this.maxPerUser = config.session.maxSessionsPerUser;
+    this.lifetimeMs = config.session.maxLifetimeS * 1000;
   }
 
   /** Opens a session and returns its webSocketToken, the only time it is seen in clear. */
@@ -42,6 +53,7 @@ export class SessionService {
     }
     // 256 random bits, independent of the OAuth server.
     const webSocketToken = randomBytes(32).toString('base64url');
+    const now = Date.now();
     const session: Session = {
       id: randomUUID(),
       sub: caller.sub,
@@ -50,7 +62,8 @@ export class SessionService {
       connectionType: input.connectionType,
       holdUpMode,
       tokenHash: hashToken(webSocketToken),
-      createdAt: new Date().toISOString(),
+      createdAt: new Date(now).toISOString(),
+      expiresAt: new Date(now + this.lifetimeMs).toISOString(),
     };
     const result = await this.store.open(session, { ttlS: this.ttlS, maxPerUser: this.maxPerUser });
     if (!result.opened) {
@@ -59,7 +72,7 @@ export class SessionService {
       );
     }
     this.metrics.sessionsOpened.inc();
-    if (result.replaced) await this.close(result.replaced, SessionCloseCode.Replaced);
+    if (result.replaced) await this.end(result.replaced, 'replaced');
     await this.subscriptions.putIfAbsent(caller.sub, input.identity, SUBSCRIBE_ALL, this.ttlS);
     return webSocketToken;
   }
@@ -70,17 +83,44 @@ export class SessionService {
     const sessions = (await this.store.listByUser(caller.sub)).filter((s) => s.identity === identity);
     if (!sessions.length) throw VoraError.notFound(`there is no live session for identity ${identity}`);
     await this.subscriptions.delete(caller.sub, identity);
-    await Promise.all(sessions.map((session) => this.close(session, SessionCloseCode.LoggedOut)));
+    await Promise.all(sessions.map((session) => this.end(session, 'logout')));
   }
 
-  /** The live session a webSocketToken opens, if any. */
+  /**
+   * The live session a webSocketToken opens, if any. A session whose identity
+   * the directory no longer gives its owner (in its mode) is ended here.
+   */
   async authenticate(webSocketToken: string): Promise<Session | undefined> {
-    return this.store.findByTokenHash(hashToken(webSocketToken));
+    const session = await this.store.findByTokenHash(hashToken(webSocketToken));
+    if (!session || lifetimeEnd(session) <= Date.now()) return undefined;
+    return (await this.recheck(session)) ? session : undefined;
+  }
+
+  /**
+   * True while the session's owner may still use its identity in its mode;
+   * otherwise the session is ended (its socket closed with 4001, its token
+   * revoked, its buffer dropped) and false is answered.
+   */
+  async recheck(session: Session): Promise<boolean> {
+    const { sub, identity } = session;
+    if (await this.identities.mayStillUse(sub, session.mode, identity)) return true;
+    // The subscription belongs to (owner, identity): it goes unless another session may still use it
+    // (in another mode), and before the socket is told, as with a logout.
+    const others = (await this.store.listByUser(sub)).filter((other) => other.identity === identity && other.id !== session.id);
+    const kept = await Promise.all(others.map((other) => this.identities.mayStillUse(sub, other.mode, identity)));
+    if (!kept.includes(true)) await this.subscriptions.delete(sub, identity);
+    await this.end(session, 'revoked');
+    return false;
+  }
+
+  /** Ends a session whose lifetime (SESSION_MAX_LIFETIME_S) is over while its socket was open. */
+  async expire(session: Session): Promise<void> {
+    await this.end(session, 'expired');
   }
 
   /** Keeps a session and its subscription alive while a socket holds it; false when it has ended. */
   async keepAlive(session: Session): Promise<boolean> {
-    const alive = await this.store.touch(session.id, this.ttlS);
+    const alive = await this.store.touch(session, this.ttlS);
     if (alive) await this.subscriptions.touch(session.sub, session.identity, this.ttlS);
     return alive;
   }
@@ -114,9 +154,10 @@ export class SessionService {
    * Tells every instance first, so that the socket closes with this code (not
    * with 4001 from a heartbeat that finds the session gone), then removes it.
    */
-  private async close(session: Session, code: SessionCloseCode): Promise<void> {
-    this.metrics.sessionsEnded.inc({ reason: code === SessionCloseCode.Replaced ? 'replaced' : 'logout' });
-    const message: SessionClosed = { sessionId: session.id, code, sub: session.sub, identity: session.identity };
+  private async end(session: Session, ending: Ending): Promise<void> {
+    this.metrics.sessionsEnded.inc({ reason: ending });
+    const { code, reason } = ENDINGS[ending];
+    const message: SessionClosed = { sessionId: session.id, code, reason, sub: session.sub, identity: session.identity };
     await this.bus.publish(SESSION_CLOSED_TOPIC, JSON.stringify(message));
     await this.store.remove(session.id);
     await this.events.ended(session);

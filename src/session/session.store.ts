@@ -6,8 +6,9 @@ export type OpenResult =
 
 /**
  * Sessions by id, by token hash, by user and by identity. Every session
- * expires `ttlS` after it was opened or last touched; the gateway touches it
- * while a socket holds it.
+ * expires `ttlS` after it was opened or last touched, and at the end of its
+ * lifetime (`expiresAt`) at the latest: nothing a store keeps for it, TTLs
+ * included, outlives that. The gateway touches it while a socket holds it.
  */
 export abstract class SessionStore {
   /**
@@ -29,8 +30,8 @@ export abstract class SessionStore {
     const [sessions] = await this.listByIdentities([identity]);
     return sessions;
   }
-  /** Extends the session's life; false when it has expired or was removed. */
-  abstract touch(id: string, ttlS: number): Promise<boolean>;
+  /** Extends the session's life (not past its lifetime); false when it has expired or was removed. */
+  abstract touch(session: Session, ttlS: number): Promise<boolean>;
   /** Removes the session and its token; returns what was removed. */
   abstract remove(id: string): Promise<Session | undefined>;
   /**

@@ -105,6 +105,17 @@ describe.each(adapters)('EventBuffer contract: %s', (_name, make) => {
       expect(await buffer.readAfter(s, 100)).toEqual({ events: [], oldestId: 4, newestId: 8 });
     });
 
+    it('reads a page: the oldest `limit` kept events after the id, with the same bounds', async () => {
+      const s = sid();
+      await append(s, 1, 2, 3, 4, 5, 6, 7);
+      const frame = (id: number) => ({ id, frame: FRAME_HEAD + id + tail(id) });
+      expect(await buffer.readAfter(s, 0, 2)).toEqual({ events: [frame(3), frame(4)], oldestId: 3, newestId: 7 });
+      expect(await buffer.readAfter(s, 4, 2)).toEqual({ events: [frame(5), frame(6)], oldestId: 3, newestId: 7 });
+      expect(await buffer.readAfter(s, 6, 2)).toEqual({ events: [frame(7)], oldestId: 3, newestId: 7 });
+      expect(await buffer.readAfter(s, 7, 2)).toEqual({ events: [], oldestId: 3, newestId: 7 });
+      expect(await buffer.readAfter(s, 1, 100)).toEqual(await buffer.readAfter(s, 1));
+    });
+
     it('spends every id of a batch larger than its capacity and keeps the newest', async () => {
       const s = sid();
       const ns = Array.from({ length: 12 }, (_, i) => i + 1);

@@ -28,6 +28,7 @@ const newSession = (): Session => ({
   holdUpMode: false,
   tokenHash: randomUUID(),
   createdAt: new Date().toISOString(),
+  expiresAt: new Date(Date.now() + 86_400_000).toISOString(),
 });
 
 let redis: TestRedis;
@@ -82,7 +83,7 @@ describe('Redis adapters when Redis goes away and comes back', () => {
       ['get', () => sessions.get(randomUUID())],
       ['findByTokenHash', () => sessions.findByTokenHash(randomUUID())],
       ['listByIdentity', () => sessions.listByIdentity('+905321110001')],
-      ['touch', () => sessions.touch(randomUUID(), 60)],
+      ['touch', () => sessions.touch(newSession(), 60)],
       ['remove', () => sessions.remove(randomUUID())],
       ['subscriptions.putIfAbsent', () => subscriptions.putIfAbsent('alice', '+905321110001', SUBSCRIBE_ALL, 60)],
       ['buffer.append', () => buffer.append([{ sessionId: randomUUID(), tail: '"}' }])],
@@ -189,7 +190,7 @@ describe('Redis adapters reading values they did not write', () => {
       expect(await sessions.get(first.id)).toEqual(first);
       expect(await sessions.findByTokenHash(first.tokenHash)).toEqual(first);
       expect(await sessions.listByUser(lone)).toEqual([first]);
-      expect(await sessions.touch(first.id, 60)).toBe(true);
+      expect(await sessions.touch(first, 60)).toBe(true);
       expect((await sessions.listByIdentity('+905321110009')).map((s) => s.id).sort()).toEqual([first.id, neighbour.id].sort());
 
       // A second setup of the same key reads the first record in Lua (cjson) and replaces it.
@@ -232,7 +233,7 @@ describe('Redis adapters reading values they did not write', () => {
 
       expect(await sessions.get(broken.id)).toBeUndefined();
       expect(await sessions.findByTokenHash(broken.tokenHash)).toBeUndefined();
-      expect(await sessions.touch(broken.id, 60)).toBe(false);
+      expect(await sessions.touch(broken, 60)).toBe(false);
       expect(await sessions.listByUser(kept.sub)).toEqual([kept]);
       expect(await sessions.listByIdentity(kept.identity)).toContainEqual(kept);
       expect(await sessions.get(kept.id)).toEqual(kept);
@@ -279,7 +280,6 @@ describe('Redis adapters reading values they did not write', () => {
       await raw.del(`vora:sid:${a.id}`);
       await raw.sadd(`vora:sid:${a.id}`, a.sub);
       expect(await sessions.get(a.id)).toBeUndefined();
-      expect(await sessions.touch(a.id, 60)).toBe(false);
       expect(await sessions.remove(a.id)).toBeUndefined();
       await raw.del(`vora:sid:${a.id}`);
       await raw.set(`vora:sid:${a.id}`, '"unterminated');

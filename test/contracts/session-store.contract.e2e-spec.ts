@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { MemorySessionStore } from '../../src/session/memory-session.store';
 import { RedisSessionStore } from '../../src/session/redis-session.store';
-import { Session } from '../../src/session/session';
+import { lifetimeEnd, Session } from '../../src/session/session';
 import { SessionStore } from '../../src/session/session.store';
 import { eventually } from '../support/eventually';
 import { contractAdapters, redisForThisSpec, twoInstances } from '../support/contract-adapters';
@@ -44,6 +44,7 @@ describe.each(adapters)('SessionStore contract: %s', (_name, make) => {
     holdUpMode: false,
     tokenHash: randomUUID(),
     createdAt: new Date().toISOString(),
+    expiresAt: new Date(Date.now() + 86_400_000).toISOString(),
     ...over,
   });
 
@@ -166,7 +167,7 @@ describe.each(adapters)('SessionStore contract: %s', (_name, make) => {
     expect(await store.findByTokenHash(s.tokenHash)).toBeUndefined();
     expect(await store.listByUser(sub)).toEqual([]);
     expect(await store.listByIdentity(identity)).toEqual([]);
-    expect(await store.touch(s.id, 60)).toBe(false);
+    expect(await store.touch(s, 60)).toBe(false);
     expect(await store.remove(s.id)).toBeUndefined();
   });
 
@@ -184,7 +185,7 @@ describe.each(adapters)('SessionStore contract: %s', (_name, make) => {
     const control = session({ connectionType: 'DESKTOP' });
     await store.open(touched, { ttlS: 1, maxPerUser: 10 });
     await store.open(control, { ttlS: 1, maxPerUser: 10 });
-    expect(await store.touch(touched.id, 60)).toBe(true);
+    expect(await store.touch(touched, 60)).toBe(true);
     await eventually(async () => expect(await store.get(control.id)).toBeUndefined());
     expect(await store.get(touched.id)).toEqual(touched);
     expect(await store.findByTokenHash(touched.tokenHash)).toEqual(touched);
@@ -192,8 +193,25 @@ describe.each(adapters)('SessionStore contract: %s', (_name, make) => {
     expect(await store.listByIdentity(identity)).toEqual([touched]);
   });
 
+  it('ends a session at the end of its lifetime, however long its TTL and however it is touched', async () => {
+    const s = session({ expiresAt: new Date(Date.now() + 1_500).toISOString() });
+    const kept = session({ connectionType: 'DESKTOP' });
+    await store.open(s, { ttlS: 3600, maxPerUser: 10 });
+    await store.open(kept, { ttlS: 3600, maxPerUser: 10 });
+    expect(await store.touch(s, 3600)).toBe(true);
+    await eventually(async () => expect(await store.findByTokenHash(s.tokenHash)).toBeUndefined());
+    expect(Date.now()).toBeGreaterThanOrEqual(lifetimeEnd(s));
+    expect(await store.get(s.id)).toBeUndefined();
+    expect(await store.touch(s, 3600)).toBe(false);
+    expect(await store.listByUser(sub)).toEqual([kept]);
+    expect(await store.listByIdentity(identity)).toEqual([kept]);
+    // A restore does not bring it back past its lifetime either.
+    await store.restore(s, 3600);
+    expect(await store.get(s.id)).toBeUndefined();
+  });
+
   it('answers false when touching an unknown session', async () => {
-    expect(await store.touch(randomUUID(), 60)).toBe(false);
+    expect(await store.touch(session(), 60)).toBe(false);
   });
 
   it('removes a session from every index and returns it once', async () => {
@@ -206,7 +224,7 @@ describe.each(adapters)('SessionStore contract: %s', (_name, make) => {
     expect(await store.findByTokenHash(s.tokenHash)).toBeUndefined();
     expect(await store.listByUser(sub)).toEqual([kept]);
     expect(await store.listByIdentity(identity)).toEqual([kept]);
-    expect(await store.touch(s.id, 60)).toBe(false);
+    expect(await store.touch(s, 60)).toBe(false);
     expect(await store.remove(s.id)).toBeUndefined();
     // The removed session no longer counts: the limit has room again.
     expect(await store.open(session({ connectionType: 'MOBILE' }), { ttlS: 60, maxPerUser: 2 })).toEqual({ opened: true });
@@ -258,6 +276,7 @@ describe('SessionStore contract: redis across instances', () => {
         holdUpMode: false,
         tokenHash: randomUUID(),
         createdAt: new Date().toISOString(),
+        expiresAt: new Date(Date.now() + 86_400_000).toISOString(),
       };
       await storeA.open(s, LONG);
       expect(await storeB.findByTokenHash(s.tokenHash)).toEqual(s);
@@ -268,14 +287,45 @@ describe('SessionStore contract: redis across instances', () => {
     }
   });
 
+  it('sets no TTL past the end of a session’s lifetime, on any of its keys', async () => {
+    const connection = await connectRedis(redis().url);
+    try {
+      const store = new RedisSessionStore(connection);
+      const s: Session = {
+        id: randomUUID(),
+        sub: `user-${randomUUID()}`,
+        mode: 'user',
+        identity: '+905321117777',
+        connectionType: 'WEB',
+        holdUpMode: false,
+        tokenHash: randomUUID(),
+        createdAt: new Date().toISOString(),
+        expiresAt: new Date(Date.now() + 30_000).toISOString(),
+      };
+      await store.open(s, { ttlS: 3600, maxPerUser: 10 });
+      await store.touch(s, 3600);
+      const client = connection.client;
+      const keys = [`vora:{u:${s.sub}}:sessions`, `vora:{u:${s.sub}}:expiry`, `vora:sid:${s.id}`, `vora:tok:${s.tokenHash}`, `vora:idn:${s.identity}`];
+      // Read before the TTLs, so that it is no less than what they have left.
+      const left = lifetimeEnd(s) - Date.now();
+      const ttls = await Promise.all(keys.map((key) => client.pttl(key)));
+      for (const [i, ttl] of ttls.entries()) {
+        expect([keys[i], ttl > 0 && ttl <= left + 1]).toEqual([keys[i], true]);
+      }
+      expect(Number(await client.zscore(`vora:{u:${s.sub}}:expiry`, s.id))).toBeLessThanOrEqual(lifetimeEnd(s));
+    } finally {
+      await connection.close();
+    }
+  });
+
   it('keeps a user in braces in its own slot', async () => {
     const connection = await connectRedis(redis().url);
     try {
       const store = new RedisSessionStore(connection);
       const tricky = { sub: 'a}:sessions{b', other: 'a' };
       const base = { mode: 'user' as const, identity: '+905321118888', connectionType: 'WEB' as const, holdUpMode: false };
-      const s1: Session = { ...base, id: randomUUID(), sub: tricky.sub, tokenHash: randomUUID(), createdAt: new Date().toISOString() };
-      const s2: Session = { ...base, id: randomUUID(), sub: tricky.other, tokenHash: randomUUID(), createdAt: new Date().toISOString() };
+      const s1: Session = { ...base, id: randomUUID(), sub: tricky.sub, tokenHash: randomUUID(), createdAt: new Date().toISOString(), expiresAt: new Date(Date.now() + 86_400_000).toISOString() };
+      const s2: Session = { ...base, id: randomUUID(), sub: tricky.other, tokenHash: randomUUID(), createdAt: new Date().toISOString(), expiresAt: new Date(Date.now() + 86_400_000).toISOString() };
       await store.open(s1, LONG);
       await store.open(s2, LONG);
       expect(await store.listByUser(tricky.sub)).toEqual([s1]);
