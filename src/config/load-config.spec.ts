@@ -111,6 +111,8 @@ describe('loadConfig', () => {
     ['EVENT_BUFFER_SIZE', '0'],
     ['REQUEST_TIMEOUT_MS', '10'],
     ['HEADERS_TIMEOUT_MS', '10'],
+    ['MAX_CONNECTIONS', '0'],
+    ['MAX_FAILED_HANDSHAKES_PER_IP', '0'],
   ])('names %s=%s', (name, value) => {
     const problems = problemsOf({ [name]: value });
     expect(problems).toHaveLength(1);
@@ -126,6 +128,39 @@ describe('loadConfig', () => {
   ])('names %s=%s', (name, value, message) => {
     const problems = problemsOf({ [name]: value });
     expect(problems).toEqual([expect.stringMatching(message)]);
+  });
+
+  describe('TRUST_PROXY', () => {
+    it('trusts no one by default, or with 0', () => {
+      expect(loadConfig({}).http.trustProxy).toEqual({ kind: 'none' });
+      expect(loadConfig({ TRUST_PROXY: '' }).http.trustProxy).toEqual({ kind: 'none' });
+      expect(loadConfig({ TRUST_PROXY: '0' }).http.trustProxy).toEqual({ kind: 'none' });
+    });
+
+    it('reads a hop count', () => {
+      expect(loadConfig({ TRUST_PROXY: '2' }).http.trustProxy).toEqual({ kind: 'hops', hops: 2 });
+    });
+
+    it('reads a list of IPv4 and IPv6 addresses and CIDRs', () => {
+      expect(loadConfig({ TRUST_PROXY: '10.0.0.0/8, 172.28.5.10 ,fd00::/8,::1' }).http.trustProxy).toEqual({
+        kind: 'ranges',
+        ranges: ['10.0.0.0/8', '172.28.5.10', 'fd00::/8', '::1'],
+      });
+    });
+
+    it.each(['nginx', '10.0.0.0/33', 'fd00::/129', '10.0.0.1/8/8', '300.1.1.1', '10.0.0.0/', '101', '-1'])('names TRUST_PROXY=%s', (value) => {
+      expect(problemsOf({ TRUST_PROXY: value })).toEqual([expect.stringMatching(/^TRUST_PROXY /)]);
+    });
+  });
+
+  it('has generous connection and failed-handshake caps by default', () => {
+    const config = loadConfig({});
+    expect(config.http.maxConnections).toBe(50_000);
+    expect(config.limits.maxFailedHandshakesPerIp).toBe(120);
+    expect(loadConfig({ MAX_CONNECTIONS: '10', MAX_FAILED_HANDSHAKES_PER_IP: '3' })).toMatchObject({
+      http: { maxConnections: 10 },
+      limits: { maxFailedHandshakesPerIp: 3 },
+    });
   });
 
   it('needs REDIS_URL with STORE=redis', () => {
