@@ -2,12 +2,16 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import { AppModule } from './app.module';
+import { ClientAddresses } from './common/client-address';
 import { answerClientError, refuseUnframedBodies } from './common/client-errors';
+import { capConnections } from './common/connection-cap';
 import { registerCors } from './common/cors';
 import { errorBody } from './common/error-body';
 import { registerJsonBody } from './common/json-body';
 import { setUpOpenApi } from './common/openapi';
 import { registerSecurityHeaders } from './common/security-headers';
+import { refuseUnservablePaths } from './common/static-paths';
+import { refuseMalformedQueries } from './common/well-formed';
 import { GatewayConfig } from './config/gateway-config';
 import { GatewayWsAdapter } from './gateway/gateway-ws.adapter';
 import { HandshakeService } from './gateway/handshake.service';
@@ -37,14 +41,16 @@ export async function createApp(config: GatewayConfig, options: CreateAppOptions
     clientErrorHandler: answerClientError,
     return503OnClosing: true,
     genReqId: requestIdOf,
-    // Bad percent-encoding and over-long path parameters are refused by the router itself.
+    // Path parameters that are not percent-encoded UTF-8 (a lone surrogate cannot be) and over-long ones
+    // are refused by the router itself.
     frameworkErrors: (error: FastifyError, _request: FastifyRequest, reply: FastifyReply) => {
       const status = error.statusCode ?? 400;
-      const message = status === 414 ? 'a path parameter is too long' : 'the request URL is malformed';
+      const message = FRAMEWORK_MESSAGES[error.code] ?? (status === 414 ? 'a path parameter is too long' : 'the request URL is malformed');
       void reply.status(status).header('content-type', 'application/json; charset=utf-8').send(errorBody(status, message));
     },
   });
   const fastify = adapter.getInstance();
+  capConnections(fastify.server, config.http.maxConnections);
 
   // Client routes take 16 KiB; only the platform's ingress takes more (SPEC section 8).
   fastify.addHook('onRoute', (route: RouteOptions) => {
@@ -56,7 +62,9 @@ export async function createApp(config: GatewayConfig, options: CreateAppOptions
   echoRequestId(fastify);
   registerCors(fastify, config.http.corsOrigins);
   refuseUnframedBodies(fastify);
-  registerAccessLog(fastify, log);
+  refuseMalformedQueries(fastify);
+  refuseUnservablePaths(fastify, '/docs/');
+  registerAccessLog(fastify, log, new ClientAddresses(config.http.trustProxy));
 
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
     logger: new NestPinoLogger(log),
@@ -71,6 +79,10 @@ export async function createApp(config: GatewayConfig, options: CreateAppOptions
   await fastify.ready();
   return app;
 }
+
+const FRAMEWORK_MESSAGES: Readonly<Record<string, string>> = {
+  FST_ERR_BAD_URL: 'a path parameter is not valid percent-encoded UTF-8',
+};
 
 /** Request duration by route pattern (not raw URL: identities must not become label values). */
 function observeHttp(fastify: FastifyInstance, metrics: Metrics): void {

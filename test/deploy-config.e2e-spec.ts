@@ -6,7 +6,10 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
+import type { IncomingMessage } from 'node:http';
+import { BlockList } from 'node:net';
 import { parse as parseYaml } from 'yaml';
+import { ClientAddresses } from '../src/common/client-address';
 import { loadConfig } from '../src/config/load-config';
 import { parseDirectory } from '../src/identity/json-directory';
 
@@ -364,6 +367,30 @@ describe('deploy configuration', () => {
       }
     });
 
+    it('trust the proxy, and only the proxy, to name the client (TRUST_PROXY)', () => {
+      const proxyAddress = service('proxy').networks?.default?.ipv4_address;
+      expect(proxyAddress).toEqual(expect.any(String));
+      const subnet = compose.networks?.default?.ipam?.config?.[0]?.subnet as string;
+      const [network, prefix] = subnet.split('/');
+      const onNetwork = new BlockList();
+      onNetwork.addSubnet(network, Number(prefix), 'ipv4');
+      expect(onNetwork.check(proxyAddress, 'ipv4')).toBe(true);
+
+      const viaProxy = (peer: string) =>
+        ({ socket: { remoteAddress: peer }, headers: { 'x-forwarded-for': '198.51.100.66, 203.0.113.7' } }) as unknown as IncomingMessage;
+      for (const name of GATEWAYS) {
+        const env = environmentOf(name);
+        expect(env.TRUST_PROXY).toBeDefined();
+        const addresses = new ClientAddresses(loadConfig({ TRUST_PROXY: env.TRUST_PROXY }).http.trustProxy);
+        // nginx appends the address it was reached from: the rightmost entry is the client.
+        expect(addresses.of(viaProxy(proxyAddress))).toBe('203.0.113.7');
+        // Another container on the network (a gateway, Keycloak) cannot name a client.
+        expect(addresses.of(viaProxy(network.replace(/\.0$/, '.200')))).toBe(network.replace(/\.0$/, '.200'));
+        // The cap counts clients now, so it keeps its default.
+        expect(env.MAX_SOCKETS_PER_IP).toBeUndefined();
+      }
+    });
+
     it('are built from the Dockerfile and wait for Redis and Keycloak', () => {
       expect(existsSync(join(ROOT, 'Dockerfile'))).toBe(true);
       for (const name of GATEWAYS) {
@@ -409,6 +436,28 @@ describe('deploy configuration', () => {
       expect(timeout).not.toBeNull();
       const seconds = Number(timeout![1]) * ({ s: 1, m: 60, h: 3600 } as Record<string, number>)[timeout![2] ?? 's'];
       expect(seconds).toBeGreaterThanOrEqual(300);
+    });
+
+    it('sends the client address in X-Forwarded-For on every location that proxies', () => {
+      const locations = [...config.matchAll(/location\s+[^{]*\{/g)].map((m) => nginxBlock(config.slice(m.index), /location\s+[^{]*\{/));
+      const proxying = locations.filter((block) => /proxy_pass\s/.test(block));
+      expect(proxying.length).toBeGreaterThanOrEqual(2);
+      for (const block of proxying) expect(block).toMatch(/proxy_set_header\s+X-Forwarded-For\s+\$proxy_add_x_forwarded_for\s*;/);
+    });
+
+    it('answers /metrics itself with 404 in the gateway error shape, never routing it to a gateway', () => {
+      const metrics = nginxBlock(config, /location\s+=\s*\/metrics\s*\{/);
+      expect(metrics).not.toMatch(/proxy_pass/);
+      expect(metrics).toMatch(/default_type\s+application\/json\s*;/);
+      const body = /return\s+404\s+'([^']*)'\s*;/.exec(metrics)?.[1];
+      expect(body).toBeDefined();
+      const parsed = JSON.parse(body!.replace('$time_iso8601', '2026-11-28T10:15:30+00:00').replace('$request_method', 'GET'));
+      expect(parsed).toEqual({ timestamp: '2026-11-28T10:15:30+00:00', status: '404', error: 'Not Found', message: 'no operation at GET /metrics' });
+      // Prometheus reaches each gateway on its metrics port instead, which no service publishes.
+      for (const name of GATEWAYS) {
+        expect(Number(environmentOf(name).METRICS_PORT)).toBeGreaterThan(0);
+        expect(service(name).ports).toBeUndefined();
+      }
     });
 
     it('does not log query strings, which carry tokens', () => {

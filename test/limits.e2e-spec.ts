@@ -1,6 +1,9 @@
+import { connect, Socket } from 'node:net';
 import Redis from 'ioredis';
+import { rawRequest } from './attack/attack-kit';
 import { eventually } from './support/eventually';
 import { expectError, http, HttpResult, RunningGateway, startGateway } from './support/gateway';
+import { LogCapture } from './support/log-capture';
 import { faultTestsUnsupported, startRedis, TestRedis } from './support/redis-server';
 import { TestIssuer } from './support/test-issuer';
 import { Refusal, setupSession, TestSocket } from './support/ws-client';
@@ -204,6 +207,91 @@ describe('limits', () => {
 
       await alice.close();
       await eventually(async () => sockets.push((await TestSocket.connect(gateway, { token: carol })).socket));
+    });
+  });
+
+  describe('failed handshakes per client address', () => {
+    let gateway: RunningGateway;
+    const sockets: TestSocket[] = [];
+    afterEach(async () => {
+      await Promise.all(sockets.splice(0).map((socket) => socket.close()));
+      await gateway.close();
+    });
+
+    it('refuses an address 429 with Retry-After after MAX_FAILED_HANDSHAKES_PER_IP handshakes without a valid token, before its token is looked at', async () => {
+      gateway = await startGateway({ ...issuer.env(), MAX_FAILED_HANDSHAKES_PER_IP: '3', TRUST_PROXY: '127.0.0.1' });
+      const valid = await setupSession(gateway, await token('alice'), { identity: ALICE });
+      const from = (address: string) => ({ 'x-forwarded-for': address });
+      for (const attempt of [{ token: 'guessed-1' }, { token: 'guessed-2' }, {}]) {
+        const refusal = await TestSocket.refused(gateway, { ...attempt, headers: from('203.0.113.7') });
+        expect(refusal.status).toBe(401);
+      }
+      // Past the limit even a valid token is refused: the address has to wait for its window to end.
+      for (const attempt of [{ token: 'guessed-3' }, { token: valid }]) {
+        expectRefusedTooMany(
+          await TestSocket.refused(gateway, { ...attempt, headers: from('203.0.113.7') }),
+          /^this client address made 3 handshakes without a valid webSocketToken within a minute; retry in [0-9]+ s$/,
+        );
+      }
+      // Another client address is not affected, and a good handshake never counts.
+      sockets.push((await TestSocket.connect(gateway, { token: valid, headers: from('203.0.113.8') })).socket);
+      expect((await TestSocket.refused(gateway, { token: 'guessed-4', headers: from('203.0.113.8') })).status).toBe(401);
+    });
+  });
+
+  describe('connections per instance', () => {
+    let gateway: RunningGateway;
+    const open: Socket[] = [];
+    afterEach(async () => {
+      for (const socket of open.splice(0)) socket.destroy();
+      await gateway.close();
+    });
+
+    /** A kept-alive connection that has been answered once, so the server surely holds it. */
+    const keptAlive = (): Promise<Socket> =>
+      new Promise((resolve, reject) => {
+        const socket = connect(Number(new URL(gateway.url).port), '127.0.0.1');
+        open.push(socket);
+        socket.once('error', reject);
+        socket.once('connect', () => socket.write('GET /health/liveness HTTP/1.1\r\nHost: gateway\r\n\r\n'));
+        socket.once('data', (chunk) => (chunk.toString().startsWith('HTTP/1.1 204') ? resolve(socket) : reject(new Error(chunk.toString()))));
+      });
+
+    /** What a new connection gets: the answer to one request, or nothing before it is closed. */
+    const attempt = (): Promise<string> =>
+      new Promise((resolve) => {
+        const socket = connect(Number(new URL(gateway.url).port), '127.0.0.1');
+        open.push(socket);
+        let received = '';
+        socket.on('data', (chunk) => (received += chunk.toString()));
+        socket.on('error', () => undefined);
+        socket.once('connect', () => socket.write('GET /health/liveness HTTP/1.1\r\nHost: gateway\r\nConnection: close\r\n\r\n'));
+        socket.once('close', () => resolve(received));
+      });
+
+    it('closes connections past MAX_CONNECTIONS at once, WebSockets counted, and takes new ones when one leaves', async () => {
+      const logs = new LogCapture();
+      gateway = await startGateway({ ...issuer.env(), MAX_CONNECTIONS: '2' }, { logStream: logs });
+      // Set up on a connection that closes after the answer (fetch would keep one open in its pool).
+      const setup = await rawRequest(gateway, '/identity/setup', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${await token('alice')}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ connectionType: 'WEB', identity: ALICE }),
+      });
+      expect(setup.status).toBe(200);
+      const first = await keptAlive();
+      const { socket: ws } = await eventually(() => TestSocket.connect(gateway, { token: setup.body.webSocketToken }));
+      expect(await attempt()).toBe('');
+      expect(await attempt()).toBe('');
+      expect(ws.isClosed).toBe(false);
+      // Reported once, not once per refused connection.
+      expect(logs.records.filter((record) => record.context === 'Connections')).toEqual([
+        expect.objectContaining({ level: 40, msg: 'refused 1 connection(s): this instance holds MAX_CONNECTIONS (2) already' }),
+      ]);
+
+      first.destroy();
+      await eventually(async () => expect(await attempt()).toMatch(/^HTTP\/1\.1 204 /));
+      await ws.close();
     });
   });
 });

@@ -1,3 +1,4 @@
+import { eventually } from './support/eventually';
 import { http, RunningGateway, startGateway } from './support/gateway';
 import { LogCapture } from './support/log-capture';
 import { TestIssuer } from './support/test-issuer';
@@ -91,5 +92,42 @@ describe('logs', () => {
       expect(text).not.toContain(secret.split('.').pop()!);
     }
     expect(text).toContain('access_token=[REDACTED]');
+  });
+
+  it('never writes a token whose query key is percent-encoded, as the gateway decodes it', async () => {
+    const bob = await token('bob');
+    const webSocketToken = await setupSession(gateway, bob, { identity: '+905321110002' });
+    issued.push(webSocketToken);
+    const requests: Array<[string, string, number]> = [
+      // The gateway reads `access%5Ftoken` as access_token: the request is authenticated.
+      ['encoded-access-token', `/identity?access%5Ftoken=${bob}`, 200],
+      ['encoded-access-token-upper', `/identity?ACCESS%5ftoken=${bob}`, 401],
+      ['encoded-token-on-rest', `/identity?%74oken=${webSocketToken}`, 401],
+      ['encoded-token-on-ws', `/ws?%74oken=${webSocketToken}`, 426],
+      ['spelled-out-token', `/ws?a=1&%74%6F%6B%65%6E=${webSocketToken}&b=2`, 426],
+    ];
+    for (const [requestId, path, status] of requests) {
+      expect((await http(`${gateway.url}${path}`, { headers: { 'x-request-id': requestId } })).status).toBe(status);
+    }
+    // The socket takes the token under an encoded key too; upgrades have no access line, and leave no token.
+    const { socket } = await TestSocket.connect(gateway, { query: `%74oken=${webSocketToken}` });
+    await socket.close();
+
+    const urls = await eventually(() => {
+      const found = requests.map(([requestId]) => logs.records.find((r) => r.req?.id === requestId && r.msg === 'request completed')?.req.url);
+      if (found.some((url) => url === undefined)) throw new Error('access lines missing');
+      return found;
+    });
+    expect(urls).toEqual([
+      '/identity?access%5Ftoken=[REDACTED]',
+      '/identity?ACCESS%5ftoken=[REDACTED]',
+      '/identity?%74oken=[REDACTED]',
+      '/ws?%74oken=[REDACTED]',
+      '/ws?a=1&%74%6F%6B%65%6E=[REDACTED]&b=2',
+    ]);
+    for (const secret of [bob, webSocketToken]) {
+      expect(logs.text).not.toContain(secret);
+      expect(logs.text).not.toContain(secret.split('.').pop()!);
+    }
   });
 });

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger, NotFoundException } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { errorBody } from './error-body';
@@ -61,6 +62,7 @@ function describeFailure(exception: unknown, request: FastifyRequest, logger: Lo
     const status = exception.getStatus();
     return { status, message: FASTIFY_MESSAGES[status] ?? httpExceptionMessage(exception), headers: {} };
   }
+  if (isClientHttpError(exception)) return describeStaticFileError(exception, request);
 
   const correlationId = randomUUID();
   logger.error(`unexpected failure ${correlationId} on request ${request.id}`, exception instanceof Error ? exception.stack : String(exception));
@@ -69,6 +71,46 @@ function describeFailure(exception: unknown, request: FastifyRequest, logger: Lo
     message: `the gateway failed unexpectedly; quote ${correlationId} when reporting this`,
     headers: {},
   };
+}
+
+/**
+ * The `http-errors` convention: `expose` says the status and message are
+ * meant for the client. @fastify/static (Swagger UI under /docs) raises its
+ * refusals this way, as `send` does.
+ */
+interface ClientHttpError {
+  readonly status: number;
+  readonly expose: true;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+function isClientHttpError(exception: unknown): exception is ClientHttpError {
+  const { status, expose } = (exception ?? {}) as Partial<ClientHttpError>;
+  return expose === true && typeof status === 'number' && status >= 400 && status < 500;
+}
+
+/** A static file refused: a client error, told as one, never logged as a failure of the gateway. */
+function describeStaticFileError(error: ClientHttpError, request: FastifyRequest): Failure {
+  const target = `${request.method} ${request.url.split('?')[0]}`;
+  switch (error.status) {
+    case 400:
+      return { status: 400, message: `the file path of ${target} is malformed (a NUL byte, or an encoding that is not UTF-8)`, headers: {} };
+    case 403:
+      // A path that climbs out of the served folder (an encoded ../) names nothing that is served.
+      return { status: 404, message: `no operation at ${target}`, headers: {} };
+    case 412:
+      return { status: 412, message: 'the file does not meet the request\'s If-Match or If-Unmodified-Since precondition', headers: {} };
+    case 416: {
+      const contentRange = error.headers?.['Content-Range'];
+      return {
+        status: 416,
+        message: `the requested Range lies outside the file${contentRange ? ` (Content-Range: ${contentRange})` : ''}`,
+        headers: contentRange ? { 'content-range': contentRange } : {},
+      };
+    }
+    default:
+      return { status: error.status, message: `the file cannot be served: ${STATUS_CODES[error.status] ?? 'client error'}`, headers: {} };
+  }
 }
 
 function httpExceptionMessage(exception: HttpException): string {

@@ -3,26 +3,35 @@ import { errorBody } from './error-body';
 
 const ALLOWED_METHODS = 'GET, POST, OPTIONS';
 const ALLOWED_HEADERS = 'authorization, content-type, x-request-id';
+/** Answer headers a browser script may read besides the CORS-safelisted ones: when to retry, and what to quote. */
+const EXPOSED_HEADERS = 'retry-after, x-request-id';
 
 /**
  * CORS for browser clients from CORS_ORIGINS. A stock CORS layer answers the
  * preflight itself with 204 and no body; the seed's `OPTIONS /identity`
  * answers 200 with a body, so preflights reach the routes and this hook only
- * adds the headers.
+ * adds the headers. With CORS on, every answer depends on the request's
+ * Origin (the allowed one is echoed, others get nothing), so every answer
+ * says `Vary: Origin`, or a shared cache could hand one origin's answer to another.
  */
 export function registerCors(fastify: FastifyInstance, origins: readonly string[]): void {
   const allowAny = origins.includes('*');
   const allowed = new Set(origins);
+  const enabled = origins.length > 0;
 
   fastify.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
+    if (!enabled) return done();
+    reply.header('vary', 'Origin');
     const origin = request.headers.origin;
     if (origin && (allowAny || allowed.has(origin))) {
-      reply.header('access-control-allow-origin', origin).header('vary', 'Origin');
+      reply.header('access-control-allow-origin', origin);
       if (request.method === 'OPTIONS' && request.headers['access-control-request-method']) {
         reply
           .header('access-control-allow-methods', ALLOWED_METHODS)
           .header('access-control-allow-headers', ALLOWED_HEADERS)
           .header('access-control-max-age', '600');
+      } else {
+        reply.header('access-control-expose-headers', EXPOSED_HEADERS);
       }
     }
     done();

@@ -2,11 +2,13 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 /**
  * What a JSON answer needs (the OWASP REST Security Cheat Sheet's set): no
- * framing, no content sniffing, HTTPS only, and no reading from documents of
- * other sites. The API is called from other origins (CORS_ORIGINS); it is not
- * embedded as a resource.
+ * framing, no content sniffing, HTTPS only, no reading from documents of
+ * other sites, and no caching: answers carry credentials (the setup's
+ * webSocketToken) and personal data (a caller's numbers). The API is called
+ * from other origins (CORS_ORIGINS); it is not embedded as a resource.
  */
 const API_HEADERS: Readonly<Record<string, string>> = {
+  'cache-control': 'no-store',
   'content-security-policy': `default-src 'none'; frame-ancestors 'none'`,
   'cross-origin-resource-policy': 'same-site',
   'strict-transport-security': 'max-age=31536000; includeSubDomains',

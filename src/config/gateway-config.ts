@@ -27,6 +27,8 @@ export interface LimitsConfig {
   readonly ingressRatePerMinute: number;
   readonly maxSocketsPerUser: number;
   readonly maxSocketsPerIp: number;
+  /** WebSocket handshakes refused 401 per client address per minute before the address is refused 429. */
+  readonly maxFailedHandshakesPerIp: number;
 }
 
 export interface OperationsConfig {
@@ -56,7 +58,20 @@ export interface HttpConfig {
   readonly requestTimeoutMs: number;
   readonly headersTimeoutMs: number;
   readonly maxParamLength: number;
+  /** Open TCP connections (HTTP and WebSocket) one instance accepts (MAX_CONNECTIONS). */
+  readonly maxConnections: number;
+  readonly trustProxy: TrustProxy;
 }
+
+/**
+ * Which TCP peers may name the client in X-Forwarded-For (TRUST_PROXY): none,
+ * the nearest `hops` peers whoever they are, or the peers whose address is in
+ * one of `ranges` (addresses and CIDRs, IPv4 or IPv6).
+ */
+export type TrustProxy =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'hops'; readonly hops: number }
+  | { readonly kind: 'ranges'; readonly ranges: readonly string[] };
 
 export interface SessionConfig {
   readonly maxSessionsPerUser: number;

@@ -191,6 +191,8 @@ describe('loadConfig', () => {
     ['WS_MESSAGES_PER_SECOND', '1.5'],
     ['REQUEST_TIMEOUT_MS', '10'],
     ['HEADERS_TIMEOUT_MS', '10'],
+    ['MAX_CONNECTIONS', '0'],
+    ['MAX_FAILED_HANDSHAKES_PER_IP', '0'],
   ])('names %s=%s', (name, value) => {
     const problems = problemsOf({ [name]: value });
     expect(problems).toHaveLength(1);
@@ -212,6 +214,39 @@ describe('loadConfig', () => {
 
   it.each(['redis://localhost:6379', 'rediss://user:secret@redis.example:6380/2'])('takes REDIS_URL=%s', (value) => {
     expect(loadConfig({ STORE: 'redis', REDIS_URL: value }).redisUrl).toBe(value);
+  });
+
+  describe('TRUST_PROXY', () => {
+    it('trusts no one by default, or with 0', () => {
+      expect(loadConfig({}).http.trustProxy).toEqual({ kind: 'none' });
+      expect(loadConfig({ TRUST_PROXY: '' }).http.trustProxy).toEqual({ kind: 'none' });
+      expect(loadConfig({ TRUST_PROXY: '0' }).http.trustProxy).toEqual({ kind: 'none' });
+    });
+
+    it('reads a hop count', () => {
+      expect(loadConfig({ TRUST_PROXY: '2' }).http.trustProxy).toEqual({ kind: 'hops', hops: 2 });
+    });
+
+    it('reads a list of IPv4 and IPv6 addresses and CIDRs', () => {
+      expect(loadConfig({ TRUST_PROXY: '10.0.0.0/8, 172.28.5.10 ,fd00::/8,::1' }).http.trustProxy).toEqual({
+        kind: 'ranges',
+        ranges: ['10.0.0.0/8', '172.28.5.10', 'fd00::/8', '::1'],
+      });
+    });
+
+    it.each(['nginx', '10.0.0.0/33', 'fd00::/129', '10.0.0.1/8/8', '300.1.1.1', '10.0.0.0/', '101', '-1'])('names TRUST_PROXY=%s', (value) => {
+      expect(problemsOf({ TRUST_PROXY: value })).toEqual([expect.stringMatching(/^TRUST_PROXY /)]);
+    });
+  });
+
+  it('has generous connection and failed-handshake caps by default', () => {
+    const config = loadConfig({});
+    expect(config.http.maxConnections).toBe(50_000);
+    expect(config.limits.maxFailedHandshakesPerIp).toBe(120);
+    expect(loadConfig({ MAX_CONNECTIONS: '10', MAX_FAILED_HANDSHAKES_PER_IP: '3' })).toMatchObject({
+      http: { maxConnections: 10 },
+      limits: { maxFailedHandshakesPerIp: 3 },
+    });
   });
 
   it('needs REDIS_URL with STORE=redis', () => {

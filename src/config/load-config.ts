@@ -1,4 +1,5 @@
-import { GatewayConfig } from './gateway-config';
+import { isIP } from 'node:net';
+import { GatewayConfig, TrustProxy } from './gateway-config';
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -105,6 +106,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     problems.push('PLATFORM_CALLBACK_SECRET (or PUSH_WEBHOOK_SECRET) is required with PLATFORM_CALLBACK_URL');
   }
 
+  const trustProxy = parseTrustProxy(env.TRUST_PROXY, problems);
+
   const logLevel = env.LOG_LEVEL ?? 'info';
   const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
   if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
@@ -133,6 +136,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
       requestTimeoutMs: int('REQUEST_TIMEOUT_MS', 30_000, 1000),
       headersTimeoutMs: int('HEADERS_TIMEOUT_MS', 10_000, 1000),
       maxParamLength: 128,
+      maxConnections: int('MAX_CONNECTIONS', 50_000, 1),
+      trustProxy,
     },
     session: {
       maxSessionsPerUser: int('MAX_SESSIONS_PER_USER', 10, 1, 10_000),
@@ -160,6 +165,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
       ingressRatePerMinute: int('INGRESS_RATE_LIMIT_PER_MINUTE', 60_000, 1),
       maxSocketsPerUser: int('MAX_SOCKETS_PER_USER', 20, 1),
       maxSocketsPerIp: int('MAX_SOCKETS_PER_IP', 1000, 1),
+      maxFailedHandshakesPerIp: int('MAX_FAILED_HANDSHAKES_PER_IP', 120, 1),
     },
     ops: {
       metricsPort: int('METRICS_PORT', 0, 0, 65535),
@@ -169,4 +175,34 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
   };
   if (problems.length) throw new ConfigError(problems);
   return config;
+}
+
+/**
+ * TRUST_PROXY: unset, empty or 0 trusts no one; a whole number trusts that
+ * many hops; otherwise a comma-separated list of addresses and CIDRs.
+ */
+function parseTrustProxy(raw: string | undefined, problems: string[]): TrustProxy {
+  const value = raw?.trim() ?? '';
+  if (value === '') return { kind: 'none' };
+  if (/^[0-9]+$/.test(value)) {
+    const hops = Number(value);
+    if (hops <= 100) return hops === 0 ? { kind: 'none' } : { kind: 'hops', hops };
+    problems.push(`TRUST_PROXY as a hop count must be between 0 and 100, got "${raw}"`);
+    return { kind: 'none' };
+  }
+  const ranges = value.split(',').map((entry) => entry.trim()).filter(Boolean);
+  const bad = ranges.filter((range) => !isAddressRange(range));
+  if (bad.length) {
+    problems.push(`TRUST_PROXY must be a hop count or a comma-separated list of IP addresses and CIDRs (10.0.0.0/8, fd00::/8); not: ${bad.join(', ')}`);
+    return { kind: 'none' };
+  }
+  return { kind: 'ranges', ranges };
+}
+
+function isAddressRange(range: string): boolean {
+  const [address, prefix, extra] = range.split('/');
+  const family = isIP(address);
+  if (!family || extra !== undefined) return false;
+  if (prefix === undefined) return true;
+  return /^[0-9]{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
 }

@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import { LimitsConfig } from '../config/gateway-config';
 import { SocketCaps } from './socket-caps';
 
-const LIMITS: LimitsConfig = { ratePerMinute: 600, ingressRatePerMinute: 60_000, maxSocketsPerUser: 2, maxSocketsPerIp: 3 };
+const LIMITS: LimitsConfig = { ratePerMinute: 600, ingressRatePerMinute: 60_000, maxSocketsPerUser: 2, maxSocketsPerIp: 3, maxFailedHandshakesPerIp: 10 };
 
 /** A TCP connection as the caps see it: it can be closed, and it says when. */
 class FakeConnection extends EventEmitter {

@@ -234,7 +234,7 @@ describe('attack: request bodies', () => {
       ['an escaped NUL in the identity', 403, `{"connectionType":"WEB","identity":"${ALICE}\\u0000"}`],
       ['an escaped NUL in the connectionType', 400, `{"connectionType":"WEB\\u0000","identity":"${ALICE}"}`],
       ['a raw NUL byte in a string (not JSON)', 400, `{"connectionType":"WEB","identity":"${ALICE}\u0000"}`],
-      ['a lone surrogate in the identity', 403, `{"connectionType":"WEB","identity":"\\ud800${ALICE}"}`],
+      ['a lone surrogate in the identity', 400, `{"connectionType":"WEB","identity":"\\ud800${ALICE}"}`],
       ['a NUL key', 400, `{"connectionType":"WEB","identity":"${ALICE}","\\u0000":1}`],
       ['an empty key', 400, `{"connectionType":"WEB","identity":"${ALICE}","":1}`],
       ['a trailing comma', 400, `{"connectionType":"WEB","identity":"${ALICE}",}`],

@@ -135,7 +135,7 @@ describe('attack: broken object level authorization', () => {
       ['Hebrew alternative plus U+FB29', '%EF%AC%A9905321110001', 403, 'identity \ufb29905321110001 is not assigned to this account'],
       ['heavy plus U+2795', '%E2%9E%95905321110001', 403, 'identity \u2795905321110001 is not assigned to this account'],
       ['fullwidth digits', '%2B%EF%BC%99%EF%BC%90905321110001', 403, /is not assigned to this account$/],
-      ['overlong UTF-8 plus (C0 AB)', '%C0%AB905321110001', 400, 'the request URL is malformed'],
+      ['overlong UTF-8 plus (C0 AB)', '%C0%AB905321110001', 400, 'a path parameter is not valid percent-encoded UTF-8'],
       ['a leading space', '%20%2B905321110001', 403, 'identity  +905321110001 is not assigned to this account'],
       ['a trailing space', '%2B905321110001%20', 403, 'identity +905321110001  is not assigned to this account'],
       ['a trailing line feed', '%2B905321110001%0A', 403, 'identity +905321110001\n is not assigned to this account'],
@@ -146,8 +146,8 @@ describe('attack: broken object level authorization', () => {
       ['encoded .. as the identity', '%2E%2E', 403, 'identity .. is not assigned to this account'],
       ['encoded ../ segments', '..%2F..%2Flogout%2F%2B905321110001', 403, 'identity ../../logout/+905321110001 is not assigned to this account'],
       ['own number then encoded ../victim', '%2B905321110002%2F..%2F%2B905321110001', 403, /^identity \+905321110002\/\.\.\/\+905321110001 is not assigned/],
-      ['bad percent-encoding', '%2B90532111000%', 400, 'the request URL is malformed'],
-      ['invalid UTF-8', '%2B905321110001%FF', 400, 'the request URL is malformed'],
+      ['bad percent-encoding', '%2B90532111000%', 400, 'a path parameter is not valid percent-encoded UTF-8'],
+      ['invalid UTF-8', '%2B905321110001%FF', 400, 'a path parameter is not valid percent-encoded UTF-8'],
       ['an identity of 128 characters', `%2B${'9'.repeat(125)}`, 403, /is not assigned to this account$/],
     ];
 

@@ -1,0 +1,35 @@
+import { posix } from 'node:path';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { errorBody } from './error-body';
+
+/**
+ * File paths under a static prefix (Swagger UI's `/docs/`) that name no file:
+ * a NUL byte (400), or a path that is not canonical once decoded, such as an
+ * encoded `../` (`%2e%2e%2f`), `./`, `//` or a backslash (404, as for any
+ * path nothing is served at). Refused here, before @fastify/static, which
+ * would answer them with errors the gateway could only report as its own failures.
+ */
+export function refuseUnservablePaths(fastify: FastifyInstance, prefix: string): void {
+  fastify.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
+    if (!request.url.startsWith(prefix)) return done();
+    const path = request.url.split('?')[0];
+    const problem = problemOf(path);
+    if (!problem) return done();
+    const [status, message] =
+      problem === 'nul' ? [400, `the file path of ${request.method} ${path} holds a NUL byte`] : [404, `no operation at ${request.method} ${path}`];
+    void reply.code(status).header('content-type', 'application/json; charset=utf-8').send(errorBody(status, message));
+  });
+}
+
+function problemOf(path: string): 'nul' | 'not canonical' | undefined {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(path);
+  } catch {
+    // Bad percent-encoding: the router answers it before any hook, so this is only a guard.
+    return 'not canonical';
+  }
+  if (decoded.includes('\0')) return 'nul';
+  if (decoded.includes('\\') || posix.normalize(decoded) !== decoded) return 'not canonical';
+  return undefined;
+}
