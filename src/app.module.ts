@@ -1,5 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
+import { AsyncApiModule } from './asyncapi/asyncapi.module';
 import { AuthModule } from './auth/auth.module';
 import { AllExceptionsFilter } from './common/all-exceptions.filter';
 import { BodyPipe } from './common/body.pipe';
@@ -30,6 +31,7 @@ export class AppModule {
         SessionModule,
         EventsModule,
         GatewayModule,
+        AsyncApiModule,
         HealthModule,
         LifecycleModule,
       ],
