@@ -5,6 +5,7 @@ import { AuthModule } from './auth/auth.module';
 import { AllExceptionsFilter } from './common/all-exceptions.filter';
 import { BodyPipe } from './common/body.pipe';
 import { ConfigModule } from './config/config.module';
+import { ConsoleModule } from './console/console.module';
 import { GatewayConfig } from './config/gateway-config';
 import { EventsModule } from './events/events.module';
 import { GatewayModule } from './gateway/gateway.module';
@@ -32,6 +33,7 @@ export class AppModule {
         EventsModule,
         GatewayModule,
         AsyncApiModule,
+        ...(config.console ? [ConsoleModule] : []),
         HealthModule,
         LifecycleModule,
       ],
