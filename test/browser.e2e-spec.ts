@@ -59,8 +59,8 @@ describe('in a browser', () => {
     const accessToken = await mint('alice', 'vora:user');
     await page.evaluate(
       async ({ baseUrl, accessToken, identity }) => {
-        const { VoraClient } = (window as any).VoraClientLibrary;
-        const w = window as any;
+        const { VoraClient } = (globalThis as any).VoraClientLibrary;
+        const w = globalThis as any;
         w.received = [];
         w.states = [];
         const session = await new VoraClient({ baseUrl, accessToken }).openSession({ identity, connectionType: 'WEB' });
@@ -70,19 +70,19 @@ describe('in a browser', () => {
       },
       { baseUrl: proxy.url, accessToken, identity: ALICE },
     );
-    await page.waitForFunction(() => (window as any).session.state === 'connected', null, WAIT);
+    await page.waitForFunction(() => (globalThis as any).session.state === 'connected', null, WAIT);
     await publishAccepted(gateway, platform, [presence(1), presence(2), presence(3)]);
-    await page.waitForFunction(() => (window as any).received.length === 3, null, WAIT);
+    await page.waitForFunction(() => (globalThis as any).received.length === 3, null, WAIT);
 
     for (let cut = 0; cut < 2; cut++) {
       proxy.cutAll();
       await publishAccepted(gateway, platform, [presence(4 + cut * 2), presence(5 + cut * 2)]);
-      await page.waitForFunction((n) => (window as any).states.filter((s: string) => s === 'connected').length === n, cut + 2, WAIT);
+      await page.waitForFunction((n) => (globalThis as any).states.filter((s: string) => s === 'connected').length === n, cut + 2, WAIT);
     }
-    await page.waitForFunction(() => (window as any).received.length === 7, null, WAIT);
-    expect(await page.evaluate(() => (window as any).received)).toEqual([1, 2, 3, 4, 5, 6, 7]);
-    expect(await page.evaluate(() => (window as any).states)).toEqual(['connected', 'reconnecting', 'connected', 'reconnecting', 'connected']);
-    await page.evaluate(() => (window as any).session.close());
+    await page.waitForFunction(() => (globalThis as any).received.length === 7, null, WAIT);
+    expect(await page.evaluate(() => (globalThis as any).received)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(await page.evaluate(() => (globalThis as any).states)).toEqual(['connected', 'reconnecting', 'connected', 'reconnecting', 'connected']);
+    await page.evaluate(() => (globalThis as any).session.close());
     expect(problems).toEqual([]);
     await page.close();
   });
@@ -96,7 +96,7 @@ describe('in a browser', () => {
     });
     afterAll(() => page.close());
 
-    const rowIds = () => page.$$eval('#event-rows tr', (rows) => rows.map((row) => (row as HTMLElement).dataset.id));
+    const rowIds = () => page.$$eval('#event-rows tr', (rows) => rows.map((row) => (row as any).dataset.id));
 
     it('loads with no console errors under its policy', async () => {
       const response = await page.goto(`${proxy.url}/console`);
@@ -152,7 +152,7 @@ describe('in a browser', () => {
       await publishAccepted(gateway, platform, presence(3));
 
       await page.click('#platform-token');
-      await page.waitForFunction(() => (document.getElementById('platform-token-input') as HTMLTextAreaElement).value.length > 20, null, WAIT);
+      await page.waitForFunction(() => (globalThis as any).document.getElementById('platform-token-input').value.length > 20, null, WAIT);
       await page.selectOption('#publish-event', 'VoicemailWaiting');
       expect(await page.inputValue('#publish-target')).toBe(ALICE);
       await page.click('#publish-send');
