@@ -11,7 +11,10 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY nest-cli.json tsconfig.json tsconfig.build.json ./
 COPY src ./src
-RUN npx nest build
+COPY client ./client
+COPY scripts/build-web.ts ./scripts/
+# The API, then the pages it serves (the console with @vora/client, the AsyncAPI viewer) into dist-web/.
+RUN npx nest build && npx ts-node --transpile-only scripts/build-web.ts
 
 # 2. Production dependencies only.
 FROM ${NODE_IMAGE} AS deps
@@ -29,6 +32,7 @@ WORKDIR /app
 COPY package.json ./
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+COPY --from=build /app/dist-web ./dist-web
 COPY config ./config
 USER node
 EXPOSE 3000

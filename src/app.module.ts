@@ -1,9 +1,11 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
+import { AsyncApiModule } from './asyncapi/asyncapi.module';
 import { AuthModule } from './auth/auth.module';
 import { AllExceptionsFilter } from './common/all-exceptions.filter';
 import { BodyPipe } from './common/body.pipe';
 import { ConfigModule } from './config/config.module';
+import { ConsoleModule } from './console/console.module';
 import { GatewayConfig } from './config/gateway-config';
 import { EventsModule } from './events/events.module';
 import { GatewayModule } from './gateway/gateway.module';
@@ -30,6 +32,8 @@ export class AppModule {
         SessionModule,
         EventsModule,
         GatewayModule,
+        AsyncApiModule,
+        ...(config.console ? [ConsoleModule] : []),
         HealthModule,
         LifecycleModule,
       ],

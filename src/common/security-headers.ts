@@ -51,6 +51,52 @@ const DOCUMENT_HEADERS: Readonly<Record<string, string>> = {
   'x-xss-protection': '0',
 };
 
+/** A page of the gateway's own (the console, the AsyncAPI viewer): the document set with the page's policy. */
+const pageHeaders = (policy: readonly string[]): Readonly<Record<string, string>> => ({
+  ...DOCUMENT_HEADERS,
+  'content-security-policy': policy.join(';'),
+  'x-frame-options': 'DENY',
+});
+
+/** Nothing but its own script, styles and the gateway's REST and WebSocket endpoints: no inline code, no CDN. */
+const CONSOLE_HEADERS = pageHeaders([
+  `default-src 'none'`,
+  `base-uri 'none'`,
+  `form-action 'none'`,
+  `frame-ancestors 'none'`,
+  `img-src 'self' data:`,
+  `script-src 'self'`,
+  `style-src 'self'`,
+  `connect-src 'self'`,
+]);
+
+/**
+ * AsyncAPI's viewer validates the document in the browser with a parser that
+ * compiles JSON Schemas to functions (Ajv): it needs 'unsafe-eval', and only
+ * this page gets it. React sets inline styles; highlight.js needs no more.
+ */
+const ASYNCAPI_HEADERS = pageHeaders([
+  `default-src 'none'`,
+  `base-uri 'none'`,
+  `form-action 'none'`,
+  `frame-ancestors 'none'`,
+  `img-src 'self' data:`,
+  `font-src 'self' data:`,
+  `script-src 'self' 'unsafe-eval'`,
+  `style-src 'self' 'unsafe-inline'`,
+  `connect-src 'self'`,
+]);
+
+const isPage = (url: string, page: string): boolean =>
+  url === page || url.startsWith(`${page}/`) || url.startsWith(`${page}?`);
+
+function headersFor(url: string): Readonly<Record<string, string>> {
+  if (url.startsWith('/docs')) return DOCUMENT_HEADERS;
+  if (isPage(url, '/console')) return CONSOLE_HEADERS;
+  if (isPage(url, '/asyncapi')) return ASYNCAPI_HEADERS;
+  return API_HEADERS;
+}
+
 /**
  * Security headers on every answer, errors included. They are the same for
  * every request, so they are constants set by one hook: @fastify/helmet
@@ -59,7 +105,7 @@ const DOCUMENT_HEADERS: Readonly<Record<string, string>> = {
  */
 export function registerSecurityHeaders(fastify: FastifyInstance): void {
   fastify.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
-    reply.headers(request.url.startsWith('/docs') ? DOCUMENT_HEADERS : API_HEADERS);
+    reply.headers(headersFor(request.url));
     done();
   });
 }

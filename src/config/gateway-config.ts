@@ -18,6 +18,8 @@ export class GatewayConfig {
   readonly holdUp: HoldUpConfig;
   readonly limits: LimitsConfig;
   readonly ops: OperationsConfig;
+  /** Whether /console is served (CONSOLE; by default only with the development issuer). */
+  readonly console: boolean;
 }
 
 export interface LimitsConfig {

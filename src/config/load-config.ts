@@ -107,6 +107,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
   }
 
   const trustProxy = parseTrustProxy(env.TRUST_PROXY, problems);
+  const consoleSetting = env.CONSOLE || undefined;
+  if (consoleSetting !== undefined && consoleSetting !== 'on' && consoleSetting !== 'off') {
+    problems.push(`CONSOLE must be "on" or "off", got "${consoleSetting}"`);
+  }
 
   const logLevel = env.LOG_LEVEL ?? 'info';
   const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -172,6 +176,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
       shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_MS', 10_000, 100, 600_000),
       logLevel: logLevel as GatewayConfig['ops']['logLevel'],
     },
+    // The web console is a development tool first: on with the development issuer unless turned off.
+    console: consoleSetting === undefined ? !issuer && !jwksUri : consoleSetting === 'on',
   };
   if (problems.length) throw new ConfigError(problems);
   return config;

@@ -51,6 +51,23 @@ describe('EventCatalogue', () => {
     });
   });
 
+  it('keeps the JSON Schema of each event\'s data, and any object for events that name none', () => {
+    const shipped = EventCatalogue.fromFile(join(__dirname, '../../config/events.json'));
+    expect(shipped.dataSchema('CallDelivered')).toMatchObject({ type: 'object', required: ['callId', 'direction', 'remoteParty'] });
+    expect(shipped.entries.map((e) => e.name)).toHaveLength(16);
+    const bare = EventCatalogue.fromFile(file('bare.json', { events: [{ name: 'Ping', target: 'identity', modes: ['user'] }] }));
+    expect(bare.dataSchema('Ping')).toEqual({ type: 'object' });
+  });
+
+  it.each([
+    [{ type: 'string' }, '.data must be a JSON Schema of an object'],
+    [[], '.data must be a JSON Schema of an object'],
+    [{ type: 'object', properties: { n: 1 } }, '.data.properties must map each field to its JSON Schema'],
+  ])('refuses a data schema %j', (data, message) => {
+    const path = file('bad-data.json', { events: [{ name: 'Ping', target: 'identity', modes: ['user'], data }] });
+    expect(() => EventCatalogue.fromFile(path)).toThrow(`${path}: events[0]${message}`);
+  });
+
   it('keeps operator additions', () => {
     const catalogue = EventCatalogue.fromFile(
       file('extended.json', { events: [{ name: 'ParkedCallReminder', target: 'identity', modes: ['user', 'ott'] }] }),

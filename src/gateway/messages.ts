@@ -1,25 +1,13 @@
-import { ClientMode } from '../auth/modes';
-import { EffectiveSubscription } from '../events/subscription.dto';
+import { Infer, JsonSchema, satisfiesScalar } from '../common/json-schema';
+import { CLIENT_MESSAGES, SERVER_MESSAGES } from './message-schemas';
 
-/** What the server sends. Events are pre-serialized frames (see events/envelope.ts). */
-export type ServerMessage =
-  | {
-      type: 'welcome';
-      sessionId: string;
-      identity: string;
-      mode: ClientMode;
-      subscription: EffectiveSubscription;
-      heartbeatIntervalMs: number;
-      lastEventId: string;
-      recovered: boolean;
-      /** When the session ends whatever the socket does (SESSION_MAX_LIFETIME_S after setup), ISO-8601. */
-      expiresAt: string;
-    }
-  | { type: 'pong' }
-  | { type: 'error'; message: string };
+type Schemas = typeof SERVER_MESSAGES;
 
-/** What a client may send (SPEC sections 4 and 7). */
-export type ClientMessage = { type: 'ping' } | { type: 'ready'; callId: string } | { type: 'decline'; callId: string };
+/** What the server sends, typed from its schemas. Events are pre-serialized frames (see events/envelope.ts). */
+export type ServerMessage = Infer<Schemas['welcome']> | Infer<Schemas['pong']> | Infer<Schemas['error']>;
+
+/** What a client may send (SPEC sections 4 and 7), typed from its schemas. */
+export type ClientMessage = { [Type in keyof typeof CLIENT_MESSAGES]: Infer<(typeof CLIENT_MESSAGES)[Type]> }[keyof typeof CLIENT_MESSAGES];
 
 /** Close codes of SPEC section 4 and RFC 6455. */
 export const CloseCode = {
@@ -47,7 +35,14 @@ export function closeCodeLabel(code: number): string {
   return COUNTED_CLOSE_CODES.has(code) ? String(code) : 'other';
 }
 
-/** Parses a client's text frame; returns an error message for the client when it is not valid. */
+const CLIENT_TYPES = Object.keys(CLIENT_MESSAGES) as (keyof typeof CLIENT_MESSAGES)[];
+const EXPECTED_TYPES = `${CLIENT_TYPES.slice(0, -1).join(', ')} or ${CLIENT_TYPES[CLIENT_TYPES.length - 1]}`;
+
+/**
+ * Parses a client's text frame against the client message schemas; returns
+ * an error message for the client when it is not valid. Fields the schema
+ * does not name are dropped.
+ */
 export function parseClientMessage(text: string): ClientMessage | string {
   let message: unknown;
   try {
@@ -56,11 +51,15 @@ export function parseClientMessage(text: string): ClientMessage | string {
     return 'messages must be JSON objects';
   }
   if (message === null || typeof message !== 'object' || Array.isArray(message)) return 'messages must be JSON objects';
-  const { type, callId } = message as Record<string, unknown>;
-  if (type === 'ping') return { type };
-  if (type === 'ready' || type === 'decline') {
-    if (typeof callId !== 'string' || !callId || callId.length > 128) return `${type} needs a callId string`;
-    return { type, callId };
+  const fields = message as Record<string, unknown>;
+  const type = CLIENT_TYPES.find((name) => name === fields.type);
+  if (!type) return `unknown message type ${JSON.stringify(fields.type ?? null)}; expected ${EXPECTED_TYPES}`;
+  const schema: JsonSchema = CLIENT_MESSAGES[type];
+  const parsed: Record<string, unknown> = { type };
+  for (const name of schema.required ?? []) {
+    const field = schema.properties![name];
+    if (name !== 'type' && !satisfiesScalar(field, fields[name])) return `${type} needs a ${name} ${field.type}`;
+    parsed[name] = fields[name];
   }
-  return `unknown message type ${JSON.stringify(type ?? null)}; expected ping, ready or decline`;
+  return parsed as ClientMessage;
 }
