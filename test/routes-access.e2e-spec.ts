@@ -63,7 +63,18 @@ describe('every route declares its access', () => {
     // A route that turns public must be added here on purpose; a client operation of the seed never is.
     expect(open.sort()).toEqual(
       [
+        'GET /asyncapi',
+        'GET /asyncapi.json',
+        'GET /asyncapi/asyncapi.css',
+        'GET /asyncapi/page.js',
+        'GET /asyncapi/standalone.js',
+        'GET /console',
+        'GET /console/console.css',
+        'GET /console/console.js',
+        // The development issuer's, which production cannot load: its keys, and the console's sign-in.
         'GET /dev-issuer/jwks.json',
+        'GET /dev-issuer/users',
+        'POST /dev-issuer/token',
         'GET /health/liveness',
         'GET /health/readiness',
         'GET /metrics',
