@@ -552,6 +552,8 @@ async function main(): Promise<number> {
       RATE_LIMIT_PER_MINUTE: '1000000000',
       INGRESS_RATE_LIMIT_PER_MINUTE: '1000000000',
       MAX_SOCKETS_PER_IP: '1000000',
+      // Clients that retry a revoked token on purpose share one address with everyone else.
+      MAX_FAILED_HANDSHAKES_PER_IP: '1000000',
       // MAX_SESSIONS_PER_USER and MAX_SOCKETS_PER_USER keep their defaults (10, 20): each user holds two
       // sessions, so a 409 or 429 would mean the gateway leaks its counts.
       ...(redis ? { REDIS_URL: redis.url } : {}),

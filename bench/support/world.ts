@@ -52,6 +52,7 @@ export class GatewayWorld {
       INGRESS_RATE_LIMIT_PER_MINUTE: '1000000000',
       MAX_SOCKETS_PER_USER: '1000000',
       MAX_SOCKETS_PER_IP: '1000000',
+      MAX_FAILED_HANDSHAKES_PER_IP: '1000000',
       // No access log line per request unless asked: bench/rest.ts measures what LOG_LEVEL=info costs separately.
       LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
       // The gateway's own default (1000 events per session) unless asked: what the resume buffer costs, measured.
