@@ -1,4 +1,4 @@
-import { EventBuffer } from '../src/events/event-buffer';
+import { EventBuffer } from '../src/events/event-buffer.store';
 import { HandshakeService } from '../src/gateway/handshake.service';
 import { SessionStore } from '../src/session/session.store';
 import { http, RunningGateway, startGateway } from './support/gateway';

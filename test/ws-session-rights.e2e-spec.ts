@@ -1,9 +1,9 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EventBuffer } from '../src/events/event-buffer';
+import { EventBuffer } from '../src/events/event-buffer.store';
 import { SessionStore } from '../src/session/session.store';
-import { SubscriptionStore } from '../src/session/subscription.store';
+import { SubscriptionStore } from '../src/subscriptions/subscription.store';
 import { http, RunningGateway, startGateway } from './support/gateway';
 import { GatewayProcess } from './support/gateway-process';
 import { startRedis, TestRedis } from './support/redis-server';

@@ -6,7 +6,7 @@ import Ajv from 'ajv';
 import addFormats from 'ajv-formats';
 import { EventCatalogue } from '../events/catalogue';
 import { frameOf, frameTail } from '../events/envelope';
-import { CloseCode, ClientMessage, parseClientMessage, ServerMessage } from '../gateway/messages';
+import { CloseCode, ClientMessage, parseClientMessage, ServerMessage } from '../gateway/protocol';
 import { buildAsyncApiDocument, CHANNEL, eventMessageKey } from './asyncapi-document';
 
 /**

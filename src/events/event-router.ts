@@ -1,15 +1,15 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { GatewayConfig } from '../config/gateway-config';
 import { Directory } from '../identity/directory';
-import { Metrics } from '../metrics/metrics';
+import { Metrics } from '../infra/metrics/metrics';
 import { Session } from '../session/session';
 import { SessionEvents } from '../session/session-events';
 import { SessionStore } from '../session/session.store';
 import { frameTail } from './envelope';
-import { AppendEntry, Delivery, EventBuffer } from './event-buffer';
-import { EventBus } from './event-bus';
+import { AppendEntry, Delivery, EventBuffer } from './event-buffer.store';
+import { EventBus } from './delivery-bus';
 import { PublishedEvent } from './ingress';
-import { SubscriptionCache } from './subscription-cache';
+import { SubscriptionCache } from '../subscriptions/subscription-cache';
 
 export interface RoutedRecipient {
   readonly session: Session;

@@ -5,11 +5,11 @@ import { EventCatalogue } from './catalogue';
 import { EventRouter } from './event-router';
 import { IngressController } from './ingress.controller';
 import { IngressStreamConsumer } from './ingress-stream';
-import { Metrics } from '../metrics/metrics';
-import { RedisConnection } from '../storage/redis-connection';
-import { SubscriptionCache } from './subscription-cache';
-import { SubscriptionController } from './subscription.controller';
-import { SubscriptionService } from './subscription.service';
+import { Metrics } from '../infra/metrics/metrics';
+import { RedisConnection } from '../infra/redis/redis-connection';
+import { SubscriptionCache } from '../subscriptions/subscription-cache';
+import { SubscriptionController } from '../subscriptions/subscription.controller';
+import { SubscriptionService } from '../subscriptions/subscription.service';
 
 @Module({
   imports: [SessionModule],

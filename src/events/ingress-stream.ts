@@ -4,8 +4,8 @@ import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap }
 import Redis from 'ioredis';
 import { parse as parseJson } from 'secure-json-parse';
 import { StoreUnavailableError } from '../common/store-unavailable';
-import { Metrics } from '../metrics/metrics';
-import { RedisConnection, viaRedis } from '../storage/redis-connection';
+import { Metrics } from '../infra/metrics/metrics';
+import { RedisConnection, viaRedis } from '../infra/redis/redis-connection';
 import { EventCatalogue } from './catalogue';
 import { EventRouter } from './event-router';
 import { parsePublished, PublishedEvent } from './ingress';

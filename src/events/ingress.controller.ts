@@ -5,7 +5,7 @@ import { Requires } from '../auth/access.decorator';
 import { ApiErrorResponse, ApiRateLimited, EXAMPLE_IDENTITY } from '../common/api-responses';
 import { INGRESS_ROUTE } from '../common/route-config';
 import { EventCatalogue } from './catalogue';
-import { Metrics } from '../metrics/metrics';
+import { Metrics } from '../infra/metrics/metrics';
 import { EventRouter } from './event-router';
 import { MAX_BATCH, parsePublished } from './ingress';
 

@@ -1,12 +1,12 @@
-import { Metrics } from '../metrics/metrics';
+import { Metrics } from '../infra/metrics/metrics';
 import { EventEmitter } from 'node:events';
 import { Logger } from '@nestjs/common';
 import type { WebSocket } from 'ws';
 import { GatewayConfig, WebSocketConfig } from '../config/gateway-config';
 import { FRAME_HEAD } from '../events/envelope';
-import { BufferSlice, Delivery } from '../events/event-buffer';
-import { MemoryEventBuffer } from '../events/memory-event-buffer';
-import { SubscriptionService } from '../events/subscription.service';
+import { BufferSlice, Delivery } from '../events/event-buffer.store';
+import { MemoryEventBuffer } from '../events/memory-event-buffer.store';
+import { SubscriptionService } from '../subscriptions/subscription.service';
 import { Session } from '../session/session';
 import { ClientConnection, ConnectionContext, isRecovered, REPLAY_PAGE_SIZE } from './client-connection';
 

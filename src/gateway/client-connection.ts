@@ -3,12 +3,12 @@ import { Logger } from '@nestjs/common';
 import type { RawData, WebSocket } from 'ws';
 import { Interned } from '../common/interned';
 import { WebSocketConfig } from '../config/gateway-config';
-import { BufferedEvent, BufferSlice, Delivery, EventBuffer } from '../events/event-buffer';
-import { EffectiveSubscription } from '../events/subscription.dto';
-import { SubscriptionService } from '../events/subscription.service';
-import { Metrics } from '../metrics/metrics';
+import { BufferedEvent, BufferSlice, Delivery, EventBuffer } from '../events/event-buffer.store';
+import { EffectiveSubscription } from '../subscriptions/subscription.dto';
+import { SubscriptionService } from '../subscriptions/subscription.service';
+import { Metrics } from '../infra/metrics/metrics';
 import { lifetimeEnd, Session } from '../session/session';
-import { CloseCode, closeCodeLabel, parseClientMessage, ServerMessage } from './messages';
+import { CloseCode, closeCodeLabel, parseClientMessage, ServerMessage } from './protocol';
 import { MessageRate } from './message-rate';
 import { drained, highWaterMark, writeTextFrame } from './text-frame';
 

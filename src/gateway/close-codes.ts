@@ -1,4 +1,4 @@
-import { CloseCode } from './messages';
+import { CloseCode } from './protocol';
 
 /**
  * What a client should do when its socket closes:

@@ -1,17 +1,17 @@
 import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
-import { ClusterBus } from '../common/cluster-bus';
+import { ClusterBus } from '../cluster/cluster-events';
 import { GatewayConfig } from '../config/gateway-config';
-import { Delivery, EventBuffer } from '../events/event-buffer';
-import { EventBus } from '../events/event-bus';
-import { SUBSCRIPTION_CHANGED_TOPIC, SubscriptionChanged, SubscriptionService } from '../events/subscription.service';
-import { Metrics } from '../metrics/metrics';
-import { Presence } from '../session/presence';
-import { SUBSCRIBE_ALL } from '../session/subscription.store';
+import { Delivery, EventBuffer } from '../events/event-buffer.store';
+import { EventBus } from '../events/delivery-bus';
+import { SUBSCRIPTION_CHANGED_TOPIC, SubscriptionChanged, SubscriptionService } from '../subscriptions/subscription.service';
+import { Metrics } from '../infra/metrics/metrics';
+import { Presence } from '../session/presence.store';
+import { SUBSCRIBE_ALL } from '../subscriptions/subscription.store';
 import { lifetimeEnd } from '../session/session';
 import { SESSION_CLOSED_TOPIC, SessionClosed } from '../session/session-events';
 import { SessionService } from '../session/session.service';
 import { ClientConnection, shared } from './client-connection';
-import { CloseCode } from './messages';
+import { CloseCode } from './protocol';
 
 /** A heartbeat pass is spread over this many ticks of HEARTBEAT_INTERVAL_MS ... */
 const BEAT_TICKS = 20;

@@ -2,7 +2,7 @@ import { Module } from '@nestjs/common';
 import { GatewayConfig } from '../config/gateway-config';
 import { EventsModule } from '../events/events.module';
 import { HoldUpService } from './holdup.service';
-import { RedisConnection } from '../storage/redis-connection';
+import { RedisConnection } from '../infra/redis/redis-connection';
 import { FanOutOutcomeReporter, OutcomeReporter, WebhookOutcomeReporter } from './outcome-reporter';
 import { StreamOutcomeReporter } from './stream-outcome-reporter';
 import { NoPushSender, PushSender, WebhookPushSender } from './push-sender';

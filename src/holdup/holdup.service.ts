@@ -2,8 +2,8 @@ import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/commo
 import { GatewayConfig } from '../config/gateway-config';
 import { RoutedRecipient, EventRouter } from '../events/event-router';
 import { PublishedEvent } from '../events/ingress';
-import { Metrics } from '../metrics/metrics';
-import { Presence } from '../session/presence';
+import { Metrics } from '../infra/metrics/metrics';
+import { Presence } from '../session/presence.store';
 import { Session } from '../session/session';
 import { HoldUpOutcome, PendingCall, PushRequest } from './holdup';
 import { OutcomeReporter } from './outcome-reporter';

@@ -1,4 +1,4 @@
-import { RedisConnection, viaRedis } from '../storage/redis-connection';
+import { RedisConnection, viaRedis } from '../infra/redis/redis-connection';
 import { OutcomeReport } from './holdup';
 import { OutcomeReporter } from './outcome-reporter';
 

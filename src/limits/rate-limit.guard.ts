@@ -2,7 +2,7 @@ import { CanActivate, ExecutionContext, HttpStatus, Injectable } from '@nestjs/c
 import type { FastifyRequest } from 'fastify';
 import { VoraError } from '../common/vora-error';
 import { GatewayConfig, LimitsConfig } from '../config/gateway-config';
-import { RATE_WINDOW_MS, RateLimiter } from './rate-limiter';
+import { RATE_WINDOW_MS, RateLimiter } from './rate-limit.store';
 
 /**
  * The per-caller rate limits, checked after AccessGuard (registered after it,

@@ -9,7 +9,7 @@ import {
   keyPart,
   RedisConnection,
   viaRedis,
-} from '../storage/redis-connection';
+} from '../infra/redis/redis-connection';
 import {
   isBoolean,
   isNonEmptyString,
@@ -19,7 +19,7 @@ import {
   oneOf,
   readJsonRecord,
   StoredRecord,
-} from '../storage/stored-value';
+} from '../infra/redis/stored-value';
 import { CONNECTION_TYPES, lifetimeEnd, Session } from './session';
 import { OpenResult, SessionStore } from './session.store';
 

@@ -1,16 +1,16 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { Caller } from '../auth/caller';
-import { ClusterBus } from '../common/cluster-bus';
+import { ClusterBus } from '../cluster/cluster-events';
 import { VoraError } from '../common/vora-error';
 import { GatewayConfig } from '../config/gateway-config';
 import { IdentityService } from '../identity/identity.service';
-import { Metrics } from '../metrics/metrics';
+import { Metrics } from '../infra/metrics/metrics';
 import { lifetimeEnd, Session, SessionCloseCode } from './session';
 import { SESSION_CLOSED_TOPIC, SessionClosed, SessionEvents } from './session-events';
 import { SetupIn } from './session.dto';
 import { SessionStore } from './session.store';
-import { StoredSubscription, SUBSCRIBE_ALL, SubscriptionStore } from './subscription.store';
+import { StoredSubscription, SUBSCRIBE_ALL, SubscriptionStore } from '../subscriptions/subscription.store';
 
 /** The webSocketToken is stored and looked up only by this hash. */
 export const hashToken = (token: string): string => createHash('sha256').update(token).digest('base64url');

@@ -1,19 +1,19 @@
-import { Metrics } from '../../src/metrics/metrics';
+import { Metrics } from '../../src/infra/metrics/metrics';
 import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
-import { RedisClusterBus } from '../../src/common/redis-cluster-bus';
+import { RedisClusterBus } from '../../src/cluster/redis-cluster-events';
 import { StoreUnavailableError } from '../../src/common/store-unavailable';
-import { RedisEventBuffer } from '../../src/events/redis-event-buffer';
-import { RedisEventBus } from '../../src/events/redis-event-bus';
+import { RedisEventBuffer } from '../../src/events/redis-event-buffer.store';
+import { RedisEventBus } from '../../src/events/redis-delivery-bus';
 import { frameTail } from '../../src/events/envelope';
 import { RedisPendingCallStore } from '../../src/holdup/redis-pending-calls.store';
-import { RATE_WINDOW_MS } from '../../src/limits/rate-limiter';
-import { RedisRateLimiter } from '../../src/limits/redis-rate-limiter';
+import { RATE_WINDOW_MS } from '../../src/limits/rate-limit.store';
+import { RedisRateLimiter } from '../../src/limits/redis-rate-limit.store';
 import { RedisSessionStore } from '../../src/session/redis-session.store';
-import { RedisSubscriptionStore } from '../../src/session/redis-subscription.store';
+import { RedisSubscriptionStore } from '../../src/subscriptions/redis-subscription.store';
 import { Session } from '../../src/session/session';
-import { SUBSCRIBE_ALL } from '../../src/session/subscription.store';
-import { RedisConnection } from '../../src/storage/redis-connection';
+import { SUBSCRIBE_ALL } from '../../src/subscriptions/subscription.store';
+import { RedisConnection } from '../../src/infra/redis/redis-connection';
 import { eventually } from '../support/eventually';
 import { connectRedis, faultTestsUnsupported, redisConfig, startRedis, TestRedis } from '../support/redis-server';
 

@@ -1,13 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import { Caller } from '../auth/caller';
 import { ClientMode } from '../auth/modes';
-import { ClusterBus } from '../common/cluster-bus';
+import { ClusterBus } from '../cluster/cluster-events';
 import { VoraError } from '../common/vora-error';
 import { GatewayConfig } from '../config/gateway-config';
 import { IdentityService } from '../identity/identity.service';
 import { SessionStore } from '../session/session.store';
-import { StoredSubscription, SUBSCRIBE_ALL, SubscriptionStore } from '../session/subscription.store';
-import { EventCatalogue } from './catalogue';
+import { StoredSubscription, SUBSCRIBE_ALL, SubscriptionStore } from './subscription.store';
+import { EventCatalogue } from '../events/catalogue';
 import { EffectiveSubscription, EventsIn } from './subscription.dto';
 
 /** Cluster bus topic: a (sub, identity) subscription changed; open sockets reload it. */

@@ -1,5 +1,5 @@
-import { MemoryRateLimiter } from './memory-rate-limiter';
-import { RATE_WINDOW_MS } from './rate-limiter';
+import { MemoryRateLimiter } from './memory-rate-limit.store';
+import { RATE_WINDOW_MS } from './rate-limit.store';
 
 describe('MemoryRateLimiter', () => {
   let limiter: MemoryRateLimiter;

@@ -1,6 +1,6 @@
 import { frameOf, frameTail } from './envelope';
-import { Delivery } from './event-buffer';
-import { deliveryLines, readDeliveryLines } from './redis-event-bus';
+import { Delivery } from './event-buffer.store';
+import { deliveryLines, readDeliveryLines } from './redis-delivery-bus';
 
 describe('the lines of a deliveries message', () => {
   const tail = frameTail(

@@ -1,5 +1,5 @@
 import { Injectable, OnModuleDestroy } from '@nestjs/common';
-import { ALLOWED, RATE_WINDOW_MS, RateBucket, RateDecision, RateLimiter } from './rate-limiter';
+import { ALLOWED, RATE_WINDOW_MS, RateBucket, RateDecision, RateLimiter } from './rate-limit.store';
 
 interface Window {
   used: number;

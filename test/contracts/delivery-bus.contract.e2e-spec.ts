@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { FRAME_HEAD, frameTail } from '../../src/events/envelope';
-import { Delivery } from '../../src/events/event-buffer';
-import { EventBus } from '../../src/events/event-bus';
-import { MemoryEventBus } from '../../src/events/memory-event-bus';
-import { RedisEventBus } from '../../src/events/redis-event-bus';
+import { Delivery } from '../../src/events/event-buffer.store';
+import { EventBus } from '../../src/events/delivery-bus';
+import { MemoryEventBus } from '../../src/events/memory-delivery-bus';
+import { RedisEventBus } from '../../src/events/redis-delivery-bus';
 import { eventually } from '../support/eventually';
 import { contractAdapters, oneProcess, TwoInstances, twoInstances } from '../support/contract-adapters';
 

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
-import { RedisConnection, viaRedis } from '../storage/redis-connection';
-import { Delivery } from './event-buffer';
-import { EventBus } from './event-bus';
+import { RedisConnection, viaRedis } from '../infra/redis/redis-connection';
+import { Delivery } from './event-buffer.store';
+import { EventBus } from './delivery-bus';
 
 /**
  * Every instance hears every delivery and hands on those whose sessions it

@@ -1,4 +1,4 @@
-import { Delivery } from './event-buffer';
+import { Delivery } from './event-buffer.store';
 
 /**
  * Hands buffered events to whichever instance holds each session's socket.

@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import Redis from 'ioredis';
-import { execPipeline, RedisConnection, viaRedis } from '../storage/redis-connection';
-import { isBoolean, isStringArray, isWrongType, Malformed, readJsonRecord } from '../storage/stored-value';
-import { userKey } from './redis-session.store';
+import { execPipeline, RedisConnection, viaRedis } from '../infra/redis/redis-connection';
+import { isBoolean, isStringArray, isWrongType, Malformed, readJsonRecord } from '../infra/redis/stored-value';
+import { userKey } from '../session/redis-session.store';
 import { StoredSubscription, SubscriptionStore } from './subscription.store';
 
 /** STRING → subscription JSON, in the user's slot next to its sessions. */

@@ -1,8 +1,8 @@
 import { Injectable, Logger } from '@nestjs/common';
 import Redis, { Result } from 'ioredis';
 import { StoreUnavailableError } from '../common/store-unavailable';
-import { keyPart, RedisConnection, viaRedis } from '../storage/redis-connection';
-import { ALLOWED, RATE_WINDOW_MS, RateBucket, RateDecision, RateLimiter } from './rate-limiter';
+import { keyPart, RedisConnection, viaRedis } from '../infra/redis/redis-connection';
+import { ALLOWED, RATE_WINDOW_MS, RateBucket, RateDecision, RateLimiter } from './rate-limit.store';
 
 /**
  * STRING: what the caller spent in its current window, expiring when the

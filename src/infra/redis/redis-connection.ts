@@ -1,8 +1,8 @@
 import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import Redis, { ChainableCommander, RedisOptions } from 'ioredis';
-import { ExpiringMap } from '../common/expiring-map';
-import { StoreUnavailableError } from '../common/store-unavailable';
-import { GatewayConfig } from '../config/gateway-config';
+import { ExpiringMap } from '../../common/expiring-map';
+import { StoreUnavailableError } from '../../common/store-unavailable';
+import { GatewayConfig } from '../../config/gateway-config';
 import { Metrics } from '../metrics/metrics';
 import { StoredRecord } from './stored-value';
 

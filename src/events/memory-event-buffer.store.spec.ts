@@ -1,6 +1,6 @@
 import { GatewayConfig } from '../config/gateway-config';
 import { FRAME_HEAD } from './envelope';
-import { MemoryEventBuffer } from './memory-event-buffer';
+import { MemoryEventBuffer } from './memory-event-buffer.store';
 
 const tail = (n: number) => `","n":${n}}`;
 const ids = (events: ReadonlyArray<{ id: number } | undefined>) => events.map((e) => e?.id);

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { ClusterBus } from './cluster-bus';
+import { ClusterBus } from './cluster-events';
 
 /** The bus of a single instance: a synchronous local emitter. */
 export class MemoryClusterBus extends ClusterBus {

@@ -1,5 +1,5 @@
-import { Delivery } from './event-buffer';
-import { EventBus } from './event-bus';
+import { Delivery } from './event-buffer.store';
+import { EventBus } from './delivery-bus';
 
 /** One process: deliveries go straight to the local sockets, with no serialization. */
 export class MemoryEventBus extends EventBus {

@@ -1,5 +1,5 @@
 import { ClientMode } from '../auth/modes';
-import { MemoryClusterBus } from '../common/memory-cluster-bus';
+import { MemoryClusterBus } from '../cluster/memory-cluster-events';
 import { SubscriptionCache } from './subscription-cache';
 import { EffectiveSubscription } from './subscription.dto';
 import { SubscriptionService } from './subscription.service';

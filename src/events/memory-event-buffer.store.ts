@@ -1,7 +1,7 @@
 import { Injectable, OnModuleDestroy } from '@nestjs/common';
 import { GatewayConfig } from '../config/gateway-config';
 import { frameOf } from './envelope';
-import { AppendEntry, BufferedEvent, BufferSlice, Delivery, EventBuffer, isNewerSource } from './event-buffer';
+import { AppendEntry, BufferedEvent, BufferSlice, Delivery, EventBuffer, isNewerSource } from './event-buffer.store';
 
 /** How often rings past their TTL are freed; until then they are only invisible. */
 const SWEEP_EVERY_MS = 10_000;

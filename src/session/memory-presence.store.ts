@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { MemorySessionStore } from './memory-session.store';
-import { Presence } from './presence';
+import { Presence } from './presence.store';
 
 /**
  * Presence of a single instance, kept in the sessions' own records (a socket

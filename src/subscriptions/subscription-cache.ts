@@ -1,6 +1,6 @@
 import { Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { ClientMode } from '../auth/modes';
-import { ClusterBus } from '../common/cluster-bus';
+import { ClusterBus } from '../cluster/cluster-events';
 import { Interned } from '../common/interned';
 import { SESSION_CLOSED_TOPIC, SessionClosed } from '../session/session-events';
 import { SUBSCRIPTION_CHANGED_TOPIC, SubscriptionChanged, SubscriptionService } from './subscription.service';

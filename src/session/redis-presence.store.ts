@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { RedisConnection, viaRedis } from '../storage/redis-connection';
-import { Presence } from './presence';
+import { RedisConnection, viaRedis } from '../infra/redis/redis-connection';
+import { Presence } from './presence.store';
 
 /** STRING connection id, PX a few heartbeats: which socket holds the session, cluster-wide. */
 const presenceKey = (sessionId: string) => `vora:presence:${sessionId}`;

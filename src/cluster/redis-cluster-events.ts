@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { RedisConnection, viaRedis } from '../storage/redis-connection';
-import { ClusterBus } from './cluster-bus';
+import { RedisConnection, viaRedis } from '../infra/redis/redis-connection';
+import { ClusterBus } from './cluster-events';
 
 /** Topics are Redis pub/sub channels of the same name; every instance subscribes on its own connection. */
 @Injectable()

@@ -1,4 +1,4 @@
-import { CloseCode, parseClientMessage } from './messages';
+import { CloseCode, parseClientMessage } from './protocol';
 
 describe('parseClientMessage', () => {
   it.each([

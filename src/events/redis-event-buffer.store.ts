@@ -1,9 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import Redis, { Result } from 'ioredis';
 import { GatewayConfig } from '../config/gateway-config';
-import { execPipeline, RedisConnection, viaRedis } from '../storage/redis-connection';
+import { execPipeline, RedisConnection, viaRedis } from '../infra/redis/redis-connection';
 import { FRAME_HEAD, frameOf } from './envelope';
-import { AppendEntry, BufferedEvent, BufferSlice, Delivery, EventBuffer } from './event-buffer';
+import { AppendEntry, BufferedEvent, BufferSlice, Delivery, EventBuffer } from './event-buffer.store';
 
 /**
  * One session's buffer is two keys in the slot `{s:<sessionId>}`: a HASH with

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { ClusterBus } from '../../src/common/cluster-bus';
-import { MemoryClusterBus } from '../../src/common/memory-cluster-bus';
-import { RedisClusterBus } from '../../src/common/redis-cluster-bus';
+import { ClusterBus } from '../../src/cluster/cluster-events';
+import { MemoryClusterBus } from '../../src/cluster/memory-cluster-events';
+import { RedisClusterBus } from '../../src/cluster/redis-cluster-events';
 import { eventually } from '../support/eventually';
 import { contractAdapters, oneProcess, TwoInstances, twoInstances } from '../support/contract-adapters';
 

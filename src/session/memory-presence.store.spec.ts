@@ -3,9 +3,9 @@ import { ConfigModule } from '../config/config.module';
 import { loadConfig } from '../config/load-config';
 import { MetricsModule } from '../metrics/metrics.module';
 import { StorageModule } from '../storage/storage.module';
-import { MemoryPresence } from './memory-presence';
+import { MemoryPresence } from './memory-presence.store';
 import { MemorySessionStore } from './memory-session.store';
-import { Presence } from './presence';
+import { Presence } from './presence.store';
 import { Session } from './session';
 import { SessionStore } from './session.store';
 
