@@ -1,8 +1,8 @@
 import { EventEmitter } from 'node:events';
-import { ClusterBus } from './cluster-events';
+import { ClusterEvents } from './cluster-events';
 
 /** The bus of a single instance: a synchronous local emitter. */
-export class MemoryClusterBus extends ClusterBus {
+export class MemoryClusterEvents extends ClusterEvents {
   private readonly emitter = new EventEmitter().setMaxListeners(0);
 
   async publish(topic: string, message: string): Promise<void> {

@@ -6,7 +6,7 @@ import { Delivery } from './event-buffer.store';
  * every instance listens on. At-most-once: a socket that sees a hole in the
  * ids reads the missing events back from the buffer.
  */
-export abstract class EventBus {
+export abstract class DeliveryBus {
   abstract deliver(deliveries: readonly Delivery[]): Promise<void>;
   abstract onDeliveries(handler: (deliveries: readonly Delivery[]) => void): void;
 }

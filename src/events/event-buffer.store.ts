@@ -44,7 +44,7 @@ export interface BufferSlice {
  * append does not extend it (with Redis that saved two commands per session
  * and batch; issue 7).
  */
-export abstract class EventBuffer {
+export abstract class EventBufferStore {
   /**
    * Appends in the given order; entries for one session get consecutive ids.
    * Result i belongs to entries[i]. Stream entries are taken once: an entry

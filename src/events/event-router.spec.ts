@@ -1,6 +1,6 @@
 import { Metrics } from '../infra/metrics/metrics';
 import { ClientMode } from '../auth/modes';
-import { MemoryClusterBus } from '../cluster/memory-cluster-events';
+import { MemoryClusterEvents } from '../cluster/memory-cluster-events';
 import { GatewayConfig } from '../config/gateway-config';
 import { IdentityService } from '../identity/identity.service';
 import { JsonDirectory } from '../identity/json-directory';
@@ -13,8 +13,8 @@ import * as envelope from './envelope';
 import { Delivery } from './event-buffer.store';
 import { EventRouter } from './event-router';
 import { parsePublished } from './ingress';
-import { MemoryEventBuffer } from './memory-event-buffer.store';
-import { MemoryEventBus } from './memory-delivery-bus';
+import { MemoryEventBufferStore } from './memory-event-buffer.store';
+import { MemoryDeliveryBus } from './memory-delivery-bus';
 import { SubscriptionCache } from '../subscriptions/subscription-cache';
 import { SUBSCRIPTION_CHANGED_TOPIC, SubscriptionService } from '../subscriptions/subscription.service';
 
@@ -46,9 +46,9 @@ const config = { ws: { eventBufferSize: 100 }, session: { idleTtlS: 60 } } as Ga
 describe('EventRouter', () => {
   let sessions: MemorySessionStore;
   let subscriptionStore: MemorySubscriptionStore;
-  let cluster: MemoryClusterBus;
-  let buffer: MemoryEventBuffer;
-  let bus: MemoryEventBus;
+  let cluster: MemoryClusterEvents;
+  let buffer: MemoryEventBufferStore;
+  let deliveryBus: MemoryDeliveryBus;
   let sessionEvents: SessionEvents;
   let router: EventRouter;
   let delivered: Delivery[][];
@@ -88,17 +88,17 @@ describe('EventRouter', () => {
   beforeEach(async () => {
     sessions = new MemorySessionStore();
     subscriptionStore = new MemorySubscriptionStore();
-    cluster = new MemoryClusterBus();
-    buffer = new MemoryEventBuffer(config);
-    bus = new MemoryEventBus();
+    cluster = new MemoryClusterEvents();
+    buffer = new MemoryEventBufferStore(config);
+    deliveryBus = new MemoryDeliveryBus();
     sessionEvents = new SessionEvents();
     const service = new SubscriptionService(config, catalogue, subscriptionStore, sessions, undefined as unknown as IdentityService, cluster);
     const cache = new SubscriptionCache(service, cluster);
     await cache.onModuleInit();
-    router = new EventRouter(sessions, directory, cache, buffer, bus, sessionEvents, new Metrics(), config);
+    router = new EventRouter(sessions, directory, cache, buffer, deliveryBus, sessionEvents, new Metrics(), config);
     router.onModuleInit();
     delivered = [];
-    bus.onDeliveries((deliveries) => delivered.push([...deliveries]));
+    deliveryBus.onDeliveries((deliveries) => delivered.push([...deliveries]));
   });
   afterEach(() => {
     sessions.onModuleDestroy();
@@ -274,7 +274,7 @@ describe('EventRouter', () => {
       const alice = await open('alice', ALICE);
       const bob = await open('bob', BOB);
       const append = jest.spyOn(buffer, 'append');
-      const deliver = jest.spyOn(bus, 'deliver');
+      const deliver = jest.spyOn(deliveryBus, 'deliver');
       await route([call(ALICE, 'CallDelivered', { n: 1 }), call(BOB), call(ALICE, 'CallCleared', { n: 2 })]);
       expect(append).toHaveBeenCalledTimes(1);
       expect(append.mock.calls[0][0].map((entry) => entry.sessionId)).toEqual([alice.id, bob.id, alice.id]);
@@ -288,7 +288,7 @@ describe('EventRouter', () => {
 
     it('append nothing when no session matches', async () => {
       const append = jest.spyOn(buffer, 'append');
-      const deliver = jest.spyOn(bus, 'deliver');
+      const deliver = jest.spyOn(deliveryBus, 'deliver');
       await route([call(ALICE), agent('sales')]);
       expect(append).not.toHaveBeenCalled();
       expect(deliver).not.toHaveBeenCalled();

@@ -6,8 +6,8 @@ import { Session } from '../session/session';
 import { SessionEvents } from '../session/session-events';
 import { SessionStore } from '../session/session.store';
 import { frameTail } from './envelope';
-import { AppendEntry, Delivery, EventBuffer } from './event-buffer.store';
-import { EventBus } from './delivery-bus';
+import { AppendEntry, Delivery, EventBufferStore } from './event-buffer.store';
+import { DeliveryBus } from './delivery-bus';
 import { PublishedEvent } from './ingress';
 import { SubscriptionCache } from '../subscriptions/subscription-cache';
 
@@ -84,9 +84,9 @@ export class EventRouter implements OnModuleInit {
   constructor(
     private readonly sessions: SessionStore,
     private readonly directory: Directory,
-    private readonly subscriptions: SubscriptionCache,
-    private readonly buffer: EventBuffer,
-    private readonly bus: EventBus,
+    private readonly subscriptionCache: SubscriptionCache,
+    private readonly buffer: EventBufferStore,
+    private readonly deliveryBus: DeliveryBus,
     private readonly sessionEvents: SessionEvents,
     private readonly metrics: Metrics,
     config: GatewayConfig,
@@ -98,7 +98,7 @@ export class EventRouter implements OnModuleInit {
 
   onModuleInit(): void {
     this.sessionEvents.onEnded(async (session) => {
-      this.subscriptions.forget(session.sub, session.identity);
+      this.subscriptionCache.forget(session.sub, session.identity);
       await this.buffer.drop(session.id);
     });
   }
@@ -145,8 +145,8 @@ export class EventRouter implements OnModuleInit {
         const { sub, identity, mode } = session;
         // Nearly always cached: a promise per event and recipient would cost more than the check itself.
         const allowed =
-          this.subscriptions.allowsCached(sub, identity, mode, event.event, acceptedAt) ??
-          (await this.subscriptions.allows(sub, identity, mode, event.event));
+          this.subscriptionCache.allowsCached(sub, identity, mode, event.event, acceptedAt) ??
+          (await this.subscriptionCache.allows(sub, identity, mode, event.event));
         if (allowed) sessions.push(session);
       }
       addEntries(entries, event, sessions);
@@ -170,7 +170,7 @@ export class EventRouter implements OnModuleInit {
       // A ring of EVENT_BUFFER_SIZE drops its oldest event with every append past its size.
       if (delivery.id > this.bufferSize) dropped++;
     }
-    await this.bus.deliver(deliveries);
+    await this.deliveryBus.deliver(deliveries);
     this.metrics.eventsBuffered.inc(deliveries.length);
     if (dropped) this.metrics.eventsDroppedFromBuffers.inc(dropped);
     if (this.taps.size) this.notifyTaps(events, append.recipients, appended);

@@ -70,7 +70,7 @@ export class IngressStreamConsumer implements OnApplicationBootstrap, BeforeAppl
   private readonly failures = new Map<string, number>();
 
   constructor(
-    private readonly connection: RedisConnection,
+    private readonly redis: RedisConnection,
     private readonly catalogue: EventCatalogue,
     private readonly router: EventRouter,
     private readonly metrics: Metrics,
@@ -78,7 +78,7 @@ export class IngressStreamConsumer implements OnApplicationBootstrap, BeforeAppl
 
   onApplicationBootstrap(): void {
     // Blocking reads need a connection of their own, without the command timeout.
-    this.reader = this.connection.client.duplicate({ connectionName: 'vora-gateway-ingress', commandTimeout: undefined });
+    this.reader = this.redis.client.duplicate({ connectionName: 'vora-gateway-ingress', commandTimeout: undefined });
     this.reader.on('error', () => undefined);
     this.running = true;
     this.loop = this.run();
@@ -88,7 +88,7 @@ export class IngressStreamConsumer implements OnApplicationBootstrap, BeforeAppl
     this.running = false;
     this.reader?.disconnect();
     await this.loop;
-    if (this.leader) await this.connection.client.eval(RELEASE, 1, INGRESS_LEASE, this.consumer).catch(() => undefined);
+    if (this.leader) await this.redis.client.eval(RELEASE, 1, INGRESS_LEASE, this.consumer).catch(() => undefined);
   }
 
   private async run(): Promise<void> {
@@ -122,7 +122,7 @@ export class IngressStreamConsumer implements OnApplicationBootstrap, BeforeAppl
     if (this.groupReady) return;
     try {
       // From the start of the stream: events added before any gateway ran are not lost.
-      await this.connection.client.xgroup('CREATE', INGRESS_STREAM, INGRESS_GROUP, '0', 'MKSTREAM');
+      await this.redis.client.xgroup('CREATE', INGRESS_STREAM, INGRESS_GROUP, '0', 'MKSTREAM');
     } catch (error) {
       if (!String((error as Error).message).includes('BUSYGROUP')) throw error;
     }
@@ -131,7 +131,7 @@ export class IngressStreamConsumer implements OnApplicationBootstrap, BeforeAppl
 
   /** Takes or renews the lease; on taking it, claims what the previous holder left pending. */
   private async holdLease(): Promise<boolean> {
-    const held = (await this.connection.client.eval(ACQUIRE, 1, INGRESS_LEASE, this.consumer, LEASE_MS)) === 1;
+    const held = (await this.redis.client.eval(ACQUIRE, 1, INGRESS_LEASE, this.consumer, LEASE_MS)) === 1;
     // The next holder claims and counts for itself.
     if (!held) this.failures.clear();
     if (held && !this.leader) {
@@ -146,7 +146,7 @@ export class IngressStreamConsumer implements OnApplicationBootstrap, BeforeAppl
   private async claimPending(): Promise<void> {
     let cursor = '0-0';
     do {
-      const [next, entries] = (await this.connection.client.xautoclaim(
+      const [next, entries] = (await this.redis.client.xautoclaim(
         INGRESS_STREAM,
         INGRESS_GROUP,
         this.consumer,
@@ -232,7 +232,7 @@ export class IngressStreamConsumer implements OnApplicationBootstrap, BeforeAppl
   }
 
   private async acknowledge(entries: ReadonlyArray<{ readonly id: string }>): Promise<void> {
-    await viaRedis(() => this.connection.client.xack(INGRESS_STREAM, INGRESS_GROUP, ...entries.map((entry) => entry.id)));
+    await viaRedis(() => this.redis.client.xack(INGRESS_STREAM, INGRESS_GROUP, ...entries.map((entry) => entry.id)));
   }
 
   /**
@@ -243,7 +243,7 @@ export class IngressStreamConsumer implements OnApplicationBootstrap, BeforeAppl
   private async deadLetter(id: string, fields: string[], reason: 'malformed' | 'routing', error: string): Promise<void> {
     try {
       await viaRedis(() =>
-        this.connection.client.xadd(INGRESS_DEAD_LETTERS, 'MAXLEN', '~', DEAD_LETTERS_KEPT, '*', ...fields, 'error', error, 'sourceId', id),
+        this.redis.client.xadd(INGRESS_DEAD_LETTERS, 'MAXLEN', '~', DEAD_LETTERS_KEPT, '*', ...fields, 'error', error, 'sourceId', id),
       );
       this.log.warn(`moved ${INGRESS_STREAM} entry ${id} to ${INGRESS_DEAD_LETTERS}: ${error}`);
     } catch (failure) {

@@ -1,8 +1,8 @@
 import { Delivery } from './event-buffer.store';
-import { EventBus } from './delivery-bus';
+import { DeliveryBus } from './delivery-bus';
 
 /** One process: deliveries go straight to the local sockets, with no serialization. */
-export class MemoryEventBus extends EventBus {
+export class MemoryDeliveryBus extends DeliveryBus {
   private readonly handlers: Array<(deliveries: readonly Delivery[]) => void> = [];
 
   async deliver(deliveries: readonly Delivery[]): Promise<void> {

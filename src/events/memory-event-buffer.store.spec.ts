@@ -1,14 +1,14 @@
 import { GatewayConfig } from '../config/gateway-config';
 import { FRAME_HEAD } from './envelope';
-import { MemoryEventBuffer } from './memory-event-buffer.store';
+import { MemoryEventBufferStore } from './memory-event-buffer.store';
 
 const tail = (n: number) => `","n":${n}}`;
 const ids = (events: ReadonlyArray<{ id: number } | undefined>) => events.map((e) => e?.id);
 
-describe('MemoryEventBuffer', () => {
-  let buffer: MemoryEventBuffer;
+describe('MemoryEventBufferStore', () => {
+  let buffer: MemoryEventBufferStore;
   const create = (eventBufferSize: number, idleTtlS = 60) =>
-    new MemoryEventBuffer({ ws: { eventBufferSize }, session: { idleTtlS } } as GatewayConfig);
+    new MemoryEventBufferStore({ ws: { eventBufferSize }, session: { idleTtlS } } as GatewayConfig);
   const appendTo = (sessionId: string, from: number, to: number) =>
     buffer.append(Array.from({ length: to - from + 1 }, (_, i) => ({ sessionId, tail: tail(from + i) })));
 

@@ -1,7 +1,7 @@
 import { Injectable, OnModuleDestroy } from '@nestjs/common';
 import { GatewayConfig } from '../config/gateway-config';
 import { frameOf } from './envelope';
-import { AppendEntry, BufferedEvent, BufferSlice, Delivery, EventBuffer, isNewerSource } from './event-buffer.store';
+import { AppendEntry, BufferedEvent, BufferSlice, Delivery, EventBufferStore, isNewerSource } from './event-buffer.store';
 
 /** How often rings past their TTL are freed; until then they are only invisible. */
 const SWEEP_EVERY_MS = 10_000;
@@ -17,7 +17,7 @@ const SWEEP_EVERY_MS = 10_000;
 class Ring {
   nextId = 1;
   lastWritten = 0;
-  /** The newest stream entry id taken (see EventBuffer.append). */
+  /** The newest stream entry id taken (see EventBufferStore.append). */
   lastSource?: string;
   private readonly tails: string[] = [];
   private count = 0;
@@ -61,7 +61,7 @@ class Ring {
  * instead of two lookups and three clock reads per event (issue 7).
  */
 @Injectable()
-export class MemoryEventBuffer extends EventBuffer implements OnModuleDestroy {
+export class MemoryEventBufferStore extends EventBufferStore implements OnModuleDestroy {
   private readonly rings = new Map<string, Ring>();
   private readonly capacity: number;
   private readonly ttlMs: number;

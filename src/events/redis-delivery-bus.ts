@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
 import { RedisConnection, viaRedis } from '../infra/redis/redis-connection';
 import { Delivery } from './event-buffer.store';
-import { EventBus } from './delivery-bus';
+import { DeliveryBus } from './delivery-bus';
 
 /**
  * Every instance hears every delivery and hands on those whose sessions it
@@ -21,14 +21,14 @@ export const DELIVERIES_CHANNEL = 'vora:deliveries';
  * string, and is read back by slicing instead of parsing (issue 7).
  */
 @Injectable()
-export class RedisEventBus extends EventBus {
+export class RedisDeliveryBus extends DeliveryBus {
   private readonly logger = new Logger('EventBus');
   private readonly handlers: Array<(deliveries: readonly Delivery[]) => void> = [];
   private readonly origin = randomUUID();
   private readonly ownPrefix = `${this.origin} `;
   private subscribed = false;
 
-  constructor(private readonly connection: RedisConnection) {
+  constructor(private readonly redis: RedisConnection) {
     super();
   }
 
@@ -36,7 +36,7 @@ export class RedisEventBus extends EventBus {
     if (!deliveries.length) return;
     this.handOn(deliveries);
     const message = this.ownPrefix + deliveryLines(deliveries);
-    await viaRedis(() => this.connection.client.publish(DELIVERIES_CHANNEL, message));
+    await viaRedis(() => this.redis.client.publish(DELIVERIES_CHANNEL, message));
   }
 
   onDeliveries(handler: (deliveries: readonly Delivery[]) => void): void {
@@ -44,7 +44,7 @@ export class RedisEventBus extends EventBus {
     if (this.subscribed) return;
     this.subscribed = true;
     // Not awaited: the port's registration is synchronous, and start-up must not wait for Redis.
-    void this.connection.subscribe(DELIVERIES_CHANNEL, (message) => this.receive(message));
+    void this.redis.subscribe(DELIVERIES_CHANNEL, (message) => this.receive(message));
   }
 
   private receive(message: string): void {

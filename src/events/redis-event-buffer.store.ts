@@ -3,7 +3,7 @@ import Redis, { Result } from 'ioredis';
 import { GatewayConfig } from '../config/gateway-config';
 import { execPipeline, RedisConnection, viaRedis } from '../infra/redis/redis-connection';
 import { FRAME_HEAD, frameOf } from './envelope';
-import { AppendEntry, BufferedEvent, BufferSlice, Delivery, EventBuffer } from './event-buffer.store';
+import { AppendEntry, BufferedEvent, BufferSlice, Delivery, EventBufferStore } from './event-buffer.store';
 
 /**
  * One session's buffer is two keys in the slot `{s:<sessionId>}`: a HASH with
@@ -207,23 +207,23 @@ declare module 'ioredis' {
 }
 
 @Injectable()
-export class RedisEventBuffer extends EventBuffer {
-  private readonly redis: Redis;
+export class RedisEventBufferStore extends EventBufferStore {
+  private readonly client: Redis;
   private readonly capacity: number;
   private readonly ttlMs: number;
 
   constructor(
-    private readonly connection: RedisConnection,
+    private readonly redis: RedisConnection,
     config: GatewayConfig,
   ) {
     super();
-    this.redis = connection.client;
+    this.client = redis.client;
     this.capacity = config.ws.eventBufferSize;
     this.ttlMs = config.session.idleTtlS * 1000;
-    this.redis.defineCommand('voraBufferAppend', { numberOfKeys: 2, lua: APPEND });
-    this.redis.defineCommand('voraBufferReadAfter', { numberOfKeys: 2, lua: READ_AFTER, readOnly: true });
-    this.redis.defineCommand('voraBufferMarkWritten', { numberOfKeys: 1, lua: MARK_WRITTEN });
-    this.redis.defineCommand('voraBufferContinueFrom', { numberOfKeys: 2, lua: CONTINUE_FROM });
+    this.client.defineCommand('voraBufferAppend', { numberOfKeys: 2, lua: APPEND });
+    this.client.defineCommand('voraBufferReadAfter', { numberOfKeys: 2, lua: READ_AFTER, readOnly: true });
+    this.client.defineCommand('voraBufferMarkWritten', { numberOfKeys: 1, lua: MARK_WRITTEN });
+    this.client.defineCommand('voraBufferContinueFrom', { numberOfKeys: 2, lua: CONTINUE_FROM });
   }
 
   /** One round trip: one script call per session in the batch, pipelined. */
@@ -235,7 +235,7 @@ export class RedisEventBuffer extends EventBuffer {
       if (own) own.push(entry);
       else bySession.set(entry.sessionId, [entry]);
     }
-    const pipeline = this.redis.pipeline();
+    const pipeline = this.client.pipeline();
     for (const [sessionId, own] of bySession) {
       const tails = own.map((entry) => entry.tail);
       const sources = own.map((entry) => entry.sourceId ?? '');
@@ -259,7 +259,7 @@ export class RedisEventBuffer extends EventBuffer {
 
   async readAfter(sessionId: string, afterId: number, limit = 0): Promise<BufferSlice> {
     const reply = await viaRedis(() =>
-      this.redis.voraBufferReadAfter(keys.meta(sessionId), keys.frames(sessionId), afterId, FRAME_HEAD, limit),
+      this.client.voraBufferReadAfter(keys.meta(sessionId), keys.frames(sessionId), afterId, FRAME_HEAD, limit),
     );
     const [newestId, oldestId, frames] = reply;
     this.reportRepair(sessionId, badField(reply), 'read as the frames tell it');
@@ -271,39 +271,39 @@ export class RedisEventBuffer extends EventBuffer {
 
   /** 0 when nothing was written, or when the marker is malformed (reported): the replay then starts at the oldest kept. */
   async lastWritten(sessionId: string): Promise<number> {
-    const written = await viaRedis(() => this.redis.hget(keys.meta(sessionId), 'written'));
+    const written = await viaRedis(() => this.client.hget(keys.meta(sessionId), 'written'));
     if (written === null) return 0;
     if (/^\d{1,15}$/.test(written)) return Number(written);
-    this.connection.badValue('buffer-meta', keys.meta(sessionId), 'written is not an id; read as 0');
+    this.redis.badValue('buffer-meta', keys.meta(sessionId), 'written is not an id; read as 0');
     return 0;
   }
 
   /** In the heartbeat's pipeline, with every other socket's. */
   async markWritten(sessionId: string, id: number): Promise<void> {
-    const [reply] = await this.connection.inTurn((pipeline) => pipeline.voraBufferMarkWritten(keys.meta(sessionId), id));
+    const [reply] = await this.redis.inTurn((pipeline) => pipeline.voraBufferMarkWritten(keys.meta(sessionId), id));
     if (typeof reply === 'string') this.reportRepair(sessionId, reply);
   }
 
   /** In the heartbeat's pipeline, with every other socket's. */
   async touch(sessionId: string): Promise<void> {
-    await this.connection.inTurn((pipeline) =>
+    await this.redis.inTurn((pipeline) =>
       pipeline.pexpire(keys.meta(sessionId), this.ttlMs).pexpire(keys.frames(sessionId), this.ttlMs),
     );
   }
 
   async continueFrom(sessionId: string, lastId: number): Promise<void> {
     const reply = await viaRedis(() =>
-      this.redis.voraBufferContinueFrom(keys.meta(sessionId), keys.frames(sessionId), lastId, this.ttlMs, FRAME_HEAD),
+      this.client.voraBufferContinueFrom(keys.meta(sessionId), keys.frames(sessionId), lastId, this.ttlMs, FRAME_HEAD),
     );
     this.reportRepair(sessionId, badField(reply));
   }
 
   async drop(sessionId: string): Promise<void> {
     // Both keys share the session's slot, so one DEL is Cluster-safe.
-    await viaRedis(() => this.redis.del(keys.meta(sessionId), keys.frames(sessionId)));
+    await viaRedis(() => this.client.del(keys.meta(sessionId), keys.frames(sessionId)));
   }
 
   private reportRepair(sessionId: string, field: string | undefined, how = 'repaired'): void {
-    if (field) this.connection.badValue('buffer-meta', keys.meta(sessionId), `${field} was malformed; ${how}`);
+    if (field) this.redis.badValue('buffer-meta', keys.meta(sessionId), `${field} was malformed; ${how}`);
   }
 }

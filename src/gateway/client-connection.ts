@@ -3,7 +3,7 @@ import { Logger } from '@nestjs/common';
 import type { RawData, WebSocket } from 'ws';
 import { Interned } from '../common/interned';
 import { WebSocketConfig } from '../config/gateway-config';
-import { BufferedEvent, BufferSlice, Delivery, EventBuffer } from '../events/event-buffer.store';
+import { BufferedEvent, BufferSlice, Delivery, EventBufferStore } from '../events/event-buffer.store';
 import { EffectiveSubscription } from '../subscriptions/subscription.dto';
 import { SubscriptionService } from '../subscriptions/subscription.service';
 import { Metrics } from '../infra/metrics/metrics';
@@ -27,7 +27,7 @@ const TOO_SLOW = 'too slow; reconnect with lastEventId';
 export interface ConnectionContext {
   /** A `ready` or `decline` for a held-up call; false when no such call waits for this session. */
   readonly answer: (session: Session, callId: string, answer: 'ready' | 'decline') => Promise<boolean>;
-  readonly buffer: EventBuffer;
+  readonly buffer: EventBufferStore;
   readonly metrics: Metrics;
   readonly subscriptions: SubscriptionService;
   readonly config: WebSocketConfig;
@@ -180,7 +180,7 @@ export class ClientConnection {
   }
 
   /** The newest id written, when it has not been recorded yet (for resume without lastEventId). */
-  unpersistedWrittenId(): number | undefined {
+  takeUnrecordedWrittenId(): number | undefined {
     if (this.lastSentId <= this.persistedId) return undefined;
     this.persistedId = this.lastSentId;
     return this.lastSentId;

@@ -3,7 +3,7 @@ import { BeforeApplicationShutdown, Logger } from '@nestjs/common';
 import { OnGatewayConnection, WebSocketGateway } from '@nestjs/websockets';
 import type { WebSocket } from 'ws';
 import { GatewayConfig } from '../config/gateway-config';
-import { EventBuffer } from '../events/event-buffer.store';
+import { EventBufferStore } from '../events/event-buffer.store';
 import { SubscriptionService } from '../subscriptions/subscription.service';
 import { HoldUpService } from '../holdup/holdup.service';
 import { Metrics } from '../infra/metrics/metrics';
@@ -23,7 +23,7 @@ export class EventsGateway implements OnGatewayConnection, BeforeApplicationShut
 
   constructor(
     config: GatewayConfig,
-    buffer: EventBuffer,
+    buffer: EventBufferStore,
     subscriptions: SubscriptionService,
     metrics: Metrics,
     private readonly holdUp: HoldUpService,

@@ -1,11 +1,11 @@
 import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
-import { ClusterBus } from '../cluster/cluster-events';
+import { ClusterEvents } from '../cluster/cluster-events';
 import { GatewayConfig } from '../config/gateway-config';
-import { Delivery, EventBuffer } from '../events/event-buffer.store';
-import { EventBus } from '../events/delivery-bus';
+import { Delivery, EventBufferStore } from '../events/event-buffer.store';
+import { DeliveryBus } from '../events/delivery-bus';
 import { SUBSCRIPTION_CHANGED_TOPIC, SubscriptionChanged, SubscriptionService } from '../subscriptions/subscription.service';
 import { Metrics } from '../infra/metrics/metrics';
-import { Presence } from '../session/presence.store';
+import { PresenceStore } from '../session/presence.store';
 import { SUBSCRIBE_ALL } from '../subscriptions/subscription.store';
 import { lifetimeEnd } from '../session/session';
 import { SESSION_CLOSED_TOPIC, SessionClosed } from '../session/session-events';
@@ -58,16 +58,16 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
 
   constructor(
     private readonly config: GatewayConfig,
-    private readonly events: EventBus,
-    private readonly cluster: ClusterBus,
+    private readonly events: DeliveryBus,
+    private readonly cluster: ClusterEvents,
     private readonly sessions: SessionService,
-    private readonly buffer: EventBuffer,
-    private readonly presence: Presence,
+    private readonly buffer: EventBufferStore,
+    private readonly presence: PresenceStore,
     private readonly subscriptions: SubscriptionService,
     private readonly metrics: Metrics,
   ) {}
 
-  /** Presence outlives a missed heartbeat or two, not a crashed instance. */
+  /** PresenceStore outlives a missed heartbeat or two, not a crashed instance. */
   private get presenceTtlMs(): number {
     return this.config.ws.heartbeatIntervalMs * 3;
   }
@@ -291,7 +291,7 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
   }
 
   private async recordWritten(connection: ClientConnection): Promise<void> {
-    const id = connection.unpersistedWrittenId();
+    const id = connection.takeUnrecordedWrittenId();
     if (id !== undefined) await this.buffer.markWritten(connection.session.id, id);
   }
 }

@@ -3,7 +3,7 @@ import { GatewayConfig } from '../config/gateway-config';
 import { RoutedRecipient, EventRouter } from '../events/event-router';
 import { PublishedEvent } from '../events/ingress';
 import { Metrics } from '../infra/metrics/metrics';
-import { Presence } from '../session/presence.store';
+import { PresenceStore } from '../session/presence.store';
 import { Session } from '../session/session';
 import { HoldUpOutcome, PendingCall, PushRequest } from './holdup';
 import { OutcomeReporter } from './outcome-reporter';
@@ -31,7 +31,7 @@ export class HoldUpService implements OnModuleInit, OnModuleDestroy {
   constructor(
     private readonly config: GatewayConfig,
     private readonly router: EventRouter,
-    private readonly presence: Presence,
+    private readonly presence: PresenceStore,
     private readonly calls: PendingCallStore,
     private readonly push: PushSender,
     private readonly reporter: OutcomeReporter,

@@ -1,12 +1,12 @@
-import { MemoryRateLimiter } from './memory-rate-limit.store';
+import { MemoryRateLimitStore } from './memory-rate-limit.store';
 import { RATE_WINDOW_MS } from './rate-limit.store';
 
-describe('MemoryRateLimiter', () => {
-  let limiter: MemoryRateLimiter;
+describe('MemoryRateLimitStore', () => {
+  let limiter: MemoryRateLimitStore;
 
   beforeEach(() => {
     jest.useFakeTimers({ now: new Date('2026-11-28T10:00:00.000Z') });
-    limiter = new MemoryRateLimiter();
+    limiter = new MemoryRateLimitStore();
   });
   afterEach(() => {
     limiter.onModuleDestroy();

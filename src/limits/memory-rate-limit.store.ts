@@ -1,5 +1,5 @@
 import { Injectable, OnModuleDestroy } from '@nestjs/common';
-import { ALLOWED, RATE_WINDOW_MS, RateBucket, RateDecision, RateLimiter } from './rate-limit.store';
+import { ALLOWED, RATE_WINDOW_MS, RateBucket, RateDecision, RateLimitStore } from './rate-limit.store';
 
 interface Window {
   used: number;
@@ -8,7 +8,7 @@ interface Window {
 
 /** The windows of one process (STORE=memory: there is only one instance to share them with). */
 @Injectable()
-export class MemoryRateLimiter extends RateLimiter implements OnModuleDestroy {
+export class MemoryRateLimitStore extends RateLimitStore implements OnModuleDestroy {
   private readonly windows = new Map<string, Window>();
   /** Frees the windows of callers that went quiet, so the map does not grow with every caller ever seen. */
   private readonly sweeper = setInterval(() => this.sweep(), RATE_WINDOW_MS);

@@ -21,7 +21,7 @@ export interface RateDecision {
  * Adapters never refuse because their backend is away: an outage of the
  * limiter is no reason to turn calls down, so they let the request through.
  */
-export abstract class RateLimiter {
+export abstract class RateLimitStore {
   /** Spends `cost` units of the caller's `bucket` when they fit under `limit`. */
   abstract take(caller: string, bucket: RateBucket, cost: number, limit: number): Promise<RateDecision>;
 }

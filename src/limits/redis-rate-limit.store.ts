@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import Redis, { Result } from 'ioredis';
 import { StoreUnavailableError } from '../common/store-unavailable';
 import { keyPart, RedisConnection, viaRedis } from '../infra/redis/redis-connection';
-import { ALLOWED, RATE_WINDOW_MS, RateBucket, RateDecision, RateLimiter } from './rate-limit.store';
+import { ALLOWED, RATE_WINDOW_MS, RateBucket, RateDecision, RateLimitStore } from './rate-limit.store';
 
 /**
  * STRING: what the caller spent in its current window, expiring when the
@@ -56,22 +56,22 @@ declare module 'ioredis' {
  * failure is a bug and fails the request, never the limit.
  */
 @Injectable()
-export class RedisRateLimiter extends RateLimiter {
+export class RedisRateLimitStore extends RateLimitStore {
   private readonly log = new Logger('RateLimit');
-  private readonly redis: Redis;
+  private readonly client: Redis;
   private failing = false;
 
-  constructor(private readonly connection: RedisConnection) {
+  constructor(private readonly redis: RedisConnection) {
     super();
-    this.redis = connection.client;
-    this.redis.defineCommand('voraRateTake', { numberOfKeys: 1, lua: TAKE });
+    this.client = redis.client;
+    this.client.defineCommand('voraRateTake', { numberOfKeys: 1, lua: TAKE });
   }
 
   async take(caller: string, bucket: RateBucket, cost: number, limit: number): Promise<RateDecision> {
     const key = rateKey(caller, bucket);
     let result: [number, number, string?];
     try {
-      result = await viaRedis(() => this.redis.voraRateTake(key, cost, limit, RATE_WINDOW_MS));
+      result = await viaRedis(() => this.client.voraRateTake(key, cost, limit, RATE_WINDOW_MS));
     } catch (error) {
       if (!(error instanceof StoreUnavailableError)) throw error;
       if (!this.failing) this.log.warn(`rate limits are off until Redis answers again: ${error.message}`);
@@ -81,7 +81,7 @@ export class RedisRateLimiter extends RateLimiter {
     if (this.failing) this.log.log('rate limits are enforced again');
     this.failing = false;
     const [allowed, retryAfterMs, problem] = result;
-    if (problem) this.connection.badValue('rate-limit-counter', key, problem);
+    if (problem) this.redis.badValue('rate-limit-counter', key, problem);
     return allowed === 1 ? ALLOWED : { allowed: false, retryAfterMs: Number(retryAfterMs) };
   }
 }

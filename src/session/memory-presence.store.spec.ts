@@ -3,9 +3,9 @@ import { ConfigModule } from '../config/config.module';
 import { loadConfig } from '../config/load-config';
 import { MetricsModule } from '../metrics/metrics.module';
 import { StorageModule } from '../storage/storage.module';
-import { MemoryPresence } from './memory-presence.store';
+import { MemoryPresenceStore } from './memory-presence.store';
 import { MemorySessionStore } from './memory-session.store';
-import { Presence } from './presence.store';
+import { PresenceStore } from './presence.store';
 import { Session } from './session';
 import { SessionStore } from './session.store';
 
@@ -21,13 +21,13 @@ const session: Session = {
   expiresAt: '2999-01-01T00:00:00.000Z',
 };
 
-describe('MemoryPresence', () => {
+describe('MemoryPresenceStore', () => {
   let store: MemorySessionStore;
-  let presence: MemoryPresence;
+  let presence: MemoryPresenceStore;
   beforeEach(async () => {
     jest.useFakeTimers({ now: new Date('2026-11-28T10:00:00Z') });
     store = new MemorySessionStore();
-    presence = new MemoryPresence(store);
+    presence = new MemoryPresenceStore(store);
     await store.open(session, { ttlS: 60, maxPerUser: 3 });
   });
   afterEach(() => {
@@ -63,7 +63,7 @@ describe('MemoryPresence', () => {
   });
 });
 
-describe('MemoryPresence in the storage module (STORE=memory)', () => {
+describe('MemoryPresenceStore in the storage module (STORE=memory)', () => {
   it('keeps presence in the records of the store the SessionStore port serves', async () => {
     const config = loadConfig({ STORE: 'memory' });
     const moduleRef = await Test.createTestingModule({ imports: [ConfigModule.forRoot(config), MetricsModule, StorageModule.forRoot(config)] }).compile();
@@ -71,7 +71,7 @@ describe('MemoryPresence in the storage module (STORE=memory)', () => {
       const sessions = moduleRef.get(SessionStore);
       expect(sessions).toBe(moduleRef.get(MemorySessionStore));
       await sessions.open(session, { ttlS: 60, maxPerUser: 3 });
-      const presence = moduleRef.get(Presence);
+      const presence = moduleRef.get(PresenceStore);
       await presence.connected(session.id, 'c1', 1_000);
       expect(await presence.isConnected(session.id)).toBe(true);
       await sessions.remove(session.id);

@@ -1,13 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import { MemorySessionStore } from './memory-session.store';
-import { Presence } from './presence.store';
+import { PresenceStore } from './presence.store';
 
 /**
- * Presence of a single instance, kept in the sessions' own records (a socket
+ * PresenceStore of a single instance, kept in the sessions' own records (a socket
  * holds a live session): no map of its own, and it goes with the session.
  */
 @Injectable()
-export class MemoryPresence extends Presence {
+export class MemoryPresenceStore extends PresenceStore {
   /** The memory store itself, not the SessionStore port: presence lives in its records. */
   constructor(private readonly sessions: MemorySessionStore) {
     super();

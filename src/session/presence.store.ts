@@ -3,7 +3,7 @@
  * a few heartbeats unless refreshed, so a crashed instance's sockets stop
  * counting as open on their own.
  */
-export abstract class Presence {
+export abstract class PresenceStore {
   abstract connected(sessionId: string, connectionId: string, ttlMs: number): Promise<void>;
   /** Forgets the socket, unless a newer socket of the session has taken over. */
   abstract disconnected(sessionId: string, connectionId: string): Promise<void>;

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { RedisConnection, viaRedis } from '../infra/redis/redis-connection';
-import { Presence } from './presence.store';
+import { PresenceStore } from './presence.store';
 
 /** STRING connection id, PX a few heartbeats: which socket holds the session, cluster-wide. */
 const presenceKey = (sessionId: string) => `vora:presence:${sessionId}`;
@@ -8,7 +8,7 @@ const presenceKey = (sessionId: string) => `vora:presence:${sessionId}`;
 const FORGET_IF_MINE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
 @Injectable()
-export class RedisPresence extends Presence {
+export class RedisPresenceStore extends PresenceStore {
   constructor(private readonly redis: RedisConnection) {
     super();
   }

@@ -1,7 +1,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { Caller } from '../auth/caller';
-import { ClusterBus } from '../cluster/cluster-events';
+import { ClusterEvents } from '../cluster/cluster-events';
 import { VoraError } from '../common/vora-error';
 import { GatewayConfig } from '../config/gateway-config';
 import { IdentityService } from '../identity/identity.service';
@@ -35,7 +35,7 @@ export class SessionService {
     private readonly store: SessionStore,
     private readonly subscriptions: SubscriptionStore,
     private readonly identities: IdentityService,
-    private readonly bus: ClusterBus,
+    private readonly cluster: ClusterEvents,
     private readonly events: SessionEvents,
     private readonly metrics: Metrics,
   ) {
@@ -158,7 +158,7 @@ export class SessionService {
     this.metrics.sessionsEnded.inc({ reason: ending });
     const { code, reason } = ENDINGS[ending];
     const message: SessionClosed = { sessionId: session.id, code, reason, sub: session.sub, identity: session.identity };
-    await this.bus.publish(SESSION_CLOSED_TOPIC, JSON.stringify(message));
+    await this.cluster.publish(SESSION_CLOSED_TOPIC, JSON.stringify(message));
     await this.store.remove(session.id);
     await this.events.ended(session);
   }

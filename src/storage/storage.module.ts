@@ -1,23 +1,23 @@
 import { DynamicModule, Global, Module, Provider, Type } from '@nestjs/common';
-import { ClusterBus } from '../cluster/cluster-events';
-import { MemoryClusterBus } from '../cluster/memory-cluster-events';
-import { RedisClusterBus } from '../cluster/redis-cluster-events';
+import { ClusterEvents } from '../cluster/cluster-events';
+import { MemoryClusterEvents } from '../cluster/memory-cluster-events';
+import { RedisClusterEvents } from '../cluster/redis-cluster-events';
 import { GatewayConfig } from '../config/gateway-config';
-import { EventBuffer } from '../events/event-buffer.store';
-import { EventBus } from '../events/delivery-bus';
-import { MemoryEventBuffer } from '../events/memory-event-buffer.store';
-import { MemoryEventBus } from '../events/memory-delivery-bus';
-import { RedisEventBuffer } from '../events/redis-event-buffer.store';
-import { RedisEventBus } from '../events/redis-delivery-bus';
+import { EventBufferStore } from '../events/event-buffer.store';
+import { DeliveryBus } from '../events/delivery-bus';
+import { MemoryEventBufferStore } from '../events/memory-event-buffer.store';
+import { MemoryDeliveryBus } from '../events/memory-delivery-bus';
+import { RedisEventBufferStore } from '../events/redis-event-buffer.store';
+import { RedisDeliveryBus } from '../events/redis-delivery-bus';
 import { MemoryPendingCallStore } from '../holdup/memory-pending-calls.store';
 import { PendingCallStore } from '../holdup/pending-calls.store';
 import { RedisPendingCallStore } from '../holdup/redis-pending-calls.store';
-import { MemoryRateLimiter } from '../limits/memory-rate-limit.store';
-import { RateLimiter } from '../limits/rate-limit.store';
-import { RedisRateLimiter } from '../limits/redis-rate-limit.store';
-import { MemoryPresence } from '../session/memory-presence.store';
-import { Presence } from '../session/presence.store';
-import { RedisPresence } from '../session/redis-presence.store';
+import { MemoryRateLimitStore } from '../limits/memory-rate-limit.store';
+import { RateLimitStore } from '../limits/rate-limit.store';
+import { RedisRateLimitStore } from '../limits/redis-rate-limit.store';
+import { MemoryPresenceStore } from '../session/memory-presence.store';
+import { PresenceStore } from '../session/presence.store';
+import { RedisPresenceStore } from '../session/redis-presence.store';
 import { MemorySessionStore } from '../session/memory-session.store';
 import { MemorySubscriptionStore } from '../subscriptions/memory-subscription.store';
 import { RedisSessionStore } from '../session/redis-session.store';
@@ -28,14 +28,14 @@ import { RedisConnection } from '../infra/redis/redis-connection';
 
 /** Every storage port with its adapter per STORE: [port, memory, redis]. */
 const ADAPTERS: ReadonlyArray<readonly [port: abstract new (...args: never[]) => unknown, memory: Type, redis: Type]> = [
-  [ClusterBus, MemoryClusterBus, RedisClusterBus],
+  [ClusterEvents, MemoryClusterEvents, RedisClusterEvents],
   [SessionStore, MemorySessionStore, RedisSessionStore],
   [SubscriptionStore, MemorySubscriptionStore, RedisSubscriptionStore],
-  [EventBuffer, MemoryEventBuffer, RedisEventBuffer],
-  [EventBus, MemoryEventBus, RedisEventBus],
-  [Presence, MemoryPresence, RedisPresence],
+  [EventBufferStore, MemoryEventBufferStore, RedisEventBufferStore],
+  [DeliveryBus, MemoryDeliveryBus, RedisDeliveryBus],
+  [PresenceStore, MemoryPresenceStore, RedisPresenceStore],
   [PendingCallStore, MemoryPendingCallStore, RedisPendingCallStore],
-  [RateLimiter, MemoryRateLimiter, RedisRateLimiter],
+  [RateLimitStore, MemoryRateLimitStore, RedisRateLimitStore],
 ];
 
 /**
@@ -49,7 +49,7 @@ export class StorageModule {
     if (config.store !== 'memory' && config.store !== 'redis') throw new Error(`STORE=${config.store} is not supported by this build`);
     const redis = config.store === 'redis';
     // Each adapter is a provider of its own, which its port points at: an adapter may then
-    // depend on another by class (MemoryPresence keeps presence in MemorySessionStore's records).
+    // depend on another by class (MemoryPresenceStore keeps presence in MemorySessionStore's records).
     const ports: Provider[] = ADAPTERS.flatMap(([port, memory, redisAdapter]) => {
       const adapter = redis ? redisAdapter : memory;
       return [adapter, { provide: port, useExisting: adapter }];

@@ -12,11 +12,11 @@ const SUBSCRIPTION_SHAPE = { subscribeAll: isBoolean, events: isStringArray };
 
 @Injectable()
 export class RedisSubscriptionStore extends SubscriptionStore {
-  private readonly redis: Redis;
+  private readonly client: Redis;
 
-  constructor(private readonly connection: RedisConnection) {
+  constructor(private readonly redis: RedisConnection) {
     super();
-    this.redis = connection.client;
+    this.client = redis.client;
   }
 
   /** Undefined when there is none, or when what is stored is not a subscription (reported: the caller's default applies). */
@@ -24,7 +24,7 @@ export class RedisSubscriptionStore extends SubscriptionStore {
     const key = keyOf(sub, identity);
     let json: string | null;
     try {
-      json = await viaRedis(() => this.redis.get(key));
+      json = await viaRedis(() => this.client.get(key));
     } catch (error) {
       if (!isWrongType(error)) throw error;
       return this.bad(key, 'the key holds another type');
@@ -35,28 +35,28 @@ export class RedisSubscriptionStore extends SubscriptionStore {
   }
 
   async put(sub: string, identity: string, subscription: StoredSubscription, ttlS: number): Promise<void> {
-    await viaRedis(() => this.redis.set(keyOf(sub, identity), encode(subscription), 'PX', ttlS * 1000));
+    await viaRedis(() => this.client.set(keyOf(sub, identity), encode(subscription), 'PX', ttlS * 1000));
   }
 
   async putIfAbsent(sub: string, identity: string, subscription: StoredSubscription, ttlS: number): Promise<void> {
     const key = keyOf(sub, identity);
     // SET NX keeps a subscription that exists; the PEXPIRE after it refreshes the TTL either way.
     await execPipeline(
-      this.redis.pipeline().set(key, encode(subscription), 'PX', ttlS * 1000, 'NX').pexpire(key, ttlS * 1000),
+      this.client.pipeline().set(key, encode(subscription), 'PX', ttlS * 1000, 'NX').pexpire(key, ttlS * 1000),
     );
   }
 
   /** In the heartbeat's pipeline, with every other socket's. */
   async touch(sub: string, identity: string, ttlS: number): Promise<void> {
-    await this.connection.inTurn((pipeline) => pipeline.pexpire(keyOf(sub, identity), ttlS * 1000));
+    await this.redis.inTurn((pipeline) => pipeline.pexpire(keyOf(sub, identity), ttlS * 1000));
   }
 
   async delete(sub: string, identity: string): Promise<void> {
-    await viaRedis(() => this.redis.del(keyOf(sub, identity)));
+    await viaRedis(() => this.client.del(keyOf(sub, identity)));
   }
 
   private bad(key: string, problem: string): undefined {
-    this.connection.badValue('subscription', key, problem);
+    this.redis.badValue('subscription', key, problem);
     return undefined;
   }
 }

@@ -1,5 +1,5 @@
 import { ClientMode } from '../auth/modes';
-import { MemoryClusterBus } from '../cluster/memory-cluster-events';
+import { MemoryClusterEvents } from '../cluster/memory-cluster-events';
 import { SubscriptionCache } from './subscription-cache';
 import { EffectiveSubscription } from './subscription.dto';
 import { SubscriptionService } from './subscription.service';
@@ -25,7 +25,7 @@ describe('SubscriptionCache', () => {
         return { subscribeAll: false, events: stored.get(`${sub} ${identity} ${mode}`) ?? [] };
       },
     } as unknown as SubscriptionService;
-    cache = new SubscriptionCache(service, new MemoryClusterBus());
+    cache = new SubscriptionCache(service, new MemoryClusterEvents());
   });
 
   afterEach(() => cache.onModuleDestroy());

@@ -1,6 +1,6 @@
 import { Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { ClientMode } from '../auth/modes';
-import { ClusterBus } from '../cluster/cluster-events';
+import { ClusterEvents } from '../cluster/cluster-events';
 import { Interned } from '../common/interned';
 import { SESSION_CLOSED_TOPIC, SessionClosed } from '../session/session-events';
 import { SUBSCRIPTION_CHANGED_TOPIC, SubscriptionChanged, SubscriptionService } from './subscription.service';
@@ -50,18 +50,18 @@ export class SubscriptionCache implements OnModuleInit, OnModuleDestroy {
 
   constructor(
     private readonly subscriptions: SubscriptionService,
-    private readonly bus: ClusterBus,
+    private readonly cluster: ClusterEvents,
   ) {
     this.sweeper.unref();
   }
 
   async onModuleInit(): Promise<void> {
-    await this.bus.subscribe(SUBSCRIPTION_CHANGED_TOPIC, (message) => {
+    await this.cluster.subscribe(SUBSCRIPTION_CHANGED_TOPIC, (message) => {
       const { sub, identity } = JSON.parse(message) as SubscriptionChanged;
       this.forget(sub, identity);
     });
     // A logout deletes the subscription and a later setup starts from subscribeAll: no instance may keep the old one.
-    await this.bus.subscribe(SESSION_CLOSED_TOPIC, (message) => {
+    await this.cluster.subscribe(SESSION_CLOSED_TOPIC, (message) => {
       const { sub, identity } = JSON.parse(message) as SessionClosed;
       this.forget(sub, identity);
     });

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { Caller } from '../auth/caller';
 import { ClientMode } from '../auth/modes';
-import { ClusterBus } from '../cluster/cluster-events';
+import { ClusterEvents } from '../cluster/cluster-events';
 import { VoraError } from '../common/vora-error';
 import { GatewayConfig } from '../config/gateway-config';
 import { IdentityService } from '../identity/identity.service';
@@ -26,7 +26,7 @@ export class SubscriptionService {
     private readonly store: SubscriptionStore,
     private readonly sessions: SessionStore,
     private readonly identities: IdentityService,
-    private readonly bus: ClusterBus,
+    private readonly cluster: ClusterEvents,
   ) {}
 
   async change(caller: Caller, identity: string, input: EventsIn): Promise<EffectiveSubscription> {
@@ -37,7 +37,7 @@ export class SubscriptionService {
     const subscription = this.validate(caller.mode!, input);
     await this.store.put(caller.sub, identity, subscription, this.config.session.idleTtlS);
     const message: SubscriptionChanged = { sub: caller.sub, identity };
-    await this.bus.publish(SUBSCRIPTION_CHANGED_TOPIC, JSON.stringify(message));
+    await this.cluster.publish(SUBSCRIPTION_CHANGED_TOPIC, JSON.stringify(message));
     return this.effective(caller.mode!, subscription);
   }
 

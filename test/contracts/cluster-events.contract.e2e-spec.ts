@@ -1,19 +1,19 @@
 import { randomUUID } from 'node:crypto';
-import { ClusterBus } from '../../src/cluster/cluster-events';
-import { MemoryClusterBus } from '../../src/cluster/memory-cluster-events';
-import { RedisClusterBus } from '../../src/cluster/redis-cluster-events';
+import { ClusterEvents } from '../../src/cluster/cluster-events';
+import { MemoryClusterEvents } from '../../src/cluster/memory-cluster-events';
+import { RedisClusterEvents } from '../../src/cluster/redis-cluster-events';
 import { eventually } from '../support/eventually';
 import { contractAdapters, oneProcess, TwoInstances, twoInstances } from '../support/contract-adapters';
 
 /** Two gateway instances' view of the bus: in memory both are the one process bus. */
-type Harness = TwoInstances<ClusterBus>;
+type Harness = TwoInstances<ClusterEvents>;
 
 const adapters = contractAdapters(
-  (): Harness => oneProcess(new MemoryClusterBus()),
-  (url): Promise<Harness> => twoInstances(url, (connection) => new RedisClusterBus(connection)),
+  (): Harness => oneProcess(new MemoryClusterEvents()),
+  (url): Promise<Harness> => twoInstances(url, (connection) => new RedisClusterEvents(connection)),
 );
 
-describe.each(adapters)('ClusterBus contract: %s', (_name, make) => {
+describe.each(adapters)('ClusterEvents contract: %s', (_name, make) => {
   let harness: Harness;
   let topic: string;
 

@@ -1,18 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { FRAME_HEAD, frameTail } from '../../src/events/envelope';
 import { Delivery } from '../../src/events/event-buffer.store';
-import { EventBus } from '../../src/events/delivery-bus';
-import { MemoryEventBus } from '../../src/events/memory-delivery-bus';
-import { RedisEventBus } from '../../src/events/redis-delivery-bus';
+import { DeliveryBus } from '../../src/events/delivery-bus';
+import { MemoryDeliveryBus } from '../../src/events/memory-delivery-bus';
+import { RedisDeliveryBus } from '../../src/events/redis-delivery-bus';
 import { eventually } from '../support/eventually';
 import { contractAdapters, oneProcess, TwoInstances, twoInstances } from '../support/contract-adapters';
 
 /** Two gateway instances' view of the bus: in memory both are the one process bus. */
-type Harness = TwoInstances<EventBus>;
+type Harness = TwoInstances<DeliveryBus>;
 
 const adapters = contractAdapters(
-  (): Harness => oneProcess(new MemoryEventBus()),
-  (url): Promise<Harness> => twoInstances(url, (connection) => new RedisEventBus(connection)),
+  (): Harness => oneProcess(new MemoryDeliveryBus()),
+  (url): Promise<Harness> => twoInstances(url, (connection) => new RedisDeliveryBus(connection)),
 );
 
 const delivery = (sessionId: string, id: number): Delivery => {
@@ -24,7 +24,7 @@ const delivery = (sessionId: string, id: number): Delivery => {
   return { sessionId, id, frame: FRAME_HEAD + id + tail };
 };
 
-describe.each(adapters)('EventBus contract: %s', (_name, make) => {
+describe.each(adapters)('DeliveryBus contract: %s', (_name, make) => {
   let harness: Harness;
   let received: { a: Delivery[][]; a2: Delivery[][]; b: Delivery[][] };
   const PROBE = `probe-${randomUUID()}`;

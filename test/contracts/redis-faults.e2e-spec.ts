@@ -1,14 +1,14 @@
 import { Metrics } from '../../src/infra/metrics/metrics';
 import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
-import { RedisClusterBus } from '../../src/cluster/redis-cluster-events';
+import { RedisClusterEvents } from '../../src/cluster/redis-cluster-events';
 import { StoreUnavailableError } from '../../src/common/store-unavailable';
-import { RedisEventBuffer } from '../../src/events/redis-event-buffer.store';
-import { RedisEventBus } from '../../src/events/redis-delivery-bus';
+import { RedisEventBufferStore } from '../../src/events/redis-event-buffer.store';
+import { RedisDeliveryBus } from '../../src/events/redis-delivery-bus';
 import { frameTail } from '../../src/events/envelope';
 import { RedisPendingCallStore } from '../../src/holdup/redis-pending-calls.store';
 import { RATE_WINDOW_MS } from '../../src/limits/rate-limit.store';
-import { RedisRateLimiter } from '../../src/limits/redis-rate-limit.store';
+import { RedisRateLimitStore } from '../../src/limits/redis-rate-limit.store';
 import { RedisSessionStore } from '../../src/session/redis-session.store';
 import { RedisSubscriptionStore } from '../../src/subscriptions/redis-subscription.store';
 import { Session } from '../../src/session/session';
@@ -65,12 +65,12 @@ describe('Redis adapters when Redis goes away and comes back', () => {
     if (skipReason) return;
     const sessions = new RedisSessionStore(publisher);
     const subscriptions = new RedisSubscriptionStore(publisher);
-    const buffer = new RedisEventBuffer(publisher, redisConfig(redis.url));
-    const bus = new RedisClusterBus(publisher);
-    const events = new RedisEventBus(publisher);
+    const buffer = new RedisEventBufferStore(publisher, redisConfig(redis.url));
+    const bus = new RedisClusterEvents(publisher);
+    const events = new RedisDeliveryBus(publisher);
     const topic = `vora:test:${randomUUID()}`;
     const heard: string[] = [];
-    await new RedisClusterBus(listener).subscribe(topic, (m) => heard.push(m));
+    await new RedisClusterEvents(listener).subscribe(topic, (m) => heard.push(m));
     await bus.publish(topic, 'before');
     await eventually(() => expect(heard).toEqual(['before']));
     await sessions.open(newSession(), LIMITS);
@@ -101,7 +101,7 @@ describe('Redis adapters when Redis goes away and comes back', () => {
 
     // A subscription made while Redis is away neither hangs nor is lost.
     const lateHeard: string[] = [];
-    await settledWithin(new RedisClusterBus(listener).subscribe(`${topic}:late`, (m) => lateHeard.push(m)));
+    await settledWithin(new RedisClusterEvents(listener).subscribe(`${topic}:late`, (m) => lateHeard.push(m)));
 
     await redis.start();
 
@@ -131,11 +131,11 @@ describe('Redis adapters when Redis goes away and comes back', () => {
       const sessions = new RedisSessionStore(connection);
       await expect(settledWithin(sessions.ping())).rejects.toBeInstanceOf(StoreUnavailableError);
       const heard: string[] = [];
-      await settledWithin(new RedisClusterBus(connection).subscribe('vora:test:boot', (m) => heard.push(m)));
+      await settledWithin(new RedisClusterEvents(connection).subscribe('vora:test:boot', (m) => heard.push(m)));
 
       await redis.start();
       await eventually(() => sessions.ping(), { timeoutMs: 20_000 });
-      const bus = new RedisClusterBus(publisher);
+      const bus = new RedisClusterEvents(publisher);
       await eventually(
         async () => {
           await bus.publish('vora:test:boot', 'hello');
@@ -211,7 +211,7 @@ describe('Redis adapters reading values they did not write', () => {
     });
 
     it('is rate limited, not let through as if Redis were down', async () => {
-      const limiter = new RedisRateLimiter(connection);
+      const limiter = new RedisRateLimitStore(connection);
       for (let i = 0; i < 3; i++) expect(await limiter.take(lone, 'api', 1, 3)).toEqual({ allowed: true, retryAfterMs: 0 });
       const refused = await limiter.take(lone, 'api', 1, 3);
       expect(refused.allowed).toBe(false);
@@ -339,7 +339,7 @@ describe('Redis adapters reading values they did not write', () => {
       frameTail({ event: 'PresenceChanged', timestamp: '2026-11-28T10:00:00.000Z', dataJson: JSON.stringify({ n }) }, '+905321110001');
 
     it('rebuilds a malformed seq from the frames kept, and the ids go on from there', async () => {
-      const buffer = new RedisEventBuffer(connection, redisConfig(redis.url));
+      const buffer = new RedisEventBufferStore(connection, redisConfig(redis.url));
       const sessionId = randomUUID();
       await buffer.append([1, 2, 3].map((n) => ({ sessionId, tail: tail(n) })));
       const before = await badValues('buffer-meta');
@@ -356,7 +356,7 @@ describe('Redis adapters reading values they did not write', () => {
     });
 
     it('reads a malformed written marker as 0 and the next mark repairs it; a malformed src skips nothing', async () => {
-      const buffer = new RedisEventBuffer(connection, redisConfig(redis.url));
+      const buffer = new RedisEventBufferStore(connection, redisConfig(redis.url));
       const sessionId = randomUUID();
       await buffer.append([{ sessionId, tail: tail(1), sourceId: '5-0' }]);
       const before = await badValues('buffer-meta');
@@ -371,7 +371,7 @@ describe('Redis adapters reading values they did not write', () => {
     });
 
     it('moves a malformed seq on when a store that lost the buffer continues from a socket\'s last id', async () => {
-      const buffer = new RedisEventBuffer(connection, redisConfig(redis.url));
+      const buffer = new RedisEventBufferStore(connection, redisConfig(redis.url));
       const sessionId = randomUUID();
       await buffer.append([{ sessionId, tail: tail(1) }]);
       await raw.hset(`vora:{s:${sessionId}}:meta`, 'seq', 'x');
@@ -387,7 +387,7 @@ describe('Redis adapters reading values they did not write', () => {
       ['a number tonumber would read', (key: string) => raw.set(key, '1e3')],
       ['another type', (key: string) => raw.hset(key, 'used', '1')],
     ])('is reset when it is %s, the request counted and the limit enforced from there', async (_what, corrupt) => {
-      const limiter = new RedisRateLimiter(connection);
+      const limiter = new RedisRateLimitStore(connection);
       const caller = `user-${randomUUID()}`;
       const key = `vora:rl:{${caller}}:api`;
       // No TTL: left as it is, a broken counter would stay for good.
