@@ -13,7 +13,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLIENT_MODES } from '../src/auth/modes';
 import { JsonSchema } from '../src/common/json-schema';
-import { EventCatalogue } from '../src/events/catalogue';
+import { EventCatalogue } from '../src/catalogue/catalogue';
 import { CLOSE_RULE_LIST } from '../src/gateway/close-codes';
 import { CLIENT_MESSAGES, SERVER_MESSAGES } from '../src/gateway/message-schemas';
 import { CONNECTION_TYPES } from '../src/session/session';

@@ -1,6 +1,6 @@
 import Redis from 'ioredis';
 import { StoreUnavailableError } from '../src/common/store-unavailable';
-import { EventCatalogue } from '../src/events/catalogue';
+import { EventCatalogue } from '../src/catalogue/catalogue';
 import { EventRouter } from '../src/events/event-router';
 import { PublishedEvent } from '../src/events/ingress';
 import { INGRESS_GROUP, INGRESS_STREAM, IngressStreamConsumer } from '../src/events/ingress-stream';

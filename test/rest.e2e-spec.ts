@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { EventCatalogue } from '../src/events/catalogue';
+import { EventCatalogue } from '../src/catalogue/catalogue';
 import { SubscriptionService } from '../src/subscriptions/subscription.service';
 import { DrainState } from '../src/health/drain-state';
 import { SessionService } from '../src/session/session.service';

@@ -1,5 +1,5 @@
 import { JsonSchema } from '../common/json-schema';
-import { EventCatalogue } from '../events/catalogue';
+import { EventCatalogue } from '../catalogue/catalogue';
 import { CLOSE_RULE_LIST, CloseRule } from '../gateway/close-codes';
 import { CLIENT_MESSAGES, EVENT_ENVELOPE, SERVER_MESSAGES } from '../gateway/message-schemas';
 

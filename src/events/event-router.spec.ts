@@ -8,7 +8,7 @@ import { MemorySessionStore } from '../session/memory-session.store';
 import { MemorySubscriptionStore } from '../subscriptions/memory-subscription.store';
 import { CONNECTION_TYPES, Session } from '../session/session';
 import { SessionEvents } from '../session/session-events';
-import { EventCatalogue } from './catalogue';
+import { EventCatalogue } from '../catalogue/catalogue';
 import * as envelope from './envelope';
 import { Delivery } from './event-buffer.store';
 import { EventRouter } from './event-router';

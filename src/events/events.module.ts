@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
 import { GatewayConfig } from '../config/gateway-config';
 import { SessionModule } from '../session/session.module';
-import { EventCatalogue } from './catalogue';
+import { EventCatalogue } from '../catalogue/catalogue';
 import { EventRouter } from './event-router';
 import { IngressController } from './ingress.controller';
 import { IngressStreamConsumer } from './ingress-stream';

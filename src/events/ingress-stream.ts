@@ -6,7 +6,7 @@ import { parse as parseJson } from 'secure-json-parse';
 import { StoreUnavailableError } from '../common/store-unavailable';
 import { Metrics } from '../infra/metrics/metrics';
 import { RedisConnection, viaRedis } from '../infra/redis/redis-connection';
-import { EventCatalogue } from './catalogue';
+import { EventCatalogue } from '../catalogue/catalogue';
 import { EventRouter } from './event-router';
 import { parsePublished, PublishedEvent } from './ingress';
 

@@ -1,6 +1,6 @@
 import { VoraError } from '../common/vora-error';
 import { E164 } from '../identity/directory';
-import { EventCatalogue } from './catalogue';
+import { EventCatalogue } from '../catalogue/catalogue';
 
 export const MAX_BATCH = 500;
 export const MAX_DATA_BYTES = 16 * 1024;

@@ -7,7 +7,7 @@ import { GatewayConfig } from '../config/gateway-config';
 import { IdentityService } from '../identity/identity.service';
 import { SessionStore } from '../session/session.store';
 import { StoredSubscription, SUBSCRIBE_ALL, SubscriptionStore } from './subscription.store';
-import { EventCatalogue } from '../events/catalogue';
+import { EventCatalogue } from '../catalogue/catalogue';
 import { EffectiveSubscription, EventsIn } from './subscription.dto';
 
 /** Cluster bus topic: a (sub, identity) subscription changed; open sockets reload it. */
