@@ -1,15 +1,15 @@
 import { EventEmitter } from 'node:events';
-import { ClusterEvents } from './cluster-events';
+import { ClusterEventMap, ClusterEventName, ClusterEvents, ClusterListener } from './cluster-events';
 
-/** The bus of a single instance: a synchronous local emitter. */
+/** The events of a single instance: a synchronous local emitter. */
 export class MemoryClusterEvents extends ClusterEvents {
   private readonly emitter = new EventEmitter().setMaxListeners(0);
 
-  async publish(topic: string, message: string): Promise<void> {
-    this.emitter.emit(topic, message);
+  async publish<Name extends ClusterEventName>(name: Name, event: ClusterEventMap[Name]): Promise<void> {
+    this.emitter.emit(name, event);
   }
 
-  async subscribe(topic: string, handler: (message: string) => void): Promise<void> {
-    this.emitter.on(topic, handler);
+  async listen<Name extends ClusterEventName>(name: Name, listener: ClusterListener<Name>): Promise<void> {
+    this.emitter.on(name, listener);
   }
 }

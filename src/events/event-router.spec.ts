@@ -16,7 +16,7 @@ import { parsePublished } from './ingress';
 import { MemoryEventBufferStore } from './memory-event-buffer.store';
 import { MemoryDeliveryBus } from './memory-delivery-bus';
 import { SubscriptionCache } from '../subscriptions/subscription-cache';
-import { SUBSCRIPTION_CHANGED_TOPIC, SubscriptionService } from '../subscriptions/subscription.service';
+import { SubscriptionService } from '../subscriptions/subscription.service';
 
 const ALICE = '+905321110001';
 const ALICE_FIXED = '+902121110001';
@@ -92,7 +92,7 @@ describe('EventRouter', () => {
     buffer = new MemoryEventBufferStore(config);
     deliveryBus = new MemoryDeliveryBus();
     sessionEvents = new SessionEvents();
-    const service = new SubscriptionService(config, catalogue, subscriptionStore, sessions, undefined as unknown as IdentityService, cluster);
+    const service = new SubscriptionService(config, catalogue, subscriptionStore, sessions, undefined as unknown as IdentityService, cluster, sessionEvents);
     const cache = new SubscriptionCache(service, cluster);
     await cache.onModuleInit();
     router = new EventRouter(sessions, directory, cache, buffer, deliveryBus, sessionEvents, new Metrics(), config);
@@ -197,7 +197,7 @@ describe('EventRouter', () => {
       const alice = await open('alice', ALICE);
       await route(call(ALICE));
       await subscriptionStore.put('alice', ALICE, { subscribeAll: false, events: ['CallCleared'] }, 60);
-      await cluster.publish(SUBSCRIPTION_CHANGED_TOPIC, JSON.stringify({ sub: 'alice', identity: ALICE }));
+      await cluster.publish('SubscriptionChanged', { sub: 'alice', identity: ALICE });
       await route([call(ALICE), call(ALICE, 'CallCleared')]);
       expect(summary()).toEqual([
         [alice.id, 1, 'CallDelivered', ALICE, undefined],
@@ -346,7 +346,7 @@ describe('EventRouter', () => {
     const session = await open('alice', ALICE);
     await route(call(ALICE));
     await sessions.remove(session.id);
-    await sessionEvents.ended(session);
+    await sessionEvents.emit('ended', session);
     expect(await buffer.readAfter(session.id, 0)).toEqual({ events: [], oldestId: 0, newestId: 0 });
   });
 });

@@ -97,10 +97,8 @@ export class EventRouter implements OnModuleInit {
   private readonly bufferSize: number;
 
   onModuleInit(): void {
-    this.sessionEvents.onEnded(async (session) => {
-      this.subscriptionCache.forget(session.sub, session.identity);
-      await this.buffer.drop(session.id);
-    });
+    // The subscription cache forgets the session's entry on its own (SessionEnded reaches every instance).
+    this.sessionEvents.on('ended', (session) => this.buffer.drop(session.id));
   }
 
   tap(eventName: string, listener: RouteTap): void {

@@ -38,6 +38,16 @@ interface RoutableEntry {
 }
 
 /**
+ * The ingress stream of SPEC section 6, the telephony core's alternative to
+ * POST /events: only Redis has one. The port has no methods; its adapter runs
+ * on its own from bootstrap to shutdown.
+ */
+export abstract class IngressStream {}
+
+/** Without Redis there is no stream to read: the platform POSTs /events. */
+export class NoIngressStream extends IngressStream {}
+
+/**
  * Consumes `vora:ingress` (SPEC section 6) as one consumer group. Only the
  * holder of a short lease reads, so that entries are routed in stream order
  * (two instances reading side by side could route neighbouring events of one
@@ -55,7 +65,7 @@ interface RoutableEntry {
  * that is retried for as long as it lasts, and counts no attempt.
  */
 @Injectable()
-export class IngressStreamConsumer implements OnApplicationBootstrap, BeforeApplicationShutdown {
+export class IngressStreamConsumer extends IngressStream implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly log = new Logger('IngressStream');
   private readonly consumer = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   private reader?: Redis;
@@ -74,7 +84,9 @@ export class IngressStreamConsumer implements OnApplicationBootstrap, BeforeAppl
     private readonly catalogue: EventCatalogue,
     private readonly router: EventRouter,
     private readonly metrics: Metrics,
-  ) {}
+  ) {
+    super();
+  }
 
   onApplicationBootstrap(): void {
     // Blocking reads need a connection of their own, without the command timeout.

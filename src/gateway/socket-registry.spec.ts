@@ -56,7 +56,7 @@ async function registryWith(count: number): Promise<{ registry: SocketRegistry; 
   const registry = new SocketRegistry(
     { ws: { heartbeatIntervalMs: INTERVAL_MS }, session: { recheckIntervalS: 300 } } as GatewayConfig,
     { onDeliveries: () => undefined } as unknown as DeliveryBus,
-    { subscribe: async () => undefined, publish: async () => undefined } as unknown as ClusterEvents,
+    { listen: async () => undefined, publish: async () => undefined } as unknown as ClusterEvents,
     sessions,
     { touch: async () => undefined, markWritten: async () => undefined } as unknown as EventBufferStore,
     { connected: async () => undefined } as unknown as PresenceStore,
@@ -144,7 +144,7 @@ describe('SocketRegistry and the event buffer of a closed socket', () => {
     registry = new SocketRegistry(
       config as GatewayConfig,
       { onDeliveries: () => undefined } as unknown as DeliveryBus,
-      { subscribe: async () => undefined, publish: async () => undefined } as unknown as ClusterEvents,
+      { listen: async () => undefined, publish: async () => undefined } as unknown as ClusterEvents,
       sessions as unknown as SessionService,
       buffer,
       { connected: async () => undefined, disconnected: async () => undefined } as unknown as PresenceStore,
@@ -192,7 +192,7 @@ describe('SocketRegistry and the right to a session', () => {
     registry = new SocketRegistry(
       config as GatewayConfig,
       { onDeliveries: () => undefined } as unknown as DeliveryBus,
-      { subscribe: async () => undefined, publish: async () => undefined } as unknown as ClusterEvents,
+      { listen: async () => undefined, publish: async () => undefined } as unknown as ClusterEvents,
       sessions as unknown as SessionService,
       { touch: async () => undefined, markWritten: async () => undefined } as unknown as EventBufferStore,
       { connected: async () => undefined } as unknown as PresenceStore,

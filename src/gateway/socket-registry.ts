@@ -3,12 +3,10 @@ import { ClusterEvents } from '../cluster/cluster-events';
 import { GatewayConfig } from '../config/gateway-config';
 import { Delivery, EventBufferStore } from '../events/event-buffer.store';
 import { DeliveryBus } from '../events/delivery-bus';
-import { SUBSCRIPTION_CHANGED_TOPIC, SubscriptionChanged, SubscriptionService } from '../subscriptions/subscription.service';
+import { SubscriptionService } from '../subscriptions/subscription.service';
 import { Metrics } from '../infra/metrics/metrics';
 import { PresenceStore } from '../session/presence.store';
-import { SUBSCRIBE_ALL } from '../subscriptions/subscription.store';
 import { lifetimeEnd } from '../session/session';
-import { SESSION_CLOSED_TOPIC, SessionClosed } from '../session/session-events';
 import { SessionService } from '../session/session.service';
 import { ClientConnection, shared } from './client-connection';
 import { CloseCode } from './protocol';
@@ -20,14 +18,6 @@ const BEAT_SHARE = 500;
 
 /** How long a socket whose session vanished waits for the bus to say why, before 4001. */
 const EXPIRY_GRACE_MS = 1_000;
-
-/** Cluster bus topic: a session's socket opened somewhere; any older socket of it closes with 4002. */
-export const SOCKET_CLAIMED_TOPIC = 'vora:socket-claimed';
-
-interface SocketClaimed {
-  readonly sessionId: string;
-  readonly connectionId: string;
-}
 
 /**
  * The sockets this instance holds, one per session. It receives deliveries
@@ -74,8 +64,7 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
 
   async onModuleInit(): Promise<void> {
     this.events.onDeliveries((deliveries) => this.dispatch(deliveries));
-    await this.cluster.subscribe(SESSION_CLOSED_TOPIC, (message) => {
-      const { sessionId, code, reason } = JSON.parse(message) as SessionClosed;
+    await this.cluster.listen('SessionEnded', ({ sessionId, code, reason }) => {
       const connection = this.connections.get(sessionId);
       if (!connection) return;
       connection.sessionEnded = true;
@@ -83,8 +72,7 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
       // In case a restore after a store outage raced the end: the session must stay gone.
       void this.sessions.forget(sessionId).catch(() => undefined);
     });
-    await this.cluster.subscribe(SUBSCRIPTION_CHANGED_TOPIC, (message) => {
-      const { sub, identity } = JSON.parse(message) as SubscriptionChanged;
+    await this.cluster.listen('SubscriptionChanged', ({ sub, identity }) => {
       for (const connection of this.connections.values()) {
         const { session } = connection;
         if (session.sub !== sub || session.identity !== identity) continue;
@@ -94,8 +82,7 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
           .catch(() => undefined);
       }
     });
-    await this.cluster.subscribe(SOCKET_CLAIMED_TOPIC, (message) => {
-      const { sessionId, connectionId } = JSON.parse(message) as SocketClaimed;
+    await this.cluster.listen('SocketClaimed', ({ sessionId, connectionId }) => {
       const current = this.connections.get(sessionId);
       if (current && current.id !== connectionId) current.close(CloseCode.Replaced, 'replaced by a newer socket');
     });
@@ -131,8 +118,7 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
     connection.onClose(this.detached);
     this.watchLifetime(connection);
     await this.presence.connected(sessionId, connection.id, this.presenceTtlMs);
-    const claim: SocketClaimed = { sessionId, connectionId: connection.id };
-    await this.cluster.publish(SOCKET_CLAIMED_TOPIC, JSON.stringify(claim));
+    await this.cluster.publish('SocketClaimed', { sessionId, connectionId: connection.id });
   }
 
   /** Closes every socket (shutdown: 1001, reconnect and resume elsewhere). */
@@ -283,8 +269,8 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
 
   private async restore(connection: ClientConnection): Promise<void> {
     const { session, subscription } = connection;
-    const stored = subscription!.subscribeAll ? SUBSCRIBE_ALL : { subscribeAll: false, events: subscription!.events };
-    if (!(await this.sessions.restore(session, stored))) return;
+    if (!subscription || !(await this.sessions.restore(session))) return;
+    await this.subscriptions.restore(session, subscription);
     await this.buffer.continueFrom(session.id, connection.lastWrittenId);
     await this.presence.connected(session.id, connection.id, this.presenceTtlMs);
     this.log.warn(`session ${session.id} was lost by the store while its socket was open; restored`);
@@ -296,7 +282,7 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
   }
 }
 
-/** For a SessionClosed without a reason (sent by an instance of an older version). */
+/** For a SessionEnded without a reason (sent by an instance of an older version). */
 function closeReason(code: number): string {
   if (code === CloseCode.LoggedOut) return 'logged out';
   if (code === CloseCode.Replaced) return 'replaced by a new setup';

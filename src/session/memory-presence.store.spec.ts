@@ -1,8 +1,9 @@
 import { Test } from '@nestjs/testing';
 import { ConfigModule } from '../config/config.module';
 import { loadConfig } from '../config/load-config';
+import { RedisModule } from '../infra/redis/redis.module';
 import { MetricsModule } from '../metrics/metrics.module';
-import { StorageModule } from '../storage/storage.module';
+import { SessionModule } from './session.module';
 import { MemoryPresenceStore } from './memory-presence.store';
 import { MemorySessionStore } from './memory-session.store';
 import { PresenceStore } from './presence.store';
@@ -63,13 +64,13 @@ describe('MemoryPresenceStore', () => {
   });
 });
 
-describe('MemoryPresenceStore in the storage module (STORE=memory)', () => {
+describe('MemoryPresenceStore in the session module (STORE=memory)', () => {
   it('keeps presence in the records of the store the SessionStore port serves', async () => {
     const config = loadConfig({ STORE: 'memory' });
-    const moduleRef = await Test.createTestingModule({ imports: [ConfigModule.forRoot(config), MetricsModule, StorageModule.forRoot(config)] }).compile();
+    const moduleRef = await Test.createTestingModule({ imports: [ConfigModule.forRoot(config), MetricsModule, RedisModule.forRoot(config), SessionModule] }).compile();
     try {
       const sessions = moduleRef.get(SessionStore);
-      expect(sessions).toBe(moduleRef.get(MemorySessionStore));
+      expect(sessions).toBeInstanceOf(MemorySessionStore);
       await sessions.open(session, { ttlS: 60, maxPerUser: 3 });
       const presence = moduleRef.get(PresenceStore);
       await presence.connected(session.id, 'c1', 1_000);

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { MemorySessionStore } from './memory-session.store';
 import { PresenceStore } from './presence.store';
+import { SessionStore } from './session.store';
 
 /**
  * PresenceStore of a single instance, kept in the sessions' own records (a socket
@@ -8,9 +9,13 @@ import { PresenceStore } from './presence.store';
  */
 @Injectable()
 export class MemoryPresenceStore extends PresenceStore {
-  /** The memory store itself, not the SessionStore port: presence lives in its records. */
-  constructor(private readonly sessions: MemorySessionStore) {
+  private readonly sessions: MemorySessionStore;
+
+  /** The port must be served by the memory store: presence lives in its records. */
+  constructor(sessions: SessionStore) {
     super();
+    if (!(sessions instanceof MemorySessionStore)) throw new Error('MemoryPresenceStore needs the MemorySessionStore');
+    this.sessions = sessions;
   }
 
   async connected(sessionId: string, connectionId: string, ttlMs: number): Promise<void> {

@@ -2,8 +2,7 @@ import { Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { ClientMode } from '../auth/modes';
 import { ClusterEvents } from '../cluster/cluster-events';
 import { Interned } from '../common/interned';
-import { SESSION_CLOSED_TOPIC, SessionClosed } from '../session/session-events';
-import { SUBSCRIPTION_CHANGED_TOPIC, SubscriptionChanged, SubscriptionService } from './subscription.service';
+import { SubscriptionService } from './subscription.service';
 
 /**
  * An entry expires at a random age between these: the bus keeps the cache
@@ -56,15 +55,9 @@ export class SubscriptionCache implements OnModuleInit, OnModuleDestroy {
   }
 
   async onModuleInit(): Promise<void> {
-    await this.cluster.subscribe(SUBSCRIPTION_CHANGED_TOPIC, (message) => {
-      const { sub, identity } = JSON.parse(message) as SubscriptionChanged;
-      this.forget(sub, identity);
-    });
+    await this.cluster.listen('SubscriptionChanged', ({ sub, identity }) => this.forget(sub, identity));
     // A logout deletes the subscription and a later setup starts from subscribeAll: no instance may keep the old one.
-    await this.cluster.subscribe(SESSION_CLOSED_TOPIC, (message) => {
-      const { sub, identity } = JSON.parse(message) as SessionClosed;
-      this.forget(sub, identity);
-    });
+    await this.cluster.listen('SessionEnded', ({ sub, identity }) => this.forget(sub, identity));
   }
 
   onModuleDestroy(): void {

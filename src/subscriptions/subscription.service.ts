@@ -1,7 +1,9 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, OnModuleInit } from '@nestjs/common';
 import { Caller } from '../auth/caller';
 import { ClientMode } from '../auth/modes';
 import { ClusterEvents } from '../cluster/cluster-events';
+import { Session } from '../session/session';
+import { SessionEvents } from '../session/session-events';
 import { VoraError } from '../common/vora-error';
 import { GatewayConfig } from '../config/gateway-config';
 import { IdentityService } from '../identity/identity.service';
@@ -10,16 +12,8 @@ import { StoredSubscription, SUBSCRIBE_ALL, SubscriptionStore } from './subscrip
 import { EventCatalogue } from '../catalogue/catalogue';
 import { EffectiveSubscription, EventsIn } from './subscription.dto';
 
-/** Cluster bus topic: a (sub, identity) subscription changed; open sockets reload it. */
-export const SUBSCRIPTION_CHANGED_TOPIC = 'vora:subscription-changed';
-
-export interface SubscriptionChanged {
-  readonly sub: string;
-  readonly identity: string;
-}
-
 @Injectable()
-export class SubscriptionService {
+export class SubscriptionService implements OnModuleInit {
   constructor(
     private readonly config: GatewayConfig,
     private readonly catalogue: EventCatalogue,
@@ -27,7 +21,16 @@ export class SubscriptionService {
     private readonly sessions: SessionStore,
     private readonly identities: IdentityService,
     private readonly cluster: ClusterEvents,
+    private readonly sessionEvents: SessionEvents,
   ) {}
+
+  /** A (sub, identity) keeps one subscription for all its sessions: it follows their lives. */
+  onModuleInit(): void {
+    const ttlS = this.config.session.idleTtlS;
+    this.sessionEvents.on('opened', ({ sub, identity }) => this.store.putIfAbsent(sub, identity, SUBSCRIBE_ALL, ttlS));
+    this.sessionEvents.on('kept', ({ sub, identity }) => this.store.touch(sub, identity, ttlS));
+    this.sessionEvents.on('subscriptionReleased', ({ sub, identity }) => this.store.delete(sub, identity));
+  }
 
   async change(caller: Caller, identity: string, input: EventsIn): Promise<EffectiveSubscription> {
     await this.identities.assertOwns(caller, identity);
@@ -36,14 +39,19 @@ export class SubscriptionService {
 
     const subscription = this.validate(caller.mode!, input);
     await this.store.put(caller.sub, identity, subscription, this.config.session.idleTtlS);
-    const message: SubscriptionChanged = { sub: caller.sub, identity };
-    await this.cluster.publish(SUBSCRIPTION_CHANGED_TOPIC, JSON.stringify(message));
+    await this.cluster.publish('SubscriptionChanged', { sub: caller.sub, identity });
     return this.effective(caller.mode!, subscription);
   }
 
   /** The subscription a session of this mode receives under. */
   async current(sub: string, identity: string, mode: ClientMode): Promise<EffectiveSubscription> {
     return this.effective(mode, (await this.store.get(sub, identity)) ?? SUBSCRIBE_ALL);
+  }
+
+  /** Puts back the subscription a socket last saw, for a session the store lost (see SessionService.restore). */
+  async restore(session: Session, seen: EffectiveSubscription): Promise<void> {
+    const stored: StoredSubscription = seen.subscribeAll ? SUBSCRIBE_ALL : { subscribeAll: false, events: seen.events };
+    await this.store.putIfAbsent(session.sub, session.identity, stored, this.config.session.idleTtlS);
   }
 
   effective(mode: ClientMode, subscription: StoredSubscription): EffectiveSubscription {

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { ClusterEvents } from '../../src/cluster/cluster-events';
+import { ClusterEvents, SessionEnded, SocketClaimed, SubscriptionChanged } from '../../src/cluster/cluster-events';
 import { MemoryClusterEvents } from '../../src/cluster/memory-cluster-events';
 import { RedisClusterEvents } from '../../src/cluster/redis-cluster-events';
 import { eventually } from '../support/eventually';
 import { contractAdapters, oneProcess, TwoInstances, twoInstances } from '../support/contract-adapters';
 
-/** Two gateway instances' view of the bus: in memory both are the one process bus. */
+/** Two gateway instances' view of the cluster events: in memory both are the one process's. */
 type Harness = TwoInstances<ClusterEvents>;
 
 const adapters = contractAdapters(
@@ -15,63 +15,64 @@ const adapters = contractAdapters(
 
 describe.each(adapters)('ClusterEvents contract: %s', (_name, make) => {
   let harness: Harness;
-  let topic: string;
+  /** This test's own sub, so that nothing another test published can be heard. */
+  let sub: string;
 
   beforeEach(async () => {
     harness = await make();
-    topic = `vora:test:${randomUUID()}`;
+    sub = `user-${randomUUID()}`;
   });
   afterEach(async () => {
     await harness.close();
   });
 
-  it('delivers a message published after subscribe() resolved to every subscriber, on every instance', async () => {
-    const onA: string[] = [];
-    const onB: string[] = [];
-    const alsoOnB: string[] = [];
-    await harness.a.subscribe(topic, (m) => onA.push(m));
-    await harness.b.subscribe(topic, (m) => onB.push(m));
-    await harness.b.subscribe(topic, (m) => alsoOnB.push(m));
-    await harness.a.publish(topic, '{"sessionId":"s1","code":4000}');
+  it('delivers an event published after listen() resolved to every listener, on every instance', async () => {
+    const ended: SessionEnded = { sessionId: 's1', code: 4000, reason: 'logged out', sub, identity: '+905321110001' };
+    const onA: SessionEnded[] = [];
+    const onB: SessionEnded[] = [];
+    const alsoOnB: SessionEnded[] = [];
+    await harness.a.listen('SessionEnded', (e) => onA.push(e));
+    await harness.b.listen('SessionEnded', (e) => onB.push(e));
+    await harness.b.listen('SessionEnded', (e) => alsoOnB.push(e));
+    await harness.a.publish('SessionEnded', ended);
     await eventually(() => {
-      for (const received of [onA, onB, alsoOnB]) expect(received).toEqual(['{"sessionId":"s1","code":4000}']);
+      for (const received of [onA, onB, alsoOnB]) expect(received).toEqual([ended]);
     });
   });
 
-  it('keeps the order of one publisher on one topic', async () => {
+  it('keeps the order of one publisher on one event name', async () => {
     const received: string[] = [];
-    await harness.b.subscribe(topic, (m) => received.push(m));
-    const sent = Array.from({ length: 50 }, (_, i) => `message ${i} ☎`);
-    for (const message of sent) await harness.a.publish(topic, message);
+    await harness.b.listen('SubscriptionChanged', (e) => e.sub === sub && received.push(e.identity));
+    const sent = Array.from({ length: 50 }, (_, i) => `identity ${i} ☎`);
+    for (const identity of sent) await harness.a.publish('SubscriptionChanged', { sub, identity });
     await eventually(() => expect(received).toEqual(sent));
   });
 
-  it('does not cross topics', async () => {
-    const other = `${topic}:other`;
-    const onTopic: string[] = [];
-    const onOther: string[] = [];
-    await harness.b.subscribe(topic, (m) => onTopic.push(m));
-    await harness.b.subscribe(other, (m) => onOther.push(m));
-    await harness.a.publish(other, 'for other');
-    await harness.a.publish(topic, 'for topic');
+  it('does not cross event names', async () => {
+    const changed: SubscriptionChanged[] = [];
+    const claimed: SocketClaimed[] = [];
+    await harness.b.listen('SubscriptionChanged', (e) => changed.push(e));
+    await harness.b.listen('SocketClaimed', (e) => claimed.push(e));
+    await harness.a.publish('SocketClaimed', { sessionId: sub, connectionId: 'c1' });
+    await harness.a.publish('SubscriptionChanged', { sub, identity: '+905321110001' });
     await eventually(() => {
-      expect(onTopic).toEqual(['for topic']);
-      expect(onOther).toEqual(['for other']);
+      expect(changed).toEqual([{ sub, identity: '+905321110001' }]);
+      expect(claimed).toEqual([{ sessionId: sub, connectionId: 'c1' }]);
     });
   });
 
-  it('publishes to a topic nobody listens to without failing', async () => {
-    await expect(harness.a.publish(`${topic}:nobody`, 'x')).resolves.toBeUndefined();
+  it('publishes an event nobody listens to without failing', async () => {
+    await expect(harness.a.publish('SocketClaimed', { sessionId: sub, connectionId: 'nobody' })).resolves.toBeUndefined();
   });
 
-  it('keeps delivering to other handlers when one throws', async () => {
+  it('keeps delivering to other listeners when one throws', async () => {
     const received: string[] = [];
-    await harness.b.subscribe(topic, () => {
+    await harness.b.listen('SubscriptionChanged', () => {
       throw new Error('handler bug');
     });
-    await harness.b.subscribe(topic, (m) => received.push(m));
-    if (harness.a === harness.b) return; // in memory a throwing handler reaches the publisher, like EventEmitter
-    await harness.a.publish(topic, 'still here');
+    await harness.b.listen('SubscriptionChanged', (e) => e.sub === sub && received.push(e.identity));
+    if (harness.a === harness.b) return; // in memory a throwing listener reaches the publisher, like EventEmitter
+    await harness.a.publish('SubscriptionChanged', { sub, identity: 'still here' });
     await eventually(() => expect(received).toEqual(['still here']));
   });
 });

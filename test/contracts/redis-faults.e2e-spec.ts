@@ -68,10 +68,10 @@ describe('Redis adapters when Redis goes away and comes back', () => {
     const buffer = new RedisEventBufferStore(publisher, redisConfig(redis.url));
     const bus = new RedisClusterEvents(publisher);
     const events = new RedisDeliveryBus(publisher);
-    const topic = `vora:test:${randomUUID()}`;
+    const sub = `user-${randomUUID()}`;
     const heard: string[] = [];
-    await new RedisClusterEvents(listener).subscribe(topic, (m) => heard.push(m));
-    await bus.publish(topic, 'before');
+    await new RedisClusterEvents(listener).listen('SubscriptionChanged', (e) => e.sub === sub && heard.push(e.identity));
+    await bus.publish('SubscriptionChanged', { sub, identity: 'before' });
     await eventually(() => expect(heard).toEqual(['before']));
     await sessions.open(newSession(), LIMITS);
 
@@ -91,7 +91,7 @@ describe('Redis adapters when Redis goes away and comes back', () => {
       ['buffer.touch', () => buffer.touch(randomUUID())],
       ['buffer.markWritten', () => buffer.markWritten(randomUUID(), 1)],
       ['subscriptions.touch', () => subscriptions.touch('alice', '+905321110001', 60)],
-      ['clusterBus.publish', () => bus.publish(topic, 'while down')],
+      ['clusterEvents.publish', () => bus.publish('SubscriptionChanged', { sub, identity: 'while down' })],
       ['eventBus.deliver', () => events.deliver([{ sessionId: 's', id: 1, frame: '{}' }])],
     ];
     for (const [name, call] of calls) {
@@ -101,7 +101,7 @@ describe('Redis adapters when Redis goes away and comes back', () => {
 
     // A subscription made while Redis is away neither hangs nor is lost.
     const lateHeard: string[] = [];
-    await settledWithin(new RedisClusterEvents(listener).subscribe(`${topic}:late`, (m) => lateHeard.push(m)));
+    await settledWithin(new RedisClusterEvents(listener).listen('SocketClaimed', (e) => e.sessionId === sub && lateHeard.push(e.connectionId)));
 
     await redis.start();
 
@@ -112,8 +112,8 @@ describe('Redis adapters when Redis goes away and comes back', () => {
     // The listener's connection re-subscribed on its own: publish until it hears again.
     await eventually(
       async () => {
-        await bus.publish(topic, 'after');
-        await bus.publish(`${topic}:late`, 'late');
+        await bus.publish('SubscriptionChanged', { sub, identity: 'after' });
+        await bus.publish('SocketClaimed', { sessionId: sub, connectionId: 'late' });
         expect(heard).toContain('after');
         expect(lateHeard).toContain('late');
       },
@@ -131,14 +131,14 @@ describe('Redis adapters when Redis goes away and comes back', () => {
       const sessions = new RedisSessionStore(connection);
       await expect(settledWithin(sessions.ping())).rejects.toBeInstanceOf(StoreUnavailableError);
       const heard: string[] = [];
-      await settledWithin(new RedisClusterEvents(connection).subscribe('vora:test:boot', (m) => heard.push(m)));
+      await settledWithin(new RedisClusterEvents(connection).listen('SocketClaimed', (e) => heard.push(e.connectionId)));
 
       await redis.start();
       await eventually(() => sessions.ping(), { timeoutMs: 20_000 });
       const bus = new RedisClusterEvents(publisher);
       await eventually(
         async () => {
-          await bus.publish('vora:test:boot', 'hello');
+          await bus.publish('SocketClaimed', { sessionId: 'boot', connectionId: 'hello' });
           expect(heard).toContain('hello');
         },
         { timeoutMs: 20_000, intervalMs: 100 },
