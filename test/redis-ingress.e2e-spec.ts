@@ -3,6 +3,8 @@ import { StoreUnavailableError } from '../src/common/store-unavailable';
 import { EventCatalogue } from '../src/catalogue/catalogue';
 import { EventRouter } from '../src/events/event-router';
 import { PublishedEvent } from '../src/events/ingress';
+import { MemoryInstances } from '../src/cluster/memory-instances';
+import { GatewayConfig } from '../src/config/gateway-config';
 import { INGRESS_GROUP, INGRESS_STREAM, IngressStreamConsumer } from '../src/events/ingress-stream';
 import { Metrics } from '../src/infra/metrics/metrics';
 import { RedisConnection } from '../src/infra/redis/redis-connection';
@@ -139,7 +141,9 @@ describe('vora:ingress with entries that cannot be routed', () => {
     }
 
     const start = (router: FailingRouter) => {
-      consumer = new IngressStreamConsumer(connection, catalogue, router as unknown as EventRouter, metrics);
+      consumer = new IngressStreamConsumer(connection, catalogue, router as unknown as EventRouter, metrics, new MemoryInstances(), {
+        ingressPartitions: 1,
+      } as GatewayConfig);
       consumer.onApplicationBootstrap();
     };
     const add = async (identity: string, seq: number | string) =>

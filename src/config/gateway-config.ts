@@ -9,6 +9,8 @@ export class GatewayConfig {
   readonly port: number;
   readonly store: 'memory' | 'redis';
   readonly redisUrl?: string;
+  /** Streams the core spreads its events over (`vora:ingress`, or `vora:ingress:{p}` when more than one). */
+  readonly ingressPartitions: number;
   readonly directoryFile: string;
   readonly eventsFile: string;
   readonly auth: AuthConfig;

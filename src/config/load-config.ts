@@ -122,6 +122,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     port: int('PORT', 3000, 0, 65535),
     store: store as GatewayConfig['store'],
     redisUrl,
+    // A power of two is not needed: the partition is CRC32 mod P.
+    ingressPartitions: int('INGRESS_PARTITIONS', 1, 1, 256),
     directoryFile: env.DIRECTORY_FILE ?? 'config/directory.json',
     eventsFile: env.EVENTS_FILE ?? 'config/events.json',
     auth: {

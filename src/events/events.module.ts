@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { CatalogueModule } from '../catalogue/catalogue.module';
 import { IdentityModule } from '../identity/identity.module';
 import { byStore } from '../infra/store-adapter';
+import { ClusterModule } from '../cluster/cluster.module';
 import { SessionModule } from '../session/session.module';
 import { SubscriptionsModule } from '../subscriptions/subscriptions.module';
 
@@ -16,7 +17,7 @@ import { RedisDeliveryBus } from './redis-delivery-bus';
 import { RedisEventBufferStore } from './redis-event-buffer.store';
 
 @Module({
-  imports: [CatalogueModule, IdentityModule, SessionModule, SubscriptionsModule],
+  imports: [CatalogueModule, ClusterModule, IdentityModule, SessionModule, SubscriptionsModule],
   controllers: [IngressController],
   providers: [
     EventRouter,

@@ -136,6 +136,12 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly ingressPartitionsHeld = new Gauge({
+    name: 'vora_ingress_partitions_held',
+    help: 'Ingress stream partitions whose lease this instance holds (it reads and routes them)',
+    registers: [this.registry],
+  });
+
   readonly ingressDeadLetters = new Counter({
     name: 'vora_ingress_dead_letters_total',
     help: 'vora:ingress entries moved to vora:ingress:dead, by reason (malformed, or routing that kept failing)',
