@@ -151,7 +151,7 @@ describe('a gateway on Redis holding values it did not write', () => {
     expect((await first.socket.events(3)).map((e) => e.id)).toEqual(['1', '2', '3']);
     await first.socket.close();
     const before = await badValues('buffer-meta');
-    await raw.hset(`vora:{s:${sessionId}}:meta`, 'seq', 'three', 'written', 'x');
+    await raw.hset(`vora:{s:${sessionId}}:meta`, 'written', 'x');
 
     // Without lastEventId: after the written marker, read as 0.
     const { socket, welcome } = await connect({ token });

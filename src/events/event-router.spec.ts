@@ -71,6 +71,8 @@ describe('EventRouter', () => {
       expiresAt: new Date(Date.now() + 86_400_000).toISOString(),
     };
     await sessions.open(session, { ttlS: 60, maxPerUser: 100 });
+    // As the setup does, through SessionEvents.
+    await buffer.open(session.id);
     return session;
   }
 

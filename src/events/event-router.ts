@@ -97,6 +97,7 @@ export class EventRouter implements OnModuleInit {
   private readonly bufferSize: number;
 
   onModuleInit(): void {
+    this.sessionEvents.on('opened', (session) => this.buffer.open(session.id));
     // The subscription cache forgets the session's entry on its own (SessionEnded reaches every instance).
     this.sessionEvents.on('ended', (session) => this.buffer.drop(session.id));
   }
@@ -116,12 +117,12 @@ export class EventRouter implements OnModuleInit {
    * the previous batch's. With Redis a batch then costs about one round trip
    * of the routing order rather than four (issue 7, redis-delivery).
    */
-  route(events: readonly PublishedEvent[]): Promise<void> {
+  route(events: readonly PublishedEvent[], { retried = false }: { retried?: boolean } = {}): Promise<void> {
     const acceptedAt = Date.now();
     const candidates = this.lookUpTargets(events);
     // Awaited in turn, perhaps after it failed: not an unhandled rejection meanwhile.
     candidates.catch(() => undefined);
-    const issued = this.appendsIssued.then(() => this.issueAppend(events, candidates, acceptedAt));
+    const issued = this.appendsIssued.then(() => this.issueAppend(events, candidates, { acceptedAt, retried }));
     this.appendsIssued = issued.catch(() => undefined);
     const routed = this.deliveriesHandedOn.then(() => issued).then((append) => this.handOn(events, append));
     this.deliveriesHandedOn = routed.catch(() => undefined);
@@ -132,8 +133,9 @@ export class EventRouter implements OnModuleInit {
   private async issueAppend(
     events: readonly PublishedEvent[],
     lookedUp: Promise<Candidates>,
-    acceptedAt: number,
+    options: { acceptedAt: number; retried: boolean },
   ): Promise<IssuedAppend | undefined> {
+    const { acceptedAt } = options;
     const candidates = await lookedUp;
     const entries: AppendEntry[] = [];
     const recipients: Session[][] = [];
@@ -151,7 +153,7 @@ export class EventRouter implements OnModuleInit {
       recipients.push(sessions);
     }
     if (!entries.length) return undefined;
-    const appended = this.buffer.append(entries, acceptedAt);
+    const appended = this.buffer.append(entries, options);
     appended.catch(() => undefined);
     return { appended, recipients };
   }

@@ -266,7 +266,7 @@ class IngressPartition {
         BATCH,
       )) as [string, StreamEntry[]];
       // Nothing after an entry that waits for another attempt may pass it.
-      if (!(await this.handle(entries.filter((entry) => entry && entry[1])))) return;
+      if (!(await this.handle(entries.filter((entry) => entry && entry[1]), true))) return;
       cursor = next;
     } while (cursor !== '0-0' && !this.stopped);
   }
@@ -285,15 +285,16 @@ class IngressPartition {
       this.stream,
       '>',
     )) as Array<[string, StreamEntry[]]> | null;
-    if (reply) await this.handle(reply[0][1]);
+    if (reply) await this.handle(reply[0][1], false);
   }
 
   /**
    * Routes the entries in order and acknowledges them; an entry that does not
    * parse, or keeps failing to route, goes to the dead letters. False when an
    * entry failed and waits (pending, with those after it) for another attempt.
+   * `retried`: the entries were claimed, so some may have been buffered already.
    */
-  private async handle(entries: StreamEntry[]): Promise<boolean> {
+  private async handle(entries: StreamEntry[], retried: boolean): Promise<boolean> {
     const routable: RoutableEntry[] = [];
     for (const [id, fields] of entries) {
       try {
@@ -305,13 +306,13 @@ class IngressPartition {
       }
     }
     if (!routable.length) return true;
-    if (!(await this.route(routable))) {
+    if (!(await this.route(routable, retried))) {
       await this.acknowledge(routable);
       return true;
     }
-    // One of them fails: alone, it holds back only itself and what follows it.
+    // One of them fails: alone, it holds back only itself and what follows it. Part of the batch may be buffered.
     for (const entry of routable) {
-      const failure = await this.route([entry]);
+      const failure = await this.route([entry], true);
       if (!failure) {
         this.failures.delete(entry.id);
         await this.acknowledge([entry]);
@@ -331,9 +332,9 @@ class IngressPartition {
   }
 
   /** Undefined once routed; the failure otherwise. Redis being unreachable is thrown: no entry is to blame. */
-  private async route(entries: readonly RoutableEntry[]): Promise<Error | undefined> {
+  private async route(entries: readonly RoutableEntry[], retried: boolean): Promise<Error | undefined> {
     try {
-      await this.router.route(entries.map((entry) => entry.event));
+      await this.router.route(entries.map((entry) => entry.event), { retried });
     } catch (error) {
       if (error instanceof StoreUnavailableError) throw error;
       return error as Error;

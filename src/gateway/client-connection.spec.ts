@@ -142,8 +142,9 @@ describe('ClientConnection', () => {
     return appended as Delivery[];
   };
 
-  beforeEach(() => {
+  beforeEach(async () => {
     buffer = new MemoryEventBufferStore({ ws: { eventBufferSize: 100 }, session: { idleTtlS: 60 } } as GatewayConfig);
+    await buffer.open(SESSION.id);
     socket = new FakeSocket();
     log = { warn: jest.fn() };
     answer = jest.fn(async (_session: Session, _callId: string, _answer: 'ready' | 'decline') => false);

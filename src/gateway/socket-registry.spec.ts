@@ -156,6 +156,7 @@ describe('SocketRegistry and the event buffer of a closed socket', () => {
     let closed: (connection: ClientConnection) => void = () => undefined;
     socket.onClose = (listener: (connection: ClientConnection) => void) => (closed = listener);
     const tail = '","event":"CallHeld","identity":"+905300001","timestamp":"2026-01-01T00:00:00.000Z","data":{}}';
+    await buffer.open(socket.session.id);
     await buffer.append([{ sessionId: socket.session.id, tail }]);
     await registry.attach(socket as unknown as ClientConnection);
 
