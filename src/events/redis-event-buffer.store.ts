@@ -23,16 +23,23 @@ const keys = {
 };
 
 /**
- * KEYS: events, meta; ARGV: ttlMs → 1. An empty stream whose next id is 0-1:
- * an entry added and deleted makes the stream, XSETID takes its id back. The
- * meta hash is created by the first `written`.
+ * An empty stream KEYS[1] whose next id is 0-<lastId + 1>: an entry added and
+ * deleted makes the stream, XSETID takes its id back.
  */
-const OPEN = `
+const CREATE = `
+local function create(last_id, ttl_ms)
+  local placeholder = '0-' .. string.format('%d', last_id + 1)
+  redis.call('XADD', KEYS[1], placeholder, 'o', '1')
+  redis.call('XDEL', KEYS[1], placeholder)
+  redis.call('XSETID', KEYS[1], '0-' .. string.format('%d', last_id))
+  redis.call('PEXPIRE', KEYS[1], ttl_ms)
+end
+`;
+
+/** KEYS: events, meta; ARGV: ttlMs → 1. The meta hash is created by the first `written`. */
+const OPEN = `${CREATE}
 redis.call('DEL', KEYS[1], KEYS[2])
-redis.call('XADD', KEYS[1], '0-1', 'o', '1')
-redis.call('XDEL', KEYS[1], '0-1')
-redis.call('XSETID', KEYS[1], '0-0')
-redis.call('PEXPIRE', KEYS[1], ARGV[1])
+create(0, ARGV[1])
 return 1`;
 
 /**
@@ -128,7 +135,7 @@ return 0`;
  * store lost the buffer (or holds older ids, or something that is not a
  * buffer), the next id becomes lastId + 1 and no events are kept.
  */
-const CONTINUE_FROM = `
+const CONTINUE_FROM = `${CREATE}
 local kind = redis.call('TYPE', KEYS[1]).ok
 if kind ~= 'none' and kind ~= 'stream' then redis.call('DEL', KEYS[1]) end
 if kind == 'stream' then
@@ -140,9 +147,7 @@ if kind == 'stream' then
   end
   redis.call('DEL', KEYS[1])
 end
-redis.call('XADD', KEYS[1], '0-' .. ARGV[1], 'o', '1')
-redis.call('XDEL', KEYS[1], '0-' .. ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
+create(tonumber(ARGV[1]), ARGV[2])
 return 1`;
 
 type StreamEntry = [id: string, fields: string[]];

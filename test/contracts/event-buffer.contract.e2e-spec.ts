@@ -207,6 +207,13 @@ describe.each(adapters)('EventBufferStore contract: %s', (_name, make) => {
       expect(await append(s, 1)).toEqual([undefined]);
     });
 
+    it('makes a lost buffer anew from id 1 when the client saw nothing yet', async () => {
+      const s = sid();
+      await buffer.continueFrom(s, 0);
+      expect(await buffer.readAfter(s, 0)).toEqual({ events: [], oldestId: 0, newestId: 0 });
+      expect((await append(s, 1))[0]).toEqual({ sessionId: s, id: 1, frame: FRAME_HEAD + 1 + tail(1) });
+    });
+
     it('continues ids after a lost buffer from the id the client last saw', async () => {
       const s = sid();
       await buffer.continueFrom(s, 7);
