@@ -15,4 +15,6 @@ export abstract class Instances {
   abstract count(): number;
   /** Whether the instance beat recently; this one always is. */
   abstract isAlive(instanceId: string): boolean;
+  /** Every instance alive as of the latest beat, this one included. */
+  abstract alive(): readonly string[];
 }

@@ -12,4 +12,8 @@ export class MemoryInstances extends Instances {
   isAlive(instanceId: string): boolean {
     return instanceId === this.self;
   }
+
+  alive(): readonly string[] {
+    return [this.self];
+  }
 }

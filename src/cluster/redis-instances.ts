@@ -24,7 +24,7 @@ return redis.call('ZRANGE', KEYS[1], 0, -1)`;
 export class RedisInstances extends Instances implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('Instances');
   readonly self = newInstanceId();
-  private alive = new Set<string>([this.self]);
+  private live = new Set<string>([this.self]);
   private timer?: NodeJS.Timeout;
 
   constructor(private readonly redis: RedisConnection) {
@@ -44,20 +44,24 @@ export class RedisInstances extends Instances implements OnApplicationBootstrap,
   }
 
   count(): number {
-    return this.alive.size;
+    return this.live.size;
   }
 
   isAlive(instanceId: string): boolean {
-    return this.alive.has(instanceId);
+    return this.live.has(instanceId);
+  }
+
+  alive(): readonly string[] {
+    return [...this.live];
   }
 
   /** Public for tests that must not wait for the next beat. */
   async beat(): Promise<void> {
     try {
       const members = (await this.redis.client.eval(BEAT, 1, INSTANCES_KEY, this.self, INSTANCE_TTL_MS)) as string[];
-      const alive = new Set(members);
-      alive.add(this.self);
-      this.alive = alive;
+      const live = new Set(members);
+      live.add(this.self);
+      this.live = live;
     } catch (error) {
       // Redis away: keep the last view; readiness reports the store.
       this.logger.debug?.(`beat failed: ${(error as Error).message}`);

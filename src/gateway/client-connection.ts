@@ -72,6 +72,8 @@ export class ClientConnection {
   sessionEnded = false;
   /** The store's epoch when this socket opened; a different one later means the store lost its data. */
   storeEpoch?: string;
+  /** When the heartbeat last refreshed the session's TTLs in the store (epoch ms; 0: at the next beat). */
+  refreshedAt = 0;
   private lastSentId = 0;
   private persistedId = 0;
   /** True while a replay (on connect, or filling a hole) writes from the buffer. */

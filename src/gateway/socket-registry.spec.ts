@@ -1,4 +1,5 @@
 import { ClusterEvents } from '../cluster/cluster-events';
+import { MemoryInstances } from '../cluster/memory-instances';
 import { GatewayConfig } from '../config/gateway-config';
 import { EventBufferStore } from '../events/event-buffer.store';
 import { DeliveryBus } from '../events/delivery-bus';
@@ -56,11 +57,12 @@ async function registryWith(count: number): Promise<{ registry: SocketRegistry; 
   const registry = new SocketRegistry(
     { ws: { heartbeatIntervalMs: INTERVAL_MS }, session: { recheckIntervalS: 300 } } as GatewayConfig,
     { onDeliveries: () => undefined } as unknown as DeliveryBus,
-    { listen: async () => undefined, publish: async () => undefined } as unknown as ClusterEvents,
+    { listen: async () => undefined, publish: async () => undefined, onResync: () => undefined } as unknown as ClusterEvents,
     sessions,
     { touch: async () => undefined, markWritten: async () => undefined } as unknown as EventBufferStore,
     { connected: async () => undefined } as unknown as PresenceStore,
     {} as SubscriptionService,
+    new MemoryInstances(),
     { socketsOpen: { set: () => undefined } } as unknown as Metrics,
   );
   await registry.onModuleInit();
@@ -144,11 +146,12 @@ describe('SocketRegistry and the event buffer of a closed socket', () => {
     registry = new SocketRegistry(
       config as GatewayConfig,
       { onDeliveries: () => undefined } as unknown as DeliveryBus,
-      { listen: async () => undefined, publish: async () => undefined } as unknown as ClusterEvents,
+      { listen: async () => undefined, publish: async () => undefined, onResync: () => undefined } as unknown as ClusterEvents,
       sessions as unknown as SessionService,
       buffer,
       { connected: async () => undefined, disconnected: async () => undefined } as unknown as PresenceStore,
       {} as SubscriptionService,
+      new MemoryInstances(),
       { socketsOpen: { set: () => undefined } } as unknown as Metrics,
     );
     await registry.onModuleInit();
@@ -193,11 +196,12 @@ describe('SocketRegistry and the right to a session', () => {
     registry = new SocketRegistry(
       config as GatewayConfig,
       { onDeliveries: () => undefined } as unknown as DeliveryBus,
-      { listen: async () => undefined, publish: async () => undefined } as unknown as ClusterEvents,
+      { listen: async () => undefined, publish: async () => undefined, onResync: () => undefined } as unknown as ClusterEvents,
       sessions as unknown as SessionService,
       { touch: async () => undefined, markWritten: async () => undefined } as unknown as EventBufferStore,
       { connected: async () => undefined } as unknown as PresenceStore,
       {} as SubscriptionService,
+      new MemoryInstances(),
       { socketsOpen: { set: () => undefined } } as unknown as Metrics,
     );
     await registry.onModuleInit();

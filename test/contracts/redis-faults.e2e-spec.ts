@@ -1,6 +1,7 @@
 import { Metrics } from '../../src/infra/metrics/metrics';
 import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
+import { MemoryInstances } from '../../src/cluster/memory-instances';
 import { RedisClusterEvents } from '../../src/cluster/redis-cluster-events';
 import { StoreUnavailableError } from '../../src/common/store-unavailable';
 import { RedisEventBufferStore } from '../../src/events/redis-event-buffer.store';
@@ -66,11 +67,11 @@ describe('Redis adapters when Redis goes away and comes back', () => {
     const sessions = new RedisSessionStore(publisher);
     const subscriptions = new RedisSubscriptionStore(publisher);
     const buffer = new RedisEventBufferStore(publisher, redisConfig(redis.url));
-    const bus = new RedisClusterEvents(publisher);
-    const events = new RedisDeliveryBus(publisher);
+    const bus = new RedisClusterEvents(publisher, new MemoryInstances(), new Metrics());
+    const events = new RedisDeliveryBus(publisher, new MemoryInstances(), new Metrics());
     const sub = `user-${randomUUID()}`;
     const heard: string[] = [];
-    await new RedisClusterEvents(listener).listen('SubscriptionChanged', (e) => e.sub === sub && heard.push(e.identity));
+    await new RedisClusterEvents(listener, new MemoryInstances(), new Metrics()).listen('SubscriptionChanged', (e) => e.sub === sub && heard.push(e.identity));
     await bus.publish('SubscriptionChanged', { sub, identity: 'before' });
     await eventually(() => expect(heard).toEqual(['before']));
     await sessions.open(newSession(), LIMITS);
@@ -92,7 +93,7 @@ describe('Redis adapters when Redis goes away and comes back', () => {
       ['buffer.markWritten', () => buffer.markWritten(randomUUID(), 1)],
       ['subscriptions.touch', () => subscriptions.touch('alice', '+905321110001', 60)],
       ['clusterEvents.publish', () => bus.publish('SubscriptionChanged', { sub, identity: 'while down' })],
-      ['eventBus.deliver', () => events.deliver([{ sessionId: 's', id: 1, frame: '{}' }])],
+      ['deliveryBus.deliver', () => events.deliver('another-instance', [{ sessionId: 's', id: 1, frame: '{}' }])],
     ];
     for (const [name, call] of calls) {
       const outcome = await settledWithin(call().then(() => 'resolved', (error: unknown) => error));
@@ -101,7 +102,7 @@ describe('Redis adapters when Redis goes away and comes back', () => {
 
     // A subscription made while Redis is away neither hangs nor is lost.
     const lateHeard: string[] = [];
-    await settledWithin(new RedisClusterEvents(listener).listen('SocketClaimed', (e) => e.sessionId === sub && lateHeard.push(e.connectionId)));
+    await settledWithin(new RedisClusterEvents(listener, new MemoryInstances(), new Metrics()).listen('SocketClaimed', (e) => e.sessionId === sub && lateHeard.push(e.connectionId)));
 
     await redis.start();
 
@@ -113,7 +114,7 @@ describe('Redis adapters when Redis goes away and comes back', () => {
     await eventually(
       async () => {
         await bus.publish('SubscriptionChanged', { sub, identity: 'after' });
-        await bus.publish('SocketClaimed', { sessionId: sub, connectionId: 'late' });
+        await bus.publish('SocketClaimed', { sessionId: sub, connectionId: 'late', instanceId: 'i1' });
         expect(heard).toContain('after');
         expect(lateHeard).toContain('late');
       },
@@ -131,14 +132,14 @@ describe('Redis adapters when Redis goes away and comes back', () => {
       const sessions = new RedisSessionStore(connection);
       await expect(settledWithin(sessions.ping())).rejects.toBeInstanceOf(StoreUnavailableError);
       const heard: string[] = [];
-      await settledWithin(new RedisClusterEvents(connection).listen('SocketClaimed', (e) => heard.push(e.connectionId)));
+      await settledWithin(new RedisClusterEvents(connection, new MemoryInstances(), new Metrics()).listen('SocketClaimed', (e) => heard.push(e.connectionId)));
 
       await redis.start();
       await eventually(() => sessions.ping(), { timeoutMs: 20_000 });
-      const bus = new RedisClusterEvents(publisher);
+      const bus = new RedisClusterEvents(publisher, new MemoryInstances(), new Metrics());
       await eventually(
         async () => {
-          await bus.publish('SocketClaimed', { sessionId: 'boot', connectionId: 'hello' });
+          await bus.publish('SocketClaimed', { sessionId: 'boot', connectionId: 'hello', instanceId: 'i1' });
           expect(heard).toContain('hello');
         },
         { timeoutMs: 20_000, intervalMs: 100 },
