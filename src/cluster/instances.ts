@@ -17,4 +17,9 @@ export abstract class Instances {
   abstract isAlive(instanceId: string): boolean;
   /** Every instance alive as of the latest beat, this one included. */
   abstract alive(): readonly string[];
+  /**
+   * An instance was just heard from (it published): alive, even if it
+   * started after this one's latest beat.
+   */
+  abstract heardFrom(instanceId: string): void;
 }

@@ -16,4 +16,7 @@ export class MemoryInstances extends Instances {
   alive(): readonly string[] {
     return [this.self];
   }
+
+  /** There is no other. */
+  heardFrom(): void {}
 }

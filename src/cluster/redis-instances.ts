@@ -55,6 +55,11 @@ export class RedisInstances extends Instances implements OnApplicationBootstrap,
     return [...this.live];
   }
 
+  /** Until the next beat, which finds it in the registry: an instance beats before it takes sockets. */
+  heardFrom(instanceId: string): void {
+    this.live.add(instanceId);
+  }
+
   /** Public for tests that must not wait for the next beat. */
   async beat(): Promise<void> {
     try {

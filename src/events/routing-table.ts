@@ -115,6 +115,8 @@ export class RoutingTable implements OnModuleDestroy {
 
   claimed(sessionId: string, holder: SocketHolder): void {
     this.generation++;
+    // It may have started after this instance's latest beat: it is alive, it just took a socket.
+    this.instances.heardFrom(holder.instanceId);
     const known = this.known.get(sessionId);
     if (known) known.holder = holder;
   }

@@ -74,6 +74,11 @@ export class ClientConnection {
   storeEpoch?: string;
   /** When the heartbeat last refreshed the session's TTLs in the store (epoch ms; 0: at the next beat). */
   refreshedAt = 0;
+  /**
+   * Set once the welcome is written. Before it the socket is still opening
+   * (its 101 is held back with the welcome), and a ping could not be answered.
+   */
+  welcomed = false;
   private lastSentId = 0;
   private persistedId = 0;
   /** True while a replay (on connect, or filling a hole) writes from the buffer. */
@@ -152,6 +157,7 @@ export class ClientConnection {
       recovered,
       expiresAt: new Date(lifetimeEnd(session)).toISOString(),
     });
+    this.welcomed = true;
     // An id the session never reached (a stale client) must not hide the events to come.
     this.lastSentId = Math.min(after, slice.newestId);
     void this.replay(slice);

@@ -26,6 +26,8 @@ class FakeSocket {
   sessionEnded = false;
   storeEpoch?: string = 'epoch-1';
   subscription = undefined;
+  welcomed = true;
+  refreshedAt = 0;
   constructor(n: number) {
     this.id = `connection-${n}`;
     this.session = { id: `session-${n}`, sub: `user-${n}`, identity: `+90530000${n}`, expiresAt: '2999-01-01T00:00:00.000Z' };

@@ -212,18 +212,28 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
     if (!turn.length) return;
     // Per tick, not per pass: a store that restarted empty during a pass must be seen before a socket is expired.
     const epoch = await this.sessions.epoch().catch(() => undefined);
-    await Promise.all(turn.map((connection) => this.beatOne(connection, epoch)));
+    await Promise.all(turn.map((connection) => this.beatOne(connection, epoch, this.passStartedAt)));
   }
 
-  private async beatOne(connection: ClientConnection, epoch: string | undefined): Promise<void> {
-    // Closed since its pass began.
-    if (this.connections.get(connection.session.id) !== connection) return;
+  /**
+   * Whether the session's TTLs are due for a refresh in the pass that started
+   * at `passStartedAt`: in the last pass before half the idle TTL has gone by.
+   * Sockets opened during one pass are refreshed in the same later pass, so
+   * their refreshes share round trips from then on.
+   */
+  private refreshDue(connection: ClientConnection, passStartedAt: number): boolean {
+    return passStartedAt - connection.refreshedAt >= this.idleTtlMs / 2 - this.config.ws.heartbeatIntervalMs;
+  }
+
+  private async beatOne(connection: ClientConnection, epoch: string | undefined, passStartedAt: number): Promise<void> {
+    // Closed since its pass began, or still opening (attach waits for every instance to hear of it).
+    if (this.connections.get(connection.session.id) !== connection || !connection.welcomed) return;
     if (!connection.alive) return connection.terminate();
     connection.ping();
     this.watchLifetime(connection);
     try {
       const storeLostData = epoch !== undefined && connection.storeEpoch !== undefined && epoch !== connection.storeEpoch;
-      if (storeLostData || Date.now() - connection.refreshedAt >= this.idleTtlMs / 2) {
+      if (storeLostData || this.refreshDue(connection, passStartedAt)) {
         if (!(await this.sessions.keepAlive(connection.session))) {
           if (!storeLostData || !connection.subscription) return this.expire(connection);
           await this.restore(connection);
@@ -231,7 +241,7 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
         connection.storeEpoch = epoch ?? connection.storeEpoch;
         await this.buffer.touch(connection.session.id);
         await this.presence.connected(connection.session.id, this.holderOf(connection), this.idleTtlMs);
-        connection.refreshedAt = Date.now();
+        connection.refreshedAt = passStartedAt;
       }
       await this.recordWritten(connection);
     } catch (error) {

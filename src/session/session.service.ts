@@ -130,7 +130,10 @@ export class SessionService {
    * when it had to be restored (its subscription is the caller's to restore).
    */
   async restore(session: Session): Promise<boolean> {
-    return this.store.restore(session, this.ttlS);
+    const restored = await this.store.restore(session, this.ttlS);
+    // Routing caches may have read the empty store meanwhile: they reload the identity.
+    if (restored) await this.cluster.publish('SessionOpened', { sessionId: session.id, sub: session.sub, identity: session.identity });
+    return restored;
   }
 
   /** See SessionStore.epoch(). */
