@@ -30,7 +30,7 @@ function mapOf<V>(keys: readonly string[], values: readonly V[]): Map<string, V>
 }
 
 const candidatesOf = (event: PublishedEvent, candidates: Candidates): Session[] =>
-  event.group === undefined ? candidates.byIdentity.get(event.identity!)! : candidates.byGroup.get(event.group)!;
+  event.group === undefined ? candidates.byIdentity.get(event.identity)! : candidates.byGroup.get(event.group)!;
 
 /**
  * One buffer entry per recipient session. The envelope differs per recipient identity only, so it is
@@ -204,9 +204,9 @@ export class EventRouter implements OnModuleInit {
   private async lookUpTargets(events: readonly PublishedEvent[]): Promise<Candidates> {
     const identities = new Set<string>();
     const groups = new Set<string>();
-    for (const { identity, group } of events) {
-      if (group === undefined) identities.add(identity!);
-      else groups.add(group);
+    for (const event of events) {
+      if (event.group === undefined) identities.add(event.identity);
+      else groups.add(event.group);
     }
     const identityList = [...identities];
     const groupList = [...groups];
