@@ -42,7 +42,7 @@ export interface BufferSlice {
  * its creation or its last touch, which the socket registry makes whenever it
  * keeps the session alive: so it lives at least as long as its session. An
  * append does not extend it (with Redis that saved two commands per session
- * and batch; issue 7).
+ * and batch).
  */
 export abstract class EventBufferStore {
   /**

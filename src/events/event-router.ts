@@ -114,7 +114,7 @@ export class EventRouter implements OnModuleInit {
    * batch's (the buffer numbers appends in the order they are issued, so ids
    * follow the order of acceptance), and its deliveries go to the bus after
    * the previous batch's. With Redis a batch then costs about one round trip
-   * of the routing order rather than four (issue 7, redis-delivery).
+   * of the routing order rather than four.
    */
   route(events: readonly PublishedEvent[]): Promise<void> {
     const acceptedAt = Date.now();
@@ -199,7 +199,7 @@ export class EventRouter implements OnModuleInit {
   /**
    * Looks up the candidates of every target of the batch, each once and all at
    * once: with Redis the batch then costs a round trip or two rather than two
-   * per event (issue 7, redis-delivery).
+   * per event.
    */
   private async lookUpTargets(events: readonly PublishedEvent[]): Promise<Candidates> {
     const identities = new Set<string>();

@@ -18,7 +18,7 @@ export const DELIVERIES_CHANNEL = 'vora:deliveries';
  * so that it neither waits a round trip for its own sessions nor parses what
  * it wrote. Lines rather than JSON: a frame is JSON text, which has no raw
  * line break, so it travels as it is instead of escaped inside another JSON
- * string, and is read back by slicing instead of parsing (issue 7).
+ * string, and is read back by slicing instead of parsing.
  */
 @Injectable()
 export class RedisDeliveryBus extends DeliveryBus {

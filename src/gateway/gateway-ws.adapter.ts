@@ -14,7 +14,7 @@ type VerifyCallback = (accept: boolean, code?: number, message?: string, headers
 
 const log = new Logger('WebSocket');
 
-/** One error listener for every socket rather than a closure each: memory per idle socket is a target (issue 7). */
+/** One error listener for every socket rather than a closure each: memory per idle socket is a target. */
 function logSocketError(this: WebSocket, error: Error): void {
   log.error(`socket error: ${error.message}`);
 }

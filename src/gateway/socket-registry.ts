@@ -161,10 +161,9 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
    * epoch); then it is restored so that the socket keeps working.
    *
    * A pass over the sockets is spread over the interval, BEAT_SHARE or more
-   * sockets a tick: at 10,000 sockets, pinging all at once made every client
-   * answer at once, and that burst held the event loop, and deliveries, for
-   * 60 to 280 ms at a time for over a second every interval (issue 7, paced
-   * latency). A small
+   * sockets a tick: pinging thousands of sockets at once makes every client
+   * answer at once, and that burst holds the event loop, and deliveries, for
+   * a while every interval (docs/benchmarks.md). A small
    * instance still beats all its sockets in one tick, so that their store work
    * shares its round trips.
    */

@@ -8,7 +8,7 @@ const SWEEP_EVERY_MS = 10_000;
  * A live session and what the memory adapters keep about it, in one object:
  * every index points at the record, and presence (MemoryPresenceStore) is two
  * fields of it rather than an entry of its own. Memory per idle session is a
- * target (issue 7).
+ * target.
  */
 class SessionRecord {
   /** The socket that holds the session (MemoryPresenceStore), until presenceExpiresAt. */
