@@ -6,8 +6,8 @@ import {
   execPipeline,
   execPipelineReplies,
   isWellFormed,
-  keyPart,
   RedisConnection,
+  userKey,
   viaRedis,
 } from '../infra/redis/redis-connection';
 import {
@@ -29,14 +29,6 @@ import { OpenResult, SessionStore } from './session.store';
  * still there. A pointer alone opens nothing: every lookup checks the session.
  */
 const POINTER_GRACE_MS = 5_000;
-
-/**
- * The hash tag of everything that belongs to one user: its sessions and its
- * subscriptions share a Redis Cluster slot, so open() can enforce the
- * per-user limit in one script. The sub is URI-encoded (keyPart) so that
- * braces in it cannot end the tag early.
- */
-export const userKey = (sub: string, suffix: string): string => `vora:{u:${keyPart(sub)}}:${suffix}`;
 
 /** See docs/scaling.md for the whole layout. */
 const keys = {

@@ -1,8 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import Redis from 'ioredis';
-import { execPipeline, RedisConnection, viaRedis } from '../infra/redis/redis-connection';
+import { execPipeline, RedisConnection, userKey, viaRedis } from '../infra/redis/redis-connection';
 import { isBoolean, isStringArray, isWrongType, Malformed, readJsonRecord } from '../infra/redis/stored-value';
-import { userKey } from '../session/redis-session.store';
 import { StoredSubscription, SubscriptionStore } from './subscription.store';
 
 /** STRING → subscription JSON, in the user's slot next to its sessions. */

@@ -320,3 +320,11 @@ async function quit(redis: Redis): Promise<void> {
   }
   redis.disconnect();
 }
+
+/**
+ * A key under the hash tag of everything that belongs to one user: its
+ * sessions and its subscriptions share a Redis Cluster slot, so a script can
+ * read or enforce both at once (the per-user session limit). The sub is
+ * URI-encoded (keyPart) so that braces in it cannot end the tag early.
+ */
+export const userKey = (sub: string, suffix: string): string => `vora:{u:${keyPart(sub)}}:${suffix}`;
