@@ -1,6 +1,6 @@
 import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import Redis, { ChainableCommander, RedisOptions } from 'ioredis';
-import { ExpiringMap } from '../../common/expiring-map';
+import { ExpiringMap } from './expiring-map';
 import { StoreUnavailableError } from '../../common/store-unavailable';
 import { GatewayConfig } from '../../config/gateway-config';
 import { Metrics } from '../metrics/metrics';
