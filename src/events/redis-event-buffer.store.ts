@@ -220,10 +220,12 @@ export class RedisEventBufferStore extends EventBufferStore {
     this.client = redis.client;
     this.capacity = config.ws.eventBufferSize;
     this.ttlMs = config.session.idleTtlS * 1000;
-    this.client.defineCommand('voraBufferAppend', { numberOfKeys: 2, lua: APPEND });
-    this.client.defineCommand('voraBufferReadAfter', { numberOfKeys: 2, lua: READ_AFTER, readOnly: true });
-    this.client.defineCommand('voraBufferMarkWritten', { numberOfKeys: 1, lua: MARK_WRITTEN });
-    this.client.defineCommand('voraBufferContinueFrom', { numberOfKeys: 2, lua: CONTINUE_FROM });
+    redis.loadScripts({
+      voraBufferAppend: { keys: 2, lua: APPEND },
+      voraBufferReadAfter: { keys: 2, lua: READ_AFTER, readOnly: true },
+      voraBufferMarkWritten: { keys: 1, lua: MARK_WRITTEN },
+      voraBufferContinueFrom: { keys: 2, lua: CONTINUE_FROM },
+    });
   }
 
   /** One round trip: one script call per session in the batch, pipelined. */

@@ -279,13 +279,15 @@ export class RedisSessionStore extends SessionStore {
   constructor(private readonly redis: RedisConnection) {
     super();
     this.client = redis.client;
-    this.client.defineCommand('voraSessionOpen', { numberOfKeys: 2, lua: OPEN });
-    this.client.defineCommand('voraSessionGet', { numberOfKeys: 2, lua: GET, readOnly: true });
-    this.client.defineCommand('voraSessionList', { numberOfKeys: 2, lua: LIST, readOnly: true });
-    this.client.defineCommand('voraSessionTouch', { numberOfKeys: 2, lua: TOUCH });
-    this.client.defineCommand('voraSessionRemove', { numberOfKeys: 2, lua: REMOVE });
-    this.client.defineCommand('voraSessionRestore', { numberOfKeys: 2, lua: RESTORE });
-    this.client.defineCommand('voraIdentityExtend', { numberOfKeys: 1, lua: EXTEND_IDENTITY });
+    redis.loadScripts({
+      voraSessionOpen: { keys: 2, lua: OPEN },
+      voraSessionGet: { keys: 2, lua: GET, readOnly: true },
+      voraSessionList: { keys: 2, lua: LIST, readOnly: true },
+      voraSessionTouch: { keys: 2, lua: TOUCH },
+      voraSessionRemove: { keys: 2, lua: REMOVE },
+      voraSessionRestore: { keys: 2, lua: RESTORE },
+      voraIdentityExtend: { keys: 1, lua: EXTEND_IDENTITY },
+    });
   }
 
   async open(session: Session, limits: { ttlS: number; maxPerUser: number }): Promise<OpenResult> {

@@ -19,6 +19,13 @@ const UNAVAILABLE_REPLY = /^(LOADING|BUSY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|READON
 
 type Handler = (message: string) => void;
 
+/** A Lua script run as a command: how many of its arguments are keys, and whether it only reads. */
+export interface LuaScript {
+  readonly keys: number;
+  readonly lua: string;
+  readonly readOnly?: boolean;
+}
+
 /**
  * The two Redis connections of one gateway instance: one for commands and
  * one in subscriber mode for pub/sub (a subscribed connection can run no
@@ -124,6 +131,18 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
     add(turn.pipeline);
     const to = turn.pipeline.length;
     return viaRedis(async () => repliesOf((await turn.replies).slice(from, to)));
+  }
+
+  /**
+   * Defines each Lua script as a command of that name on the command
+   * connection and its pipelines (ioredis runs it by EVALSHA, and by EVAL when
+   * Redis has lost its script cache). Each adapter declares the commands'
+   * types on ioredis's RedisCommander next to its scripts.
+   */
+  loadScripts(scripts: Readonly<Record<string, LuaScript>>): void {
+    for (const [name, { keys, lua, readOnly }] of Object.entries(scripts)) {
+      this.client.defineCommand(name, readOnly ? { numberOfKeys: keys, lua, readOnly } : { numberOfKeys: keys, lua });
+    }
   }
 
   /**
