@@ -48,7 +48,7 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
 
   constructor(
     private readonly config: GatewayConfig,
-    private readonly events: DeliveryBus,
+    private readonly deliveryBus: DeliveryBus,
     private readonly cluster: ClusterEvents,
     private readonly sessions: SessionService,
     private readonly buffer: EventBufferStore,
@@ -63,7 +63,7 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
   }
 
   async onModuleInit(): Promise<void> {
-    this.events.onDeliveries((deliveries) => this.dispatch(deliveries));
+    this.deliveryBus.onDeliveries((deliveries) => this.dispatch(deliveries));
     await this.cluster.listen('SessionEnded', ({ sessionId, code, reason }) => {
       const connection = this.connections.get(sessionId);
       if (!connection) return;

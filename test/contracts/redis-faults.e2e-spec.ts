@@ -66,12 +66,12 @@ describe('Redis adapters when Redis goes away and comes back', () => {
     const sessions = new RedisSessionStore(publisher);
     const subscriptions = new RedisSubscriptionStore(publisher);
     const buffer = new RedisEventBufferStore(publisher, redisConfig(redis.url));
-    const bus = new RedisClusterEvents(publisher);
-    const events = new RedisDeliveryBus(publisher);
+    const cluster = new RedisClusterEvents(publisher);
+    const deliveryBus = new RedisDeliveryBus(publisher);
     const sub = `user-${randomUUID()}`;
     const heard: string[] = [];
     await new RedisClusterEvents(listener).listen('SubscriptionChanged', (e) => e.sub === sub && heard.push(e.identity));
-    await bus.publish('SubscriptionChanged', { sub, identity: 'before' });
+    await cluster.publish('SubscriptionChanged', { sub, identity: 'before' });
     await eventually(() => expect(heard).toEqual(['before']));
     await sessions.open(newSession(), LIMITS);
 
@@ -91,8 +91,8 @@ describe('Redis adapters when Redis goes away and comes back', () => {
       ['buffer.touch', () => buffer.touch(randomUUID())],
       ['buffer.markWritten', () => buffer.markWritten(randomUUID(), 1)],
       ['subscriptions.touch', () => subscriptions.touch('alice', '+905321110001', 60)],
-      ['clusterEvents.publish', () => bus.publish('SubscriptionChanged', { sub, identity: 'while down' })],
-      ['eventBus.deliver', () => events.deliver([{ sessionId: 's', id: 1, frame: '{}' }])],
+      ['clusterEvents.publish', () => cluster.publish('SubscriptionChanged', { sub, identity: 'while down' })],
+      ['deliveryBus.deliver', () => deliveryBus.deliver([{ sessionId: 's', id: 1, frame: '{}' }])],
     ];
     for (const [name, call] of calls) {
       const outcome = await settledWithin(call().then(() => 'resolved', (error: unknown) => error));
@@ -112,8 +112,8 @@ describe('Redis adapters when Redis goes away and comes back', () => {
     // The listener's connection re-subscribed on its own: publish until it hears again.
     await eventually(
       async () => {
-        await bus.publish('SubscriptionChanged', { sub, identity: 'after' });
-        await bus.publish('SocketClaimed', { sessionId: sub, connectionId: 'late' });
+        await cluster.publish('SubscriptionChanged', { sub, identity: 'after' });
+        await cluster.publish('SocketClaimed', { sessionId: sub, connectionId: 'late' });
         expect(heard).toContain('after');
         expect(lateHeard).toContain('late');
       },
@@ -135,10 +135,10 @@ describe('Redis adapters when Redis goes away and comes back', () => {
 
       await redis.start();
       await eventually(() => sessions.ping(), { timeoutMs: 20_000 });
-      const bus = new RedisClusterEvents(publisher);
+      const cluster = new RedisClusterEvents(publisher);
       await eventually(
         async () => {
-          await bus.publish('SocketClaimed', { sessionId: 'boot', connectionId: 'hello' });
+          await cluster.publish('SocketClaimed', { sessionId: 'boot', connectionId: 'hello' });
           expect(heard).toContain('hello');
         },
         { timeoutMs: 20_000, intervalMs: 100 },
