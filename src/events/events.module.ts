@@ -4,7 +4,6 @@ import { IdentityModule } from '../identity/identity.module';
 import { byStore } from '../infra/store-adapter';
 import { SessionModule } from '../session/session.module';
 import { SubscriptionsModule } from '../subscriptions/subscriptions.module';
-
 import { DeliveryBus } from './delivery-bus';
 import { EventBufferStore } from './event-buffer.store';
 import { EventRouter } from './event-router';
