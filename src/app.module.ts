@@ -15,7 +15,8 @@ import { LifecycleModule } from './lifecycle/lifecycle.module';
 import { LimitsModule } from './limits/limits.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { SessionModule } from './session/session.module';
-import { StorageModule } from './storage/storage.module';
+import { RedisModule } from './infra/redis/redis.module';
+import { SubscriptionsModule } from './subscriptions/subscriptions.module';
 
 @Module({})
 export class AppModule {
@@ -25,11 +26,12 @@ export class AppModule {
       imports: [
         ConfigModule.forRoot(config),
         MetricsModule,
-        StorageModule.forRoot(config),
+        RedisModule.forRoot(config),
         AuthModule.forRoot(config),
         LimitsModule,
         IdentityModule,
         SessionModule,
+        SubscriptionsModule,
         EventsModule,
         GatewayModule,
         AsyncApiModule,

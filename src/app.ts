@@ -18,7 +18,7 @@ import { HandshakeService } from './gateway/handshake.service';
 import { registerAccessLog } from './logging/access-log';
 import { createLogger, LoggingOptions, NestPinoLogger } from './logging/logger';
 import { echoRequestId, requestIdOf } from './logging/request-id';
-import { Metrics } from './metrics/metrics';
+import { Metrics } from './infra/metrics/metrics';
 
 export type CreateAppOptions = LoggingOptions;
 

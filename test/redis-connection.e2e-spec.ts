@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { RedisConnection } from '../src/storage/redis-connection';
+import { RedisConnection } from '../src/infra/redis/redis-connection';
 import { connectRedis, startRedis, TestRedis } from './support/redis-server';
 
 let redis: TestRedis;

@@ -1,4 +1,4 @@
-import { RedisConnection } from '../src/storage/redis-connection';
+import { RedisConnection } from '../src/infra/redis/redis-connection';
 import { RunningGateway, startGateway } from './support/gateway';
 import { startRedis, TestRedis } from './support/redis-server';
 import { TestIssuer } from './support/test-issuer';

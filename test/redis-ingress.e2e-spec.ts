@@ -1,11 +1,11 @@
 import Redis from 'ioredis';
 import { StoreUnavailableError } from '../src/common/store-unavailable';
-import { EventCatalogue } from '../src/events/catalogue';
+import { EventCatalogue } from '../src/catalogue/catalogue';
 import { EventRouter } from '../src/events/event-router';
 import { PublishedEvent } from '../src/events/ingress';
 import { INGRESS_GROUP, INGRESS_STREAM, IngressStreamConsumer } from '../src/events/ingress-stream';
-import { Metrics } from '../src/metrics/metrics';
-import { RedisConnection } from '../src/storage/redis-connection';
+import { Metrics } from '../src/infra/metrics/metrics';
+import { RedisConnection } from '../src/infra/redis/redis-connection';
 import { eventually } from './support/eventually';
 import { http, RunningGateway, startGateway } from './support/gateway';
 import { connectRedis, startRedis, TestRedis } from './support/redis-server';

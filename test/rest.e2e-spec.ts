@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { EventCatalogue } from '../src/events/catalogue';
-import { SubscriptionService } from '../src/events/subscription.service';
+import { EventCatalogue } from '../src/catalogue/catalogue';
+import { SubscriptionService } from '../src/subscriptions/subscription.service';
 import { DrainState } from '../src/health/drain-state';
 import { SessionService } from '../src/session/session.service';
 import { SessionStore } from '../src/session/session.store';
-import { SubscriptionStore } from '../src/session/subscription.store';
+import { SubscriptionStore } from '../src/subscriptions/subscription.store';
 import { expectError, http, HttpResult, RunningGateway, startGateway } from './support/gateway';
 import { TestIssuer } from './support/test-issuer';
 

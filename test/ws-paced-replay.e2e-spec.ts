@@ -1,6 +1,6 @@
 import { ClientConnection } from '../src/gateway/client-connection';
 import { SocketRegistry } from '../src/gateway/socket-registry';
-import { Metrics } from '../src/metrics/metrics';
+import { Metrics } from '../src/infra/metrics/metrics';
 import { SessionStore } from '../src/session/session.store';
 import { RunningGateway, startGateway } from './support/gateway';
 import { startRedis, TestRedis } from './support/redis-server';

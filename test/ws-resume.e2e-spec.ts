@@ -1,4 +1,4 @@
-import { EventBuffer } from '../src/events/event-buffer';
+import { EventBufferStore } from '../src/events/event-buffer.store';
 import { HandshakeService } from '../src/gateway/handshake.service';
 import { SessionStore } from '../src/session/session.store';
 import { http, RunningGateway, startGateway } from './support/gateway';
@@ -162,7 +162,7 @@ describe('WebSocket sessions: buffering, resume and close codes', () => {
       expect(refusal.status).toBe(401);
       expect(refusal.body).toMatchObject({ status: '401', message: 'the webSocketToken is unknown, revoked or expired' });
       // The buffer went with the session.
-      const buffered = await gateway.app.get(EventBuffer).readAfter(opened.welcome.sessionId, 0);
+      const buffered = await gateway.app.get(EventBufferStore).readAfter(opened.welcome.sessionId, 0);
       expect(buffered).toEqual({ events: [], oldestId: 0, newestId: 0 });
       expect(bob.socket.isClosed).toBe(false);
     });
@@ -219,7 +219,7 @@ describe('WebSocket sessions: buffering, resume and close codes', () => {
       const token = await setupSession(gateway, await user('alice'), { identity: ALICE });
       const sessionId = await sessionIdOf(gateway, ALICE);
       await publishAccepted(gateway, platform, calls(ALICE, 1, 3));
-      const buffer = gateway.app.get(EventBuffer);
+      const buffer = gateway.app.get(EventBufferStore);
       expect((await buffer.readAfter(sessionId, 0)).newestId).toBe(3);
 
       const store = gateway.app.get(SessionStore);

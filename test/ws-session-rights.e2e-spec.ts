@@ -1,9 +1,9 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EventBuffer } from '../src/events/event-buffer';
+import { EventBufferStore } from '../src/events/event-buffer.store';
 import { SessionStore } from '../src/session/session.store';
-import { SubscriptionStore } from '../src/session/subscription.store';
+import { SubscriptionStore } from '../src/subscriptions/subscription.store';
 import { http, RunningGateway, startGateway } from './support/gateway';
 import { GatewayProcess } from './support/gateway-process';
 import { startRedis, TestRedis } from './support/redis-server';
@@ -114,7 +114,7 @@ describe.each(stores)('sessions whose identity left their owner (%s)', (store) =
     // Ended like a logout: the subscription went before the socket was told, the session and its buffer right after.
     expect(await gateway.app.get(SubscriptionStore).get('alice', ALICE)).toBeUndefined();
     await eventually(async () => (await gateway.app.get(SessionStore).get(sessionId)) === undefined, 5_000, 'the session to go');
-    const buffer = gateway.app.get(EventBuffer);
+    const buffer = gateway.app.get(EventBufferStore);
     await eventually(async () => (await buffer.readAfter(sessionId, 0)).newestId === 0, 5_000, 'the buffer to go');
 
     // The number's calls now reach its new owner, and only them.

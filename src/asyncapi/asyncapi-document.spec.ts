@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { Parser } from '@asyncapi/parser';
 import Ajv from 'ajv';
 import addFormats from 'ajv-formats';
-import { EventCatalogue } from '../events/catalogue';
+import { EventCatalogue } from '../catalogue/catalogue';
 import { frameOf, frameTail } from '../events/envelope';
-import { CloseCode, ClientMessage, parseClientMessage, ServerMessage } from '../gateway/messages';
+import { CloseCode, ClientMessage, parseClientMessage, ServerMessage } from '../gateway/protocol';
 import { buildAsyncApiDocument, CHANNEL, eventMessageKey } from './asyncapi-document';
 
 /**

@@ -3,7 +3,7 @@ import { ApiExcludeController } from '@nestjs/swagger';
 import { Public } from '../auth/access.decorator';
 import { WebAssets } from '../common/web-assets';
 import { GatewayConfig } from '../config/gateway-config';
-import { EventCatalogue } from '../events/catalogue';
+import { EventCatalogue } from '../catalogue/catalogue';
 import { buildAsyncApiDocument } from './asyncapi-document';
 
 /** The viewer's files, built by `npm run build:web` from AsyncAPI's standalone React bundle. */

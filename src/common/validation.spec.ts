@@ -1,7 +1,7 @@
 import { ValidationError } from '@nestjs/common';
 import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
-import { EventsIn } from '../events/subscription.dto';
+import { EventsIn } from '../subscriptions/subscription.dto';
 import { SetupIn } from '../session/session.dto';
 import { validationMessage } from './validation';
 

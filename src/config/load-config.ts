@@ -125,8 +125,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     directoryFile: env.DIRECTORY_FILE ?? 'config/directory.json',
     eventsFile: env.EVENTS_FILE ?? 'config/events.json',
     auth: {
-      issuer,
-      jwksUri,
+      // A JWKS without an issuer is a problem above (loadConfig throws): without one, the development issuer runs.
+      ...(issuer ? { issuer, jwksUri } : { issuer: undefined, jwksUri: undefined }),
       allowHttp,
       audience: env.AUTH_AUDIENCE || 'vora-gateway',
       clockSkewS: int('AUTH_CLOCK_SKEW_S', 30, 0, 300),
@@ -161,8 +161,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     },
     holdUp: {
       timeoutMs: int('HOLDUP_TIMEOUT_MS', 10_000, 100, 120_000),
-      push: { adapter: pushAdapter as 'webhook' | 'none', webhookUrl: pushWebhookUrl, secret: env.PUSH_WEBHOOK_SECRET },
-      callback: { url: callbackUrl, secret: callbackSecret },
+      // With a problem in these, loadConfig throws below: a returned config has what its adapter needs.
+      push:
+        pushAdapter === 'webhook' && pushWebhookUrl && env.PUSH_WEBHOOK_SECRET
+          ? { adapter: 'webhook', url: pushWebhookUrl, secret: env.PUSH_WEBHOOK_SECRET }
+          : { adapter: 'none' },
+      callback: callbackUrl && callbackSecret ? { url: callbackUrl, secret: callbackSecret } : undefined,
     },
     limits: {
       ratePerMinute: int('RATE_LIMIT_PER_MINUTE', 600, 1),

@@ -1,22 +1,22 @@
-import { Metrics } from '../metrics/metrics';
+import { Metrics } from '../infra/metrics/metrics';
 import { ClientMode } from '../auth/modes';
-import { MemoryClusterBus } from '../common/memory-cluster-bus';
+import { MemoryClusterEvents } from '../cluster/memory-cluster-events';
 import { GatewayConfig } from '../config/gateway-config';
 import { IdentityService } from '../identity/identity.service';
 import { JsonDirectory } from '../identity/json-directory';
 import { MemorySessionStore } from '../session/memory-session.store';
-import { MemorySubscriptionStore } from '../session/memory-subscription.store';
+import { MemorySubscriptionStore } from '../subscriptions/memory-subscription.store';
 import { CONNECTION_TYPES, Session } from '../session/session';
 import { SessionEvents } from '../session/session-events';
-import { EventCatalogue } from './catalogue';
+import { EventCatalogue } from '../catalogue/catalogue';
 import * as envelope from './envelope';
-import { Delivery } from './event-buffer';
+import { Delivery } from './event-buffer.store';
 import { EventRouter } from './event-router';
 import { parsePublished } from './ingress';
-import { MemoryEventBuffer } from './memory-event-buffer';
-import { MemoryEventBus } from './memory-event-bus';
-import { SubscriptionCache } from './subscription-cache';
-import { SUBSCRIPTION_CHANGED_TOPIC, SubscriptionService } from './subscription.service';
+import { MemoryEventBufferStore } from './memory-event-buffer.store';
+import { MemoryDeliveryBus } from './memory-delivery-bus';
+import { SubscriptionCache } from '../subscriptions/subscription-cache';
+import { SubscriptionService } from '../subscriptions/subscription.service';
 
 const ALICE = '+905321110001';
 const ALICE_FIXED = '+902121110001';
@@ -46,9 +46,9 @@ const config = { ws: { eventBufferSize: 100 }, session: { idleTtlS: 60 } } as Ga
 describe('EventRouter', () => {
   let sessions: MemorySessionStore;
   let subscriptionStore: MemorySubscriptionStore;
-  let cluster: MemoryClusterBus;
-  let buffer: MemoryEventBuffer;
-  let bus: MemoryEventBus;
+  let cluster: MemoryClusterEvents;
+  let buffer: MemoryEventBufferStore;
+  let deliveryBus: MemoryDeliveryBus;
   let sessionEvents: SessionEvents;
   let router: EventRouter;
   let delivered: Delivery[][];
@@ -88,17 +88,17 @@ describe('EventRouter', () => {
   beforeEach(async () => {
     sessions = new MemorySessionStore();
     subscriptionStore = new MemorySubscriptionStore();
-    cluster = new MemoryClusterBus();
-    buffer = new MemoryEventBuffer(config);
-    bus = new MemoryEventBus();
+    cluster = new MemoryClusterEvents();
+    buffer = new MemoryEventBufferStore(config);
+    deliveryBus = new MemoryDeliveryBus();
     sessionEvents = new SessionEvents();
-    const service = new SubscriptionService(config, catalogue, subscriptionStore, sessions, undefined as unknown as IdentityService, cluster);
+    const service = new SubscriptionService(config, catalogue, subscriptionStore, sessions, undefined as unknown as IdentityService, cluster, sessionEvents);
     const cache = new SubscriptionCache(service, cluster);
     await cache.onModuleInit();
-    router = new EventRouter(sessions, directory, cache, buffer, bus, sessionEvents, new Metrics(), config);
+    router = new EventRouter(sessions, directory, cache, buffer, deliveryBus, sessionEvents, new Metrics(), config);
     router.onModuleInit();
     delivered = [];
-    bus.onDeliveries((deliveries) => delivered.push([...deliveries]));
+    deliveryBus.onDeliveries((deliveries) => delivered.push([...deliveries]));
   });
   afterEach(() => {
     sessions.onModuleDestroy();
@@ -197,7 +197,7 @@ describe('EventRouter', () => {
       const alice = await open('alice', ALICE);
       await route(call(ALICE));
       await subscriptionStore.put('alice', ALICE, { subscribeAll: false, events: ['CallCleared'] }, 60);
-      await cluster.publish(SUBSCRIPTION_CHANGED_TOPIC, JSON.stringify({ sub: 'alice', identity: ALICE }));
+      await cluster.publish('SubscriptionChanged', { sub: 'alice', identity: ALICE });
       await route([call(ALICE), call(ALICE, 'CallCleared')]);
       expect(summary()).toEqual([
         [alice.id, 1, 'CallDelivered', ALICE, undefined],
@@ -274,7 +274,7 @@ describe('EventRouter', () => {
       const alice = await open('alice', ALICE);
       const bob = await open('bob', BOB);
       const append = jest.spyOn(buffer, 'append');
-      const deliver = jest.spyOn(bus, 'deliver');
+      const deliver = jest.spyOn(deliveryBus, 'deliver');
       await route([call(ALICE, 'CallDelivered', { n: 1 }), call(BOB), call(ALICE, 'CallCleared', { n: 2 })]);
       expect(append).toHaveBeenCalledTimes(1);
       expect(append.mock.calls[0][0].map((entry) => entry.sessionId)).toEqual([alice.id, bob.id, alice.id]);
@@ -288,7 +288,7 @@ describe('EventRouter', () => {
 
     it('append nothing when no session matches', async () => {
       const append = jest.spyOn(buffer, 'append');
-      const deliver = jest.spyOn(bus, 'deliver');
+      const deliver = jest.spyOn(deliveryBus, 'deliver');
       await route([call(ALICE), agent('sales')]);
       expect(append).not.toHaveBeenCalled();
       expect(deliver).not.toHaveBeenCalled();
@@ -346,7 +346,7 @@ describe('EventRouter', () => {
     const session = await open('alice', ALICE);
     await route(call(ALICE));
     await sessions.remove(session.id);
-    await sessionEvents.ended(session);
+    await sessionEvents.emit('ended', session);
     expect(await buffer.readAfter(session.id, 0)).toEqual({ events: [], oldestId: 0, newestId: 0 });
   });
 });

@@ -1,15 +1,15 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { GatewayConfig } from '../config/gateway-config';
 import { Directory } from '../identity/directory';
-import { Metrics } from '../metrics/metrics';
+import { Metrics } from '../infra/metrics/metrics';
 import { Session } from '../session/session';
 import { SessionEvents } from '../session/session-events';
 import { SessionStore } from '../session/session.store';
 import { frameTail } from './envelope';
-import { AppendEntry, Delivery, EventBuffer } from './event-buffer';
-import { EventBus } from './event-bus';
+import { AppendEntry, Delivery, EventBufferStore } from './event-buffer.store';
+import { DeliveryBus } from './delivery-bus';
 import { PublishedEvent } from './ingress';
-import { SubscriptionCache } from './subscription-cache';
+import { SubscriptionCache } from '../subscriptions/subscription-cache';
 
 export interface RoutedRecipient {
   readonly session: Session;
@@ -30,7 +30,7 @@ function mapOf<V>(keys: readonly string[], values: readonly V[]): Map<string, V>
 }
 
 const candidatesOf = (event: PublishedEvent, candidates: Candidates): Session[] =>
-  event.group === undefined ? candidates.byIdentity.get(event.identity!)! : candidates.byGroup.get(event.group)!;
+  event.group === undefined ? candidates.byIdentity.get(event.identity)! : candidates.byGroup.get(event.group)!;
 
 /**
  * One buffer entry per recipient session. The envelope differs per recipient identity only, so it is
@@ -84,9 +84,9 @@ export class EventRouter implements OnModuleInit {
   constructor(
     private readonly sessions: SessionStore,
     private readonly directory: Directory,
-    private readonly subscriptions: SubscriptionCache,
-    private readonly buffer: EventBuffer,
-    private readonly bus: EventBus,
+    private readonly subscriptionCache: SubscriptionCache,
+    private readonly buffer: EventBufferStore,
+    private readonly deliveryBus: DeliveryBus,
     private readonly sessionEvents: SessionEvents,
     private readonly metrics: Metrics,
     config: GatewayConfig,
@@ -97,10 +97,8 @@ export class EventRouter implements OnModuleInit {
   private readonly bufferSize: number;
 
   onModuleInit(): void {
-    this.sessionEvents.onEnded(async (session) => {
-      this.subscriptions.forget(session.sub, session.identity);
-      await this.buffer.drop(session.id);
-    });
+    // The subscription cache forgets the session's entry on its own (SessionEnded reaches every instance).
+    this.sessionEvents.on('ended', (session) => this.buffer.drop(session.id));
   }
 
   tap(eventName: string, listener: RouteTap): void {
@@ -116,7 +114,7 @@ export class EventRouter implements OnModuleInit {
    * batch's (the buffer numbers appends in the order they are issued, so ids
    * follow the order of acceptance), and its deliveries go to the bus after
    * the previous batch's. With Redis a batch then costs about one round trip
-   * of the routing order rather than four (issue 7, redis-delivery).
+   * of the routing order rather than four.
    */
   route(events: readonly PublishedEvent[]): Promise<void> {
     const acceptedAt = Date.now();
@@ -145,8 +143,8 @@ export class EventRouter implements OnModuleInit {
         const { sub, identity, mode } = session;
         // Nearly always cached: a promise per event and recipient would cost more than the check itself.
         const allowed =
-          this.subscriptions.allowsCached(sub, identity, mode, event.event, acceptedAt) ??
-          (await this.subscriptions.allows(sub, identity, mode, event.event));
+          this.subscriptionCache.allowsCached(sub, identity, mode, event.event, acceptedAt) ??
+          (await this.subscriptionCache.allows(sub, identity, mode, event.event));
         if (allowed) sessions.push(session);
       }
       addEntries(entries, event, sessions);
@@ -170,7 +168,7 @@ export class EventRouter implements OnModuleInit {
       // A ring of EVENT_BUFFER_SIZE drops its oldest event with every append past its size.
       if (delivery.id > this.bufferSize) dropped++;
     }
-    await this.bus.deliver(deliveries);
+    await this.deliveryBus.deliver(deliveries);
     this.metrics.eventsBuffered.inc(deliveries.length);
     if (dropped) this.metrics.eventsDroppedFromBuffers.inc(dropped);
     if (this.taps.size) this.notifyTaps(events, append.recipients, appended);
@@ -201,14 +199,14 @@ export class EventRouter implements OnModuleInit {
   /**
    * Looks up the candidates of every target of the batch, each once and all at
    * once: with Redis the batch then costs a round trip or two rather than two
-   * per event (issue 7, redis-delivery).
+   * per event.
    */
   private async lookUpTargets(events: readonly PublishedEvent[]): Promise<Candidates> {
     const identities = new Set<string>();
     const groups = new Set<string>();
-    for (const { identity, group } of events) {
-      if (group === undefined) identities.add(identity!);
-      else groups.add(group);
+    for (const event of events) {
+      if (event.group === undefined) identities.add(event.identity);
+      else groups.add(event.group);
     }
     const identityList = [...identities];
     const groupList = [...groups];

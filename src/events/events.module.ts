@@ -1,36 +1,29 @@
 import { Module } from '@nestjs/common';
-import { GatewayConfig } from '../config/gateway-config';
+import { CatalogueModule } from '../catalogue/catalogue.module';
+import { IdentityModule } from '../identity/identity.module';
+import { byStore } from '../infra/store-adapter';
 import { SessionModule } from '../session/session.module';
-import { EventCatalogue } from './catalogue';
+import { SubscriptionsModule } from '../subscriptions/subscriptions.module';
+import { DeliveryBus } from './delivery-bus';
+import { EventBufferStore } from './event-buffer.store';
 import { EventRouter } from './event-router';
 import { IngressController } from './ingress.controller';
-import { IngressStreamConsumer } from './ingress-stream';
-import { Metrics } from '../metrics/metrics';
-import { RedisConnection } from '../storage/redis-connection';
-import { SubscriptionCache } from './subscription-cache';
-import { SubscriptionController } from './subscription.controller';
-import { SubscriptionService } from './subscription.service';
+import { IngressStream, IngressStreamConsumer, NoIngressStream } from './ingress-stream';
+import { MemoryDeliveryBus } from './memory-delivery-bus';
+import { MemoryEventBufferStore } from './memory-event-buffer.store';
+import { RedisDeliveryBus } from './redis-delivery-bus';
+import { RedisEventBufferStore } from './redis-event-buffer.store';
 
 @Module({
-  imports: [SessionModule],
-  controllers: [SubscriptionController, IngressController],
+  imports: [CatalogueModule, IdentityModule, SessionModule, SubscriptionsModule],
+  controllers: [IngressController],
   providers: [
-    SubscriptionService,
-    SubscriptionCache,
     EventRouter,
-    {
-      // Only with Redis: the telephony core may XADD to vora:ingress instead of POSTing.
-      provide: IngressStreamConsumer,
-      inject: [{ token: RedisConnection, optional: true }, EventCatalogue, EventRouter, Metrics],
-      useFactory: (redis: RedisConnection | undefined, catalogue: EventCatalogue, router: EventRouter, metrics: Metrics) =>
-        redis ? new IngressStreamConsumer(redis, catalogue, router, metrics) : null,
-    },
-    {
-      provide: EventCatalogue,
-      inject: [GatewayConfig],
-      useFactory: (config: GatewayConfig) => EventCatalogue.fromFile(config.eventsFile),
-    },
+    byStore(EventBufferStore, { memory: MemoryEventBufferStore, redis: RedisEventBufferStore }),
+    byStore(DeliveryBus, { memory: MemoryDeliveryBus, redis: RedisDeliveryBus }),
+    // With Redis the telephony core may XADD to vora:ingress instead of POSTing.
+    byStore(IngressStream, { memory: NoIngressStream, redis: IngressStreamConsumer }),
   ],
-  exports: [SubscriptionService, EventCatalogue, EventRouter, SessionModule],
+  exports: [EventRouter, EventBufferStore, DeliveryBus],
 })
 export class EventsModule {}

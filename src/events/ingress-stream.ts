@@ -4,9 +4,9 @@ import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap }
 import Redis from 'ioredis';
 import { parse as parseJson } from 'secure-json-parse';
 import { StoreUnavailableError } from '../common/store-unavailable';
-import { Metrics } from '../metrics/metrics';
-import { RedisConnection, viaRedis } from '../storage/redis-connection';
-import { EventCatalogue } from './catalogue';
+import { Metrics } from '../infra/metrics/metrics';
+import { RedisConnection, viaRedis } from '../infra/redis/redis-connection';
+import { EventCatalogue } from '../catalogue/catalogue';
 import { EventRouter } from './event-router';
 import { parsePublished, PublishedEvent } from './ingress';
 
@@ -38,6 +38,16 @@ interface RoutableEntry {
 }
 
 /**
+ * The ingress stream of SPEC section 6, the telephony core's alternative to
+ * POST /events: only Redis has one. The port has no methods; its adapter runs
+ * on its own from bootstrap to shutdown.
+ */
+export abstract class IngressStream {}
+
+/** Without Redis there is no stream to read: the platform POSTs /events. */
+export class NoIngressStream extends IngressStream {}
+
+/**
  * Consumes `vora:ingress` (SPEC section 6) as one consumer group. Only the
  * holder of a short lease reads, so that entries are routed in stream order
  * (two instances reading side by side could route neighbouring events of one
@@ -55,7 +65,7 @@ interface RoutableEntry {
  * that is retried for as long as it lasts, and counts no attempt.
  */
 @Injectable()
-export class IngressStreamConsumer implements OnApplicationBootstrap, BeforeApplicationShutdown {
+export class IngressStreamConsumer extends IngressStream implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly log = new Logger('IngressStream');
   private readonly consumer = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   private reader?: Redis;
@@ -70,15 +80,17 @@ export class IngressStreamConsumer implements OnApplicationBootstrap, BeforeAppl
   private readonly failures = new Map<string, number>();
 
   constructor(
-    private readonly connection: RedisConnection,
+    private readonly redis: RedisConnection,
     private readonly catalogue: EventCatalogue,
     private readonly router: EventRouter,
     private readonly metrics: Metrics,
-  ) {}
+  ) {
+    super();
+  }
 
   onApplicationBootstrap(): void {
     // Blocking reads need a connection of their own, without the command timeout.
-    this.reader = this.connection.client.duplicate({ connectionName: 'vora-gateway-ingress', commandTimeout: undefined });
+    this.reader = this.redis.client.duplicate({ connectionName: 'vora-gateway-ingress', commandTimeout: undefined });
     this.reader.on('error', () => undefined);
     this.running = true;
     this.loop = this.run();
@@ -88,7 +100,7 @@ export class IngressStreamConsumer implements OnApplicationBootstrap, BeforeAppl
     this.running = false;
     this.reader?.disconnect();
     await this.loop;
-    if (this.leader) await this.connection.client.eval(RELEASE, 1, INGRESS_LEASE, this.consumer).catch(() => undefined);
+    if (this.leader) await this.redis.client.eval(RELEASE, 1, INGRESS_LEASE, this.consumer).catch(() => undefined);
   }
 
   private async run(): Promise<void> {
@@ -122,7 +134,7 @@ export class IngressStreamConsumer implements OnApplicationBootstrap, BeforeAppl
     if (this.groupReady) return;
     try {
       // From the start of the stream: events added before any gateway ran are not lost.
-      await this.connection.client.xgroup('CREATE', INGRESS_STREAM, INGRESS_GROUP, '0', 'MKSTREAM');
+      await this.redis.client.xgroup('CREATE', INGRESS_STREAM, INGRESS_GROUP, '0', 'MKSTREAM');
     } catch (error) {
       if (!String((error as Error).message).includes('BUSYGROUP')) throw error;
     }
@@ -131,7 +143,7 @@ export class IngressStreamConsumer implements OnApplicationBootstrap, BeforeAppl
 
   /** Takes or renews the lease; on taking it, claims what the previous holder left pending. */
   private async holdLease(): Promise<boolean> {
-    const held = (await this.connection.client.eval(ACQUIRE, 1, INGRESS_LEASE, this.consumer, LEASE_MS)) === 1;
+    const held = (await this.redis.client.eval(ACQUIRE, 1, INGRESS_LEASE, this.consumer, LEASE_MS)) === 1;
     // The next holder claims and counts for itself.
     if (!held) this.failures.clear();
     if (held && !this.leader) {
@@ -146,7 +158,7 @@ export class IngressStreamConsumer implements OnApplicationBootstrap, BeforeAppl
   private async claimPending(): Promise<void> {
     let cursor = '0-0';
     do {
-      const [next, entries] = (await this.connection.client.xautoclaim(
+      const [next, entries] = (await this.redis.client.xautoclaim(
         INGRESS_STREAM,
         INGRESS_GROUP,
         this.consumer,
@@ -232,7 +244,7 @@ export class IngressStreamConsumer implements OnApplicationBootstrap, BeforeAppl
   }
 
   private async acknowledge(entries: ReadonlyArray<{ readonly id: string }>): Promise<void> {
-    await viaRedis(() => this.connection.client.xack(INGRESS_STREAM, INGRESS_GROUP, ...entries.map((entry) => entry.id)));
+    await viaRedis(() => this.redis.client.xack(INGRESS_STREAM, INGRESS_GROUP, ...entries.map((entry) => entry.id)));
   }
 
   /**
@@ -243,7 +255,7 @@ export class IngressStreamConsumer implements OnApplicationBootstrap, BeforeAppl
   private async deadLetter(id: string, fields: string[], reason: 'malformed' | 'routing', error: string): Promise<void> {
     try {
       await viaRedis(() =>
-        this.connection.client.xadd(INGRESS_DEAD_LETTERS, 'MAXLEN', '~', DEAD_LETTERS_KEPT, '*', ...fields, 'error', error, 'sourceId', id),
+        this.redis.client.xadd(INGRESS_DEAD_LETTERS, 'MAXLEN', '~', DEAD_LETTERS_KEPT, '*', ...fields, 'error', error, 'sourceId', id),
       );
       this.log.warn(`moved ${INGRESS_STREAM} entry ${id} to ${INGRESS_DEAD_LETTERS}: ${error}`);
     } catch (failure) {

@@ -4,8 +4,8 @@ import { ApiAcceptedResponse, ApiBody, ApiOperation, ApiTags } from '@nestjs/swa
 import { Requires } from '../auth/access.decorator';
 import { ApiErrorResponse, ApiRateLimited, EXAMPLE_IDENTITY } from '../common/api-responses';
 import { INGRESS_ROUTE } from '../common/route-config';
-import { EventCatalogue } from './catalogue';
-import { Metrics } from '../metrics/metrics';
+import { EventCatalogue } from '../catalogue/catalogue';
+import { Metrics } from '../infra/metrics/metrics';
 import { EventRouter } from './event-router';
 import { MAX_BATCH, parsePublished } from './ingress';
 

@@ -1,5 +1,5 @@
 import { VoraError } from '../common/vora-error';
-import { EventCatalogue } from './catalogue';
+import { EventCatalogue } from '../catalogue/catalogue';
 import { frameOf, frameTail } from './envelope';
 import { MAX_BATCH, MAX_DATA_BYTES, parsePublished, PublishedEvent } from './ingress';
 import { fromFields } from './ingress-stream';

@@ -1,12 +1,12 @@
-import { Metrics } from '../metrics/metrics';
+import { Metrics } from '../infra/metrics/metrics';
 import { EventEmitter } from 'node:events';
 import { Logger } from '@nestjs/common';
 import type { WebSocket } from 'ws';
 import { GatewayConfig, WebSocketConfig } from '../config/gateway-config';
 import { FRAME_HEAD } from '../events/envelope';
-import { BufferSlice, Delivery } from '../events/event-buffer';
-import { MemoryEventBuffer } from '../events/memory-event-buffer';
-import { SubscriptionService } from '../events/subscription.service';
+import { BufferSlice, Delivery } from '../events/event-buffer.store';
+import { MemoryEventBufferStore } from '../events/memory-event-buffer.store';
+import { SubscriptionService } from '../subscriptions/subscription.service';
 import { Session } from '../session/session';
 import { ClientConnection, ConnectionContext, isRecovered, REPLAY_PAGE_SIZE } from './client-connection';
 
@@ -128,7 +128,7 @@ const WS_CONFIG: WebSocketConfig = {
 const settle = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('ClientConnection', () => {
-  let buffer: MemoryEventBuffer;
+  let buffer: MemoryEventBufferStore;
   let socket: FakeSocket;
   let connection: ClientConnection;
   let log: { warn: jest.Mock };
@@ -143,7 +143,7 @@ describe('ClientConnection', () => {
   };
 
   beforeEach(() => {
-    buffer = new MemoryEventBuffer({ ws: { eventBufferSize: 100 }, session: { idleTtlS: 60 } } as GatewayConfig);
+    buffer = new MemoryEventBufferStore({ ws: { eventBufferSize: 100 }, session: { idleTtlS: 60 } } as GatewayConfig);
     socket = new FakeSocket();
     log = { warn: jest.fn() };
     answer = jest.fn(async (_session: Session, _callId: string, _answer: 'ready' | 'decline') => false);
@@ -344,11 +344,11 @@ describe('ClientConnection', () => {
 
     it('remembers the newest id written, once, for resume without lastEventId', async () => {
       const [one, two] = await append(2);
-      expect(connection.unpersistedWrittenId()).toBeUndefined();
+      expect(connection.takeUnrecordedWrittenId()).toBeUndefined();
       connection.deliver(one);
       connection.deliver(two);
-      expect(connection.unpersistedWrittenId()).toBe(2);
-      expect(connection.unpersistedWrittenId()).toBeUndefined();
+      expect(connection.takeUnrecordedWrittenId()).toBe(2);
+      expect(connection.takeUnrecordedWrittenId()).toBeUndefined();
     });
 
     it('does not count an event handed to a socket the client is closing as written', async () => {
@@ -356,7 +356,7 @@ describe('ClientConnection', () => {
       socket.readyState = socket.CLOSING;
       connection.deliver(one);
       expect(socket.sent).toEqual([]);
-      expect(connection.unpersistedWrittenId()).toBeUndefined();
+      expect(connection.takeUnrecordedWrittenId()).toBeUndefined();
     });
 
     it('closes a slow consumer with 4008 and writes nothing more', async () => {

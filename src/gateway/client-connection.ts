@@ -3,12 +3,12 @@ import { Logger } from '@nestjs/common';
 import type { RawData, WebSocket } from 'ws';
 import { Interned } from '../common/interned';
 import { WebSocketConfig } from '../config/gateway-config';
-import { BufferedEvent, BufferSlice, Delivery, EventBuffer } from '../events/event-buffer';
-import { EffectiveSubscription } from '../events/subscription.dto';
-import { SubscriptionService } from '../events/subscription.service';
-import { Metrics } from '../metrics/metrics';
+import { BufferedEvent, BufferSlice, Delivery, EventBufferStore } from '../events/event-buffer.store';
+import { EffectiveSubscription } from '../subscriptions/subscription.dto';
+import { SubscriptionService } from '../subscriptions/subscription.service';
+import { Metrics } from '../infra/metrics/metrics';
 import { lifetimeEnd, Session } from '../session/session';
-import { CloseCode, closeCodeLabel, parseClientMessage, ServerMessage } from './messages';
+import { CloseCode, closeCodeLabel, parseClientMessage, ServerMessage } from './protocol';
 import { MessageRate } from './message-rate';
 import { drained, highWaterMark, writeTextFrame } from './text-frame';
 
@@ -27,7 +27,7 @@ const TOO_SLOW = 'too slow; reconnect with lastEventId';
 export interface ConnectionContext {
   /** A `ready` or `decline` for a held-up call; false when no such call waits for this session. */
   readonly answer: (session: Session, callId: string, answer: 'ready' | 'decline') => Promise<boolean>;
-  readonly buffer: EventBuffer;
+  readonly buffer: EventBufferStore;
   readonly metrics: Metrics;
   readonly subscriptions: SubscriptionService;
   readonly config: WebSocketConfig;
@@ -84,7 +84,7 @@ export class ClientConnection {
   private closing = false;
   private closeListener?: (connection: ClientConnection) => void;
 
-  // Listeners shared by every socket rather than closures per connection: memory per idle socket is a target (issue 7).
+  // Listeners shared by every socket rather than closures per connection: memory per idle socket is a target.
   private static readonly onSocketMessage = function (this: OwnedSocket, data: RawData, isBinary: boolean): void {
     this[OWNER]!.onMessage(data, isBinary);
   };
@@ -180,7 +180,7 @@ export class ClientConnection {
   }
 
   /** The newest id written, when it has not been recorded yet (for resume without lastEventId). */
-  unpersistedWrittenId(): number | undefined {
+  takeUnrecordedWrittenId(): number | undefined {
     if (this.lastSentId <= this.persistedId) return undefined;
     this.persistedId = this.lastSentId;
     return this.lastSentId;

@@ -3,13 +3,13 @@ import { BeforeApplicationShutdown, Logger } from '@nestjs/common';
 import { OnGatewayConnection, WebSocketGateway } from '@nestjs/websockets';
 import type { WebSocket } from 'ws';
 import { GatewayConfig } from '../config/gateway-config';
-import { EventBuffer } from '../events/event-buffer';
-import { SubscriptionService } from '../events/subscription.service';
+import { EventBufferStore } from '../events/event-buffer.store';
+import { SubscriptionService } from '../subscriptions/subscription.service';
 import { HoldUpService } from '../holdup/holdup.service';
-import { Metrics } from '../metrics/metrics';
+import { Metrics } from '../infra/metrics/metrics';
 import { ClientConnection, ConnectionContext } from './client-connection';
 import { HandshakeService } from './handshake.service';
-import { CloseCode } from './messages';
+import { CloseCode } from './protocol';
 import { SocketRegistry } from './socket-registry';
 
 /** Shutdown waits at most this long for sockets to finish their close handshake. */
@@ -23,7 +23,7 @@ export class EventsGateway implements OnGatewayConnection, BeforeApplicationShut
 
   constructor(
     config: GatewayConfig,
-    buffer: EventBuffer,
+    buffer: EventBufferStore,
     subscriptions: SubscriptionService,
     metrics: Metrics,
     private readonly holdUp: HoldUpService,

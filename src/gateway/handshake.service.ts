@@ -1,5 +1,6 @@
 import { IncomingMessage } from 'node:http';
 import { HttpStatus, Injectable } from '@nestjs/common';
+import { parseBearerHeader } from '../auth/bearer';
 import { ClientAddresses } from '../common/client-address';
 import { MALFORMED_QUERY, malformedQuery } from '../common/well-formed';
 import { GatewayConfig } from '../config/gateway-config';
@@ -93,7 +94,9 @@ export class HandshakeService {
     if (malformedQuery(request.url)) return refuse(HttpStatus.BAD_REQUEST, MALFORMED_QUERY);
     const query = new URL(request.url ?? '/', 'http://gateway').searchParams;
     const header = request.headers.authorization;
-    const fromHeader = header?.match(/^Bearer[ ]+([^ ]+)[ ]*$/i)?.[1];
+    // Only a well-formed Bearer header carries the token; any Authorization header counts as a place it was sent.
+    const bearer = parseBearerHeader(header);
+    const fromHeader = bearer.kind === 'token' ? bearer.token : undefined;
     const fromQuery = query.get('token');
     if (header !== undefined && fromQuery !== null) {
       return refuse(HttpStatus.BAD_REQUEST, 'send the webSocketToken in one place only, not in the header and the query');

@@ -1,11 +1,11 @@
-import { ClusterBus } from '../common/cluster-bus';
+import { ClusterEvents } from '../cluster/cluster-events';
 import { GatewayConfig } from '../config/gateway-config';
-import { EventBuffer } from '../events/event-buffer';
-import { EventBus } from '../events/event-bus';
-import { MemoryEventBuffer } from '../events/memory-event-buffer';
-import { SubscriptionService } from '../events/subscription.service';
-import { Metrics } from '../metrics/metrics';
-import { Presence } from '../session/presence';
+import { EventBufferStore } from '../events/event-buffer.store';
+import { DeliveryBus } from '../events/delivery-bus';
+import { MemoryEventBufferStore } from '../events/memory-event-buffer.store';
+import { SubscriptionService } from '../subscriptions/subscription.service';
+import { Metrics } from '../infra/metrics/metrics';
+import { PresenceStore } from '../session/presence.store';
 import { SessionService } from '../session/session.service';
 import { ClientConnection } from './client-connection';
 import { SocketRegistry } from './socket-registry';
@@ -38,7 +38,7 @@ class FakeSocket {
     this.closes.push([code, reason, Date.now()]);
     this.isOpen = false;
   }
-  unpersistedWrittenId(): undefined {
+  takeUnrecordedWrittenId(): undefined {
     return undefined;
   }
 }
@@ -55,11 +55,11 @@ async function registryWith(count: number): Promise<{ registry: SocketRegistry; 
   } as unknown as SessionService;
   const registry = new SocketRegistry(
     { ws: { heartbeatIntervalMs: INTERVAL_MS }, session: { recheckIntervalS: 300 } } as GatewayConfig,
-    { onDeliveries: () => undefined } as unknown as EventBus,
-    { subscribe: async () => undefined, publish: async () => undefined } as unknown as ClusterBus,
+    { onDeliveries: () => undefined } as unknown as DeliveryBus,
+    { listen: async () => undefined, publish: async () => undefined } as unknown as ClusterEvents,
     sessions,
-    { touch: async () => undefined, markWritten: async () => undefined } as unknown as EventBuffer,
-    { connected: async () => undefined } as unknown as Presence,
+    { touch: async () => undefined, markWritten: async () => undefined } as unknown as EventBufferStore,
+    { connected: async () => undefined } as unknown as PresenceStore,
     {} as SubscriptionService,
     { socketsOpen: { set: () => undefined } } as unknown as Metrics,
   );
@@ -128,7 +128,7 @@ describe('SocketRegistry heartbeat', () => {
 describe('SocketRegistry and the event buffer of a closed socket', () => {
   const HEARTBEAT_MS = 1_000;
   let registry: SocketRegistry;
-  let buffer: MemoryEventBuffer;
+  let buffer: MemoryEventBufferStore;
 
   beforeEach(() => jest.useFakeTimers({ now: 1_000_000 }));
   afterEach(() => {
@@ -139,15 +139,15 @@ describe('SocketRegistry and the event buffer of a closed socket', () => {
 
   it('keeps what is buffered after the socket closed for as long as the session lives, appends or not', async () => {
     const config = { ws: { heartbeatIntervalMs: HEARTBEAT_MS, eventBufferSize: 10 }, session: { idleTtlS: 2, recheckIntervalS: 300 } };
-    buffer = new MemoryEventBuffer(config as GatewayConfig);
+    buffer = new MemoryEventBufferStore(config as GatewayConfig);
     const sessions = { epoch: async () => 'epoch-1', keepAlive: async () => true, released: async () => undefined };
     registry = new SocketRegistry(
       config as GatewayConfig,
-      { onDeliveries: () => undefined } as unknown as EventBus,
-      { subscribe: async () => undefined, publish: async () => undefined } as unknown as ClusterBus,
+      { onDeliveries: () => undefined } as unknown as DeliveryBus,
+      { listen: async () => undefined, publish: async () => undefined } as unknown as ClusterEvents,
       sessions as unknown as SessionService,
       buffer,
-      { connected: async () => undefined, disconnected: async () => undefined } as unknown as Presence,
+      { connected: async () => undefined, disconnected: async () => undefined } as unknown as PresenceStore,
       {} as SubscriptionService,
       { socketsOpen: { set: () => undefined } } as unknown as Metrics,
     );
@@ -191,11 +191,11 @@ describe('SocketRegistry and the right to a session', () => {
     const config = { ws: { heartbeatIntervalMs: HEARTBEAT_MS }, session: { recheckIntervalS: 2 } };
     registry = new SocketRegistry(
       config as GatewayConfig,
-      { onDeliveries: () => undefined } as unknown as EventBus,
-      { subscribe: async () => undefined, publish: async () => undefined } as unknown as ClusterBus,
+      { onDeliveries: () => undefined } as unknown as DeliveryBus,
+      { listen: async () => undefined, publish: async () => undefined } as unknown as ClusterEvents,
       sessions as unknown as SessionService,
-      { touch: async () => undefined, markWritten: async () => undefined } as unknown as EventBuffer,
-      { connected: async () => undefined } as unknown as Presence,
+      { touch: async () => undefined, markWritten: async () => undefined } as unknown as EventBufferStore,
+      { connected: async () => undefined } as unknown as PresenceStore,
       {} as SubscriptionService,
       { socketsOpen: { set: () => undefined } } as unknown as Metrics,
     );

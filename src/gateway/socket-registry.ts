@@ -1,17 +1,15 @@
 import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
-import { ClusterBus } from '../common/cluster-bus';
+import { ClusterEvents } from '../cluster/cluster-events';
 import { GatewayConfig } from '../config/gateway-config';
-import { Delivery, EventBuffer } from '../events/event-buffer';
-import { EventBus } from '../events/event-bus';
-import { SUBSCRIPTION_CHANGED_TOPIC, SubscriptionChanged, SubscriptionService } from '../events/subscription.service';
-import { Metrics } from '../metrics/metrics';
-import { Presence } from '../session/presence';
-import { SUBSCRIBE_ALL } from '../session/subscription.store';
+import { Delivery, EventBufferStore } from '../events/event-buffer.store';
+import { DeliveryBus } from '../events/delivery-bus';
+import { SubscriptionService } from '../subscriptions/subscription.service';
+import { Metrics } from '../infra/metrics/metrics';
+import { PresenceStore } from '../session/presence.store';
 import { lifetimeEnd } from '../session/session';
-import { SESSION_CLOSED_TOPIC, SessionClosed } from '../session/session-events';
 import { SessionService } from '../session/session.service';
 import { ClientConnection, shared } from './client-connection';
-import { CloseCode } from './messages';
+import { CloseCode } from './protocol';
 
 /** A heartbeat pass is spread over this many ticks of HEARTBEAT_INTERVAL_MS ... */
 const BEAT_TICKS = 20;
@@ -20,14 +18,6 @@ const BEAT_SHARE = 500;
 
 /** How long a socket whose session vanished waits for the bus to say why, before 4001. */
 const EXPIRY_GRACE_MS = 1_000;
-
-/** Cluster bus topic: a session's socket opened somewhere; any older socket of it closes with 4002. */
-export const SOCKET_CLAIMED_TOPIC = 'vora:socket-claimed';
-
-interface SocketClaimed {
-  readonly sessionId: string;
-  readonly connectionId: string;
-}
 
 /**
  * The sockets this instance holds, one per session. It receives deliveries
@@ -58,24 +48,23 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
 
   constructor(
     private readonly config: GatewayConfig,
-    private readonly events: EventBus,
-    private readonly cluster: ClusterBus,
+    private readonly deliveryBus: DeliveryBus,
+    private readonly cluster: ClusterEvents,
     private readonly sessions: SessionService,
-    private readonly buffer: EventBuffer,
-    private readonly presence: Presence,
+    private readonly buffer: EventBufferStore,
+    private readonly presence: PresenceStore,
     private readonly subscriptions: SubscriptionService,
     private readonly metrics: Metrics,
   ) {}
 
-  /** Presence outlives a missed heartbeat or two, not a crashed instance. */
+  /** PresenceStore outlives a missed heartbeat or two, not a crashed instance. */
   private get presenceTtlMs(): number {
     return this.config.ws.heartbeatIntervalMs * 3;
   }
 
   async onModuleInit(): Promise<void> {
-    this.events.onDeliveries((deliveries) => this.dispatch(deliveries));
-    await this.cluster.subscribe(SESSION_CLOSED_TOPIC, (message) => {
-      const { sessionId, code, reason } = JSON.parse(message) as SessionClosed;
+    this.deliveryBus.onDeliveries((deliveries) => this.dispatch(deliveries));
+    await this.cluster.listen('SessionEnded', ({ sessionId, code, reason }) => {
       const connection = this.connections.get(sessionId);
       if (!connection) return;
       connection.sessionEnded = true;
@@ -83,8 +72,7 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
       // In case a restore after a store outage raced the end: the session must stay gone.
       void this.sessions.forget(sessionId).catch(() => undefined);
     });
-    await this.cluster.subscribe(SUBSCRIPTION_CHANGED_TOPIC, (message) => {
-      const { sub, identity } = JSON.parse(message) as SubscriptionChanged;
+    await this.cluster.listen('SubscriptionChanged', ({ sub, identity }) => {
       for (const connection of this.connections.values()) {
         const { session } = connection;
         if (session.sub !== sub || session.identity !== identity) continue;
@@ -94,8 +82,7 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
           .catch(() => undefined);
       }
     });
-    await this.cluster.subscribe(SOCKET_CLAIMED_TOPIC, (message) => {
-      const { sessionId, connectionId } = JSON.parse(message) as SocketClaimed;
+    await this.cluster.listen('SocketClaimed', ({ sessionId, connectionId }) => {
       const current = this.connections.get(sessionId);
       if (current && current.id !== connectionId) current.close(CloseCode.Replaced, 'replaced by a newer socket');
     });
@@ -131,8 +118,7 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
     connection.onClose(this.detached);
     this.watchLifetime(connection);
     await this.presence.connected(sessionId, connection.id, this.presenceTtlMs);
-    const claim: SocketClaimed = { sessionId, connectionId: connection.id };
-    await this.cluster.publish(SOCKET_CLAIMED_TOPIC, JSON.stringify(claim));
+    await this.cluster.publish('SocketClaimed', { sessionId, connectionId: connection.id });
   }
 
   /** Closes every socket (shutdown: 1001, reconnect and resume elsewhere). */
@@ -175,10 +161,9 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
    * epoch); then it is restored so that the socket keeps working.
    *
    * A pass over the sockets is spread over the interval, BEAT_SHARE or more
-   * sockets a tick: at 10,000 sockets, pinging all at once made every client
-   * answer at once, and that burst held the event loop, and deliveries, for
-   * 60 to 280 ms at a time for over a second every interval (issue 7, paced
-   * latency). A small
+   * sockets a tick: pinging thousands of sockets at once makes every client
+   * answer at once, and that burst holds the event loop, and deliveries, for
+   * a while every interval (docs/benchmarks.md). A small
    * instance still beats all its sockets in one tick, so that their store work
    * shares its round trips.
    */
@@ -283,20 +268,20 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
 
   private async restore(connection: ClientConnection): Promise<void> {
     const { session, subscription } = connection;
-    const stored = subscription!.subscribeAll ? SUBSCRIBE_ALL : { subscribeAll: false, events: subscription!.events };
-    if (!(await this.sessions.restore(session, stored))) return;
+    if (!subscription || !(await this.sessions.restore(session))) return;
+    await this.subscriptions.restore(session, subscription);
     await this.buffer.continueFrom(session.id, connection.lastWrittenId);
     await this.presence.connected(session.id, connection.id, this.presenceTtlMs);
     this.log.warn(`session ${session.id} was lost by the store while its socket was open; restored`);
   }
 
   private async recordWritten(connection: ClientConnection): Promise<void> {
-    const id = connection.unpersistedWrittenId();
+    const id = connection.takeUnrecordedWrittenId();
     if (id !== undefined) await this.buffer.markWritten(connection.session.id, id);
   }
 }
 
-/** For a SessionClosed without a reason (sent by an instance of an older version). */
+/** For a SessionEnded without a reason (sent by an instance of an older version). */
 function closeReason(code: number): string {
   if (code === CloseCode.LoggedOut) return 'logged out';
   if (code === CloseCode.Replaced) return 'replaced by a new setup';

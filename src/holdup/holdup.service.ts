@@ -2,8 +2,8 @@ import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/commo
 import { GatewayConfig } from '../config/gateway-config';
 import { RoutedRecipient, EventRouter } from '../events/event-router';
 import { PublishedEvent } from '../events/ingress';
-import { Metrics } from '../metrics/metrics';
-import { Presence } from '../session/presence';
+import { Metrics } from '../infra/metrics/metrics';
+import { PresenceStore } from '../session/presence.store';
 import { Session } from '../session/session';
 import { HoldUpOutcome, PendingCall, PushRequest } from './holdup';
 import { OutcomeReporter } from './outcome-reporter';
@@ -31,7 +31,7 @@ export class HoldUpService implements OnModuleInit, OnModuleDestroy {
   constructor(
     private readonly config: GatewayConfig,
     private readonly router: EventRouter,
-    private readonly presence: Presence,
+    private readonly presence: PresenceStore,
     private readonly calls: PendingCallStore,
     private readonly push: PushSender,
     private readonly reporter: OutcomeReporter,
@@ -68,7 +68,8 @@ export class HoldUpService implements OnModuleInit, OnModuleDestroy {
 
   private async onRouted(event: PublishedEvent, recipients: readonly RoutedRecipient[]): Promise<void> {
     const callId = event.data.callId;
-    if (event.data.direction !== 'terminating' || typeof callId !== 'string') return;
+    // Only an identity event names a callee whose sessions can be held up.
+    if (event.group !== undefined || event.data.direction !== 'terminating' || typeof callId !== 'string') return;
     try {
       const asleep: RoutedRecipient[] = [];
       for (const recipient of recipients) {
@@ -80,7 +81,7 @@ export class HoldUpService implements OnModuleInit, OnModuleDestroy {
       const startedAt = Date.now();
       const call: PendingCall = {
         callId,
-        identity: event.identity!,
+        identity: event.identity,
         sessionIds: asleep.map((r) => r.session.id),
         startedAt,
         deadline: startedAt + this.config.holdUp.timeoutMs,

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { execPipeline, execPipelineReplies, RedisConnection, viaRedis } from '../storage/redis-connection';
-import { isNonEmptyString, isString, isStringArray, isTime, isWrongType, Malformed, readJsonRecord } from '../storage/stored-value';
+import { execPipeline, execPipelineReplies, RedisConnection, viaRedis } from '../infra/redis/redis-connection';
+import { isNonEmptyString, isString, isStringArray, isTime, isWrongType, Malformed, readJsonRecord } from '../infra/redis/stored-value';
 import { PendingCall } from './holdup';
 import { PendingCallStore } from './pending-calls.store';
 

@@ -1,4 +1,5 @@
-import { RedisConnection, viaRedis } from '../storage/redis-connection';
+import { Injectable } from '@nestjs/common';
+import { RedisConnection, viaRedis } from '../infra/redis/redis-connection';
 import { OutcomeReport } from './holdup';
 import { OutcomeReporter } from './outcome-reporter';
 
@@ -6,8 +7,16 @@ export const EGRESS_STREAM = 'vora:egress';
 /** Keeps the stream bounded when nobody reads it. */
 const MAX_LENGTH = 100_000;
 
-/** With Redis: outcomes are also appended to `vora:egress`, for a platform that prefers reading to being called. */
-export class StreamOutcomeReporter extends OutcomeReporter {
+/** The egress stream: outcomes appended to `vora:egress`, for a platform that prefers reading to being called. Only Redis has one. */
+export abstract class OutcomeStream extends OutcomeReporter {}
+
+/** Without Redis there is no stream to append to. */
+export class NoOutcomeStream extends OutcomeStream {
+  async report(): Promise<void> {}
+}
+
+@Injectable()
+export class StreamOutcomeReporter extends OutcomeStream {
   constructor(private readonly redis: RedisConnection) {
     super();
   }

@@ -1,4 +1,4 @@
-import { RATE_WINDOW_MS } from './rate-limiter';
+import { RATE_WINDOW_MS } from './rate-limit.store';
 
 interface Window {
   failures: number;

@@ -2,7 +2,7 @@ import { CanActivate, ExecutionContext, HttpStatus, Injectable } from '@nestjs/c
 import type { FastifyRequest } from 'fastify';
 import { VoraError } from '../common/vora-error';
 import { GatewayConfig, LimitsConfig } from '../config/gateway-config';
-import { RATE_WINDOW_MS, RateLimiter } from './rate-limiter';
+import { RATE_WINDOW_MS, RateLimitStore } from './rate-limit.store';
 
 /**
  * The per-caller rate limits, checked after AccessGuard (registered after it,
@@ -19,7 +19,7 @@ export class RateLimitGuard implements CanActivate {
   private readonly limits: LimitsConfig;
 
   constructor(
-    private readonly limiter: RateLimiter,
+    private readonly limiter: RateLimitStore,
     config: GatewayConfig,
   ) {
     this.limits = config.limits;

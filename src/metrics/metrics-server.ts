@@ -2,7 +2,7 @@ import { createServer, Server } from 'node:http';
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { GatewayConfig } from '../config/gateway-config';
 import { listenFailure } from '../config/listen-failure';
-import { Metrics } from './metrics';
+import { Metrics } from '../infra/metrics/metrics';
 
 /** With METRICS_PORT, a plain listener for Prometheus alone, so that metrics need not be public. */
 @Injectable()

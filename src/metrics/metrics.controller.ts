@@ -3,7 +3,7 @@ import { ApiExcludeController } from '@nestjs/swagger';
 import { Public } from '../auth/access.decorator';
 import { VoraError } from '../common/vora-error';
 import { GatewayConfig } from '../config/gateway-config';
-import { Metrics } from './metrics';
+import { Metrics } from '../infra/metrics/metrics';
 
 /** Prometheus scrapes `/metrics` here unless METRICS_PORT moves it off the public port. */
 @ApiExcludeController()

@@ -6,12 +6,12 @@ const SWEEP_EVERY_MS = 10_000;
 
 /**
  * A live session and what the memory adapters keep about it, in one object:
- * every index points at the record, and presence (MemoryPresence) is two
+ * every index points at the record, and presence (MemoryPresenceStore) is two
  * fields of it rather than an entry of its own. Memory per idle session is a
- * target (issue 7).
+ * target.
  */
 class SessionRecord {
-  /** The socket that holds the session (MemoryPresence), until presenceExpiresAt. */
+  /** The socket that holds the session (MemoryPresenceStore), until presenceExpiresAt. */
   connectionId: string | undefined = undefined;
   presenceExpiresAt = 0;
 
@@ -94,7 +94,7 @@ export class MemorySessionStore extends SessionStore implements OnModuleDestroy 
     return 'memory';
   }
 
-  /** The record of a live session, for MemoryPresence. */
+  /** The record of a live session, for MemoryPresenceStore. */
   record(id: string): SessionRecord | undefined {
     const record = this.byId.get(id);
     return record && this.isLive(record) ? record : undefined;

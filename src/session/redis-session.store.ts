@@ -6,10 +6,10 @@ import {
   execPipeline,
   execPipelineReplies,
   isWellFormed,
-  keyPart,
   RedisConnection,
+  userKey,
   viaRedis,
-} from '../storage/redis-connection';
+} from '../infra/redis/redis-connection';
 import {
   isBoolean,
   isNonEmptyString,
@@ -19,7 +19,7 @@ import {
   oneOf,
   readJsonRecord,
   StoredRecord,
-} from '../storage/stored-value';
+} from '../infra/redis/stored-value';
 import { CONNECTION_TYPES, lifetimeEnd, Session } from './session';
 import { OpenResult, SessionStore } from './session.store';
 
@@ -29,14 +29,6 @@ import { OpenResult, SessionStore } from './session.store';
  * still there. A pointer alone opens nothing: every lookup checks the session.
  */
 const POINTER_GRACE_MS = 5_000;
-
-/**
- * The hash tag of everything that belongs to one user: its sessions and its
- * subscriptions share a Redis Cluster slot, so open() can enforce the
- * per-user limit in one script. The sub is URI-encoded (keyPart) so that
- * braces in it cannot end the tag early.
- */
-export const userKey = (sub: string, suffix: string): string => `vora:{u:${keyPart(sub)}}:${suffix}`;
 
 /** See docs/scaling.md for the whole layout. */
 const keys = {
@@ -282,18 +274,20 @@ declare module 'ioredis' {
  */
 @Injectable()
 export class RedisSessionStore extends SessionStore {
-  private readonly redis: Redis;
+  private readonly client: Redis;
 
-  constructor(private readonly connection: RedisConnection) {
+  constructor(private readonly redis: RedisConnection) {
     super();
-    this.redis = connection.client;
-    this.redis.defineCommand('voraSessionOpen', { numberOfKeys: 2, lua: OPEN });
-    this.redis.defineCommand('voraSessionGet', { numberOfKeys: 2, lua: GET, readOnly: true });
-    this.redis.defineCommand('voraSessionList', { numberOfKeys: 2, lua: LIST, readOnly: true });
-    this.redis.defineCommand('voraSessionTouch', { numberOfKeys: 2, lua: TOUCH });
-    this.redis.defineCommand('voraSessionRemove', { numberOfKeys: 2, lua: REMOVE });
-    this.redis.defineCommand('voraSessionRestore', { numberOfKeys: 2, lua: RESTORE });
-    this.redis.defineCommand('voraIdentityExtend', { numberOfKeys: 1, lua: EXTEND_IDENTITY });
+    this.client = redis.client;
+    redis.loadScripts({
+      voraSessionOpen: { keys: 2, lua: OPEN },
+      voraSessionGet: { keys: 2, lua: GET, readOnly: true },
+      voraSessionList: { keys: 2, lua: LIST, readOnly: true },
+      voraSessionTouch: { keys: 2, lua: TOUCH },
+      voraSessionRemove: { keys: 2, lua: REMOVE },
+      voraSessionRestore: { keys: 2, lua: RESTORE },
+      voraIdentityExtend: { keys: 1, lua: EXTEND_IDENTITY },
+    });
   }
 
   async open(session: Session, limits: { ttlS: number; maxPerUser: number }): Promise<OpenResult> {
@@ -303,7 +297,7 @@ export class RedisSessionStore extends SessionStore {
     const ref: TokenRef = { sub, id: session.id };
     // Pointers first: should the connection drop before the script, they lead nowhere.
     const [, , , result] = (await execPipeline(
-      this.redis
+      this.client
         .pipeline()
         .set(keys.id(session.id), storedSub(sub), 'PX', pointerMs)
         .set(keys.token(session.tokenHash), JSON.stringify(ref), 'PX', pointerMs)
@@ -334,13 +328,13 @@ export class RedisSessionStore extends SessionStore {
   }
 
   async get(id: string): Promise<Session | undefined> {
-    const sub = await this.subOf(id, () => viaRedis(() => this.redis.get(keys.id(id))));
+    const sub = await this.subOf(id, () => viaRedis(() => this.client.get(keys.id(id))));
     return sub === undefined ? undefined : this.getOf(sub, id);
   }
 
   async findByTokenHash(tokenHash: string): Promise<Session | undefined> {
     const raw = await this.pointer('token-pointer', keys.tokenForLog(tokenHash), () =>
-      viaRedis(() => this.redis.get(keys.token(tokenHash))),
+      viaRedis(() => this.client.get(keys.token(tokenHash))),
     );
     if (raw === null) return undefined;
     const ref = readJsonRecord<TokenRef>(raw, TOKEN_REF_SHAPE);
@@ -351,7 +345,7 @@ export class RedisSessionStore extends SessionStore {
   }
 
   async listByUser(sub: string): Promise<Session[]> {
-    const sessions = await viaRedis(() => this.redis.voraSessionList(keys.sessions(sub), keys.expiry(sub)));
+    const sessions = await viaRedis(() => this.client.voraSessionList(keys.sessions(sub), keys.expiry(sub)));
     return this.readSessions(sub, sessions);
   }
 
@@ -363,13 +357,13 @@ export class RedisSessionStore extends SessionStore {
   async touch(session: Session, ttlS: number): Promise<boolean> {
     const { id, sub } = session;
     const ttlMs = ttlS * 1000;
-    const [json] = (await this.connection.inTurn((pipeline) =>
+    const [json] = (await this.redis.inTurn((pipeline) =>
       pipeline.voraSessionTouch(keys.sessions(sub), keys.expiry(sub), id, ttlMs, lifetimeEnd(session)),
     )) as [string | null];
     const stored = json === null ? undefined : this.readSession(sub, json);
     if (!stored) return false;
     const pointerMs = pointerTtlMs(stored, ttlMs);
-    await this.connection.inTurn((pipeline) =>
+    await this.redis.inTurn((pipeline) =>
       pipeline
         .pexpire(keys.id(id), pointerMs)
         .pexpire(keys.token(stored.tokenHash), pointerMs)
@@ -379,12 +373,12 @@ export class RedisSessionStore extends SessionStore {
   }
 
   async remove(id: string): Promise<Session | undefined> {
-    const sub = await this.subOf(id, () => viaRedis(() => this.redis.get(keys.id(id))));
+    const sub = await this.subOf(id, () => viaRedis(() => this.client.get(keys.id(id))));
     if (sub === undefined) return undefined;
-    const result = await viaRedis(() => this.redis.voraSessionRemove(keys.sessions(sub), keys.expiry(sub), id));
+    const result = await viaRedis(() => this.client.voraSessionRemove(keys.sessions(sub), keys.expiry(sub), id));
     const session = result.length === 0 ? undefined : this.readSession(sub, result[1]);
     if (!session) {
-      await viaRedis(() => this.redis.del(keys.id(id)));
+      await viaRedis(() => this.client.del(keys.id(id)));
       return undefined;
     }
     await this.dropPointers(session);
@@ -398,7 +392,7 @@ export class RedisSessionStore extends SessionStore {
     const ref: TokenRef = { sub, id: session.id };
     // The pointers lead to this very session either way, so writing them when it exists is harmless.
     const [, , , restored] = (await execPipeline(
-      this.redis
+      this.client
         .pipeline()
         .set(keys.id(session.id), storedSub(sub), 'PX', pointerMs)
         .set(keys.token(session.tokenHash), JSON.stringify(ref), 'PX', pointerMs)
@@ -409,13 +403,13 @@ export class RedisSessionStore extends SessionStore {
   }
 
   async ping(): Promise<void> {
-    await viaRedis(() => this.redis.ping());
+    await viaRedis(() => this.client.ping());
   }
 
   /** `vora:epoch` is created by whoever first finds it missing; an empty Redis has none. */
   async epoch(): Promise<string> {
     const [, epoch] = (await execPipeline(
-      this.redis.pipeline().set(EPOCH_KEY, randomUUID(), 'NX').get(EPOCH_KEY),
+      this.client.pipeline().set(EPOCH_KEY, randomUUID(), 'NX').get(EPOCH_KEY),
     )) as [unknown, string];
     return epoch;
   }
@@ -427,7 +421,7 @@ export class RedisSessionStore extends SessionStore {
    * as it would be had it expired just after a lookup.
    */
   async listByIdentities(identities: readonly string[]): Promise<Session[][]> {
-    const indexes = this.redis.pipeline().time();
+    const indexes = this.client.pipeline().time();
     for (const identity of identities) indexes.zrange(keys.identity(identity), '0', '-1');
     const [[timeError, time], ...indexed] = await execPipelineReplies(indexes);
     if (timeError) throw timeError;
@@ -437,7 +431,7 @@ export class RedisSessionStore extends SessionStore {
 
     const [seconds, micros] = time as [string, string];
     const now = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
-    const lists = this.redis.pipeline();
+    const lists = this.client.pipeline();
     for (const sub of subs) lists.voraSessionList(keys.sessions(sub), keys.expiry(sub), now);
     const listed = (await execPipeline(lists)) as string[][];
     const sessionsOf = new Map(subs.map((sub, i) => [sub, this.readSessions(sub, listed[i])]));
@@ -447,7 +441,7 @@ export class RedisSessionStore extends SessionStore {
   }
 
   private async getOf(sub: string, id: string): Promise<Session | undefined> {
-    const json = await viaRedis(() => this.redis.voraSessionGet(keys.sessions(sub), keys.expiry(sub), id));
+    const json = await viaRedis(() => this.client.voraSessionGet(keys.sessions(sub), keys.expiry(sub), id));
     return json === null ? undefined : this.readSession(sub, json);
   }
 
@@ -503,13 +497,13 @@ export class RedisSessionStore extends SessionStore {
   }
 
   private bad(record: StoredRecord, key: string, problem: string): undefined {
-    this.connection.badValue(record, key, problem);
+    this.redis.badValue(record, key, problem);
     return undefined;
   }
 
   /** One command per key: the pointers live in different Cluster slots. */
   private async dropPointers(session: Session): Promise<void> {
-    await execPipeline(this.redis.pipeline().del(keys.id(session.id)).del(keys.token(session.tokenHash)));
+    await execPipeline(this.client.pipeline().del(keys.id(session.id)).del(keys.token(session.tokenHash)));
   }
 }
 

@@ -1,35 +1,42 @@
 import { Injectable } from '@nestjs/common';
-import { Session, SessionCloseCode } from './session';
-
-/** Cluster bus topic: a session's socket must close, wherever it is held. */
-export const SESSION_CLOSED_TOPIC = 'vora:session-closed';
-
-export interface SessionClosed {
-  readonly sessionId: string;
-  readonly code: SessionCloseCode;
-  /** The close reason the socket is given. */
-  readonly reason?: string;
-  /** Whose subscription may have changed with it (logout deletes it): caches evict it. */
-  readonly sub: string;
-  readonly identity: string;
-}
-
-type EndedHandler = (session: Session) => Promise<void> | void;
+import { Session } from './session';
 
 /**
- * In-process hooks for what must happen exactly once when a session ends
- * (e.g. dropping its event buffer). Higher modules register here; the session
- * module never imports them.
+ * What happens in a session's life, heard in this process only and awaited:
+ * for work that must happen exactly once, in step with the request that
+ * caused it (the identity's subscription, the session's event buffer).
+ * Higher modules listen here; the session module never imports them. What
+ * every instance must hear goes through ClusterEvents instead.
  */
+export interface SessionLifecycle {
+  /** Setup opened it (after any session it replaced ended). */
+  opened: Session;
+  /** A socket keeps it alive. */
+  kept: Session;
+  /** The owner no longer keeps a subscription on the identity: a logout, or the right to it lost. */
+  subscriptionReleased: { readonly sub: string; readonly identity: string };
+  /** It ended: logged out, replaced, revoked or expired. */
+  ended: Session;
+}
+
+type Handler<Name extends keyof SessionLifecycle> = (event: SessionLifecycle[Name]) => Promise<void> | void;
+
 @Injectable()
 export class SessionEvents {
-  private readonly endedHandlers: EndedHandler[] = [];
+  private readonly handlers: { [Name in keyof SessionLifecycle]: Handler<Name>[] } = {
+    opened: [],
+    kept: [],
+    subscriptionReleased: [],
+    ended: [],
+  };
 
-  onEnded(handler: EndedHandler): void {
-    this.endedHandlers.push(handler);
+  on<Name extends keyof SessionLifecycle>(name: Name, handler: Handler<Name>): void {
+    this.handlers[name].push(handler);
   }
 
-  async ended(session: Session): Promise<void> {
-    await Promise.all(this.endedHandlers.map((handler) => handler(session)));
+  /** Resolves once every handler has. */
+  async emit<Name extends keyof SessionLifecycle>(name: Name, event: SessionLifecycle[Name]): Promise<void> {
+    const handlers: Handler<Name>[] = this.handlers[name];
+    await Promise.all(handlers.map((handler) => handler(event)));
   }
 }

@@ -1,16 +1,15 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import { Caller } from '../auth/caller';
-import { ClusterBus } from '../common/cluster-bus';
+import { ClientCaller } from '../auth/caller';
+import { ClusterEvents, SessionEnded } from '../cluster/cluster-events';
 import { VoraError } from '../common/vora-error';
 import { GatewayConfig } from '../config/gateway-config';
 import { IdentityService } from '../identity/identity.service';
-import { Metrics } from '../metrics/metrics';
+import { Metrics } from '../infra/metrics/metrics';
 import { lifetimeEnd, Session, SessionCloseCode } from './session';
-import { SESSION_CLOSED_TOPIC, SessionClosed, SessionEvents } from './session-events';
+import { SessionEvents } from './session-events';
 import { SetupIn } from './session.dto';
 import { SessionStore } from './session.store';
-import { StoredSubscription, SUBSCRIBE_ALL, SubscriptionStore } from './subscription.store';
 
 /** The webSocketToken is stored and looked up only by this hash. */
 export const hashToken = (token: string): string => createHash('sha256').update(token).digest('base64url');
@@ -33,9 +32,8 @@ export class SessionService {
   constructor(
     config: GatewayConfig,
     private readonly store: SessionStore,
-    private readonly subscriptions: SubscriptionStore,
     private readonly identities: IdentityService,
-    private readonly bus: ClusterBus,
+    private readonly cluster: ClusterEvents,
     private readonly events: SessionEvents,
     private readonly metrics: Metrics,
   ) {
@@ -45,7 +43,7 @@ export class SessionService {
   }
 
   /** Opens a session and returns its webSocketToken, the only time it is seen in clear. */
-  async setup(caller: Caller, input: SetupIn): Promise<string> {
+  async setup(caller: ClientCaller, input: SetupIn): Promise<string> {
     await this.identities.assertOwns(caller, input.identity);
     const holdUpMode = input.holdUpMode ?? false;
     if (holdUpMode && input.connectionType !== 'MOBILE') {
@@ -57,7 +55,7 @@ export class SessionService {
     const session: Session = {
       id: randomUUID(),
       sub: caller.sub,
-      mode: caller.mode!,
+      mode: caller.mode,
       identity: input.identity,
       connectionType: input.connectionType,
       holdUpMode,
@@ -73,16 +71,16 @@ export class SessionService {
     }
     this.metrics.sessionsOpened.inc();
     if (result.replaced) await this.end(result.replaced, 'replaced');
-    await this.subscriptions.putIfAbsent(caller.sub, input.identity, SUBSCRIBE_ALL, this.ttlS);
+    await this.events.emit('opened', session);
     return webSocketToken;
   }
 
   /** Ends every session of the caller on that identity and forgets its subscription. */
-  async logout(caller: Caller, identity: string): Promise<void> {
+  async logout(caller: ClientCaller, identity: string): Promise<void> {
     await this.identities.assertOwns(caller, identity);
     const sessions = (await this.store.listByUser(caller.sub)).filter((s) => s.identity === identity);
     if (!sessions.length) throw VoraError.notFound(`there is no live session for identity ${identity}`);
-    await this.subscriptions.delete(caller.sub, identity);
+    await this.events.emit('subscriptionReleased', { sub: caller.sub, identity });
     await Promise.all(sessions.map((session) => this.end(session, 'logout')));
   }
 
@@ -108,7 +106,7 @@ export class SessionService {
     // (in another mode), and before the socket is told, as with a logout.
     const others = (await this.store.listByUser(sub)).filter((other) => other.identity === identity && other.id !== session.id);
     const kept = await Promise.all(others.map((other) => this.identities.mayStillUse(sub, other.mode, identity)));
-    if (!kept.includes(true)) await this.subscriptions.delete(sub, identity);
+    if (!kept.includes(true)) await this.events.emit('subscriptionReleased', { sub, identity });
     await this.end(session, 'revoked');
     return false;
   }
@@ -121,18 +119,16 @@ export class SessionService {
   /** Keeps a session and its subscription alive while a socket holds it; false when it has ended. */
   async keepAlive(session: Session): Promise<boolean> {
     const alive = await this.store.touch(session, this.ttlS);
-    if (alive) await this.subscriptions.touch(session.sub, session.identity, this.ttlS);
+    if (alive) await this.events.emit('kept', session);
     return alive;
   }
 
   /**
-   * Puts back a session (and its subscription as last seen) that the store
-   * lost while a socket held it; true when something had to be restored.
+   * Puts back a session that the store lost while a socket held it; true
+   * when it had to be restored (its subscription is the caller's to restore).
    */
-  async restore(session: Session, subscription: StoredSubscription): Promise<boolean> {
-    const restored = await this.store.restore(session, this.ttlS);
-    if (restored) await this.subscriptions.putIfAbsent(session.sub, session.identity, subscription, this.ttlS);
-    return restored;
+  async restore(session: Session): Promise<boolean> {
+    return this.store.restore(session, this.ttlS);
   }
 
   /** See SessionStore.epoch(). */
@@ -157,9 +153,9 @@ export class SessionService {
   private async end(session: Session, ending: Ending): Promise<void> {
     this.metrics.sessionsEnded.inc({ reason: ending });
     const { code, reason } = ENDINGS[ending];
-    const message: SessionClosed = { sessionId: session.id, code, reason, sub: session.sub, identity: session.identity };
-    await this.bus.publish(SESSION_CLOSED_TOPIC, JSON.stringify(message));
+    const ended: SessionEnded = { sessionId: session.id, code, reason, sub: session.sub, identity: session.identity };
+    await this.cluster.publish('SessionEnded', ended);
     await this.store.remove(session.id);
-    await this.events.ended(session);
+    await this.events.emit('ended', session);
   }
 }

@@ -1,5 +1,5 @@
 import { SessionStore } from '../../src/session/session.store';
-import { SubscriptionStore } from '../../src/session/subscription.store';
+import { SubscriptionStore } from '../../src/subscriptions/subscription.store';
 import { expectError, http, HttpResult, RunningGateway, startGateway } from '../support/gateway';
 import { TestIssuer } from '../support/test-issuer';
 import { expectLive, isErrorBody, rawExchange, rawRequest } from './attack-kit';

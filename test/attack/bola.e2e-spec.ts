@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SessionStore } from '../../src/session/session.store';
-import { SubscriptionStore } from '../../src/session/subscription.store';
+import { SubscriptionStore } from '../../src/subscriptions/subscription.store';
 import { expectError, http, HttpResult, RunningGateway, startGateway } from '../support/gateway';
 import { TestIssuer } from '../support/test-issuer';
 import { publish, setupSession, TestSocket } from '../support/ws-client';

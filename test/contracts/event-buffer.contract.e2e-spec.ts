@@ -2,15 +2,15 @@ import { randomUUID } from 'node:crypto';
 import { GatewayConfig } from '../../src/config/gateway-config';
 import { loadConfig } from '../../src/config/load-config';
 import { FRAME_HEAD, frameTail } from '../../src/events/envelope';
-import { Delivery, EventBuffer } from '../../src/events/event-buffer';
-import { MemoryEventBuffer } from '../../src/events/memory-event-buffer';
-import { RedisEventBuffer } from '../../src/events/redis-event-buffer';
+import { Delivery, EventBufferStore } from '../../src/events/event-buffer.store';
+import { MemoryEventBufferStore } from '../../src/events/memory-event-buffer.store';
+import { RedisEventBufferStore } from '../../src/events/redis-event-buffer.store';
 import { eventually } from '../support/eventually';
 import { contractAdapters } from '../support/contract-adapters';
 import { connectRedis, redisConfig } from '../support/redis-server';
 
 interface Harness {
-  buffer: EventBuffer;
+  buffer: EventBufferStore;
   close(): Promise<void>;
 }
 
@@ -19,13 +19,13 @@ const CAPACITY = 5;
 /** Builds a buffer of each adapter from one validated configuration. */
 const adapters = contractAdapters(
   (env: Record<string, string>): Harness => {
-    const buffer = new MemoryEventBuffer(loadConfig(env));
+    const buffer = new MemoryEventBufferStore(loadConfig(env));
     return { buffer, close: async () => buffer.onModuleDestroy() };
   },
   async (url, env: Record<string, string>): Promise<Harness> => {
     const connection = await connectRedis(url, env);
     const config: GatewayConfig = redisConfig(url, env);
-    return { buffer: new RedisEventBuffer(connection, config), close: () => connection.close() };
+    return { buffer: new RedisEventBufferStore(connection, config), close: () => connection.close() };
   },
 );
 
@@ -37,9 +37,9 @@ const tail = (n: number): string =>
     dataJson: JSON.stringify({ callId: `call-${n}`, direction: 'terminating', remoteParty: 'Çağrı "quoted" \u2028 \\ ☎', n }),
   }, '+905321110001');
 
-describe.each(adapters)('EventBuffer contract: %s', (_name, make) => {
+describe.each(adapters)('EventBufferStore contract: %s', (_name, make) => {
   let harness: Harness;
-  let buffer: EventBuffer;
+  let buffer: EventBufferStore;
   const sid = () => `session-${randomUUID()}`;
 
   /** Plain appends (no stream entry ids) are never skipped. */

@@ -1,19 +1,19 @@
-import { Metrics } from '../../src/metrics/metrics';
+import { Metrics } from '../../src/infra/metrics/metrics';
 import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
-import { RedisClusterBus } from '../../src/common/redis-cluster-bus';
+import { RedisClusterEvents } from '../../src/cluster/redis-cluster-events';
 import { StoreUnavailableError } from '../../src/common/store-unavailable';
-import { RedisEventBuffer } from '../../src/events/redis-event-buffer';
-import { RedisEventBus } from '../../src/events/redis-event-bus';
+import { RedisEventBufferStore } from '../../src/events/redis-event-buffer.store';
+import { RedisDeliveryBus } from '../../src/events/redis-delivery-bus';
 import { frameTail } from '../../src/events/envelope';
 import { RedisPendingCallStore } from '../../src/holdup/redis-pending-calls.store';
-import { RATE_WINDOW_MS } from '../../src/limits/rate-limiter';
-import { RedisRateLimiter } from '../../src/limits/redis-rate-limiter';
+import { RATE_WINDOW_MS } from '../../src/limits/rate-limit.store';
+import { RedisRateLimitStore } from '../../src/limits/redis-rate-limit.store';
 import { RedisSessionStore } from '../../src/session/redis-session.store';
-import { RedisSubscriptionStore } from '../../src/session/redis-subscription.store';
+import { RedisSubscriptionStore } from '../../src/subscriptions/redis-subscription.store';
 import { Session } from '../../src/session/session';
-import { SUBSCRIBE_ALL } from '../../src/session/subscription.store';
-import { RedisConnection } from '../../src/storage/redis-connection';
+import { SUBSCRIBE_ALL } from '../../src/subscriptions/subscription.store';
+import { RedisConnection } from '../../src/infra/redis/redis-connection';
 import { eventually } from '../support/eventually';
 import { connectRedis, faultTestsUnsupported, redisConfig, startRedis, TestRedis } from '../support/redis-server';
 
@@ -65,13 +65,13 @@ describe('Redis adapters when Redis goes away and comes back', () => {
     if (skipReason) return;
     const sessions = new RedisSessionStore(publisher);
     const subscriptions = new RedisSubscriptionStore(publisher);
-    const buffer = new RedisEventBuffer(publisher, redisConfig(redis.url));
-    const bus = new RedisClusterBus(publisher);
-    const events = new RedisEventBus(publisher);
-    const topic = `vora:test:${randomUUID()}`;
+    const buffer = new RedisEventBufferStore(publisher, redisConfig(redis.url));
+    const cluster = new RedisClusterEvents(publisher);
+    const deliveryBus = new RedisDeliveryBus(publisher);
+    const sub = `user-${randomUUID()}`;
     const heard: string[] = [];
-    await new RedisClusterBus(listener).subscribe(topic, (m) => heard.push(m));
-    await bus.publish(topic, 'before');
+    await new RedisClusterEvents(listener).listen('SubscriptionChanged', (e) => e.sub === sub && heard.push(e.identity));
+    await cluster.publish('SubscriptionChanged', { sub, identity: 'before' });
     await eventually(() => expect(heard).toEqual(['before']));
     await sessions.open(newSession(), LIMITS);
 
@@ -91,8 +91,8 @@ describe('Redis adapters when Redis goes away and comes back', () => {
       ['buffer.touch', () => buffer.touch(randomUUID())],
       ['buffer.markWritten', () => buffer.markWritten(randomUUID(), 1)],
       ['subscriptions.touch', () => subscriptions.touch('alice', '+905321110001', 60)],
-      ['clusterBus.publish', () => bus.publish(topic, 'while down')],
-      ['eventBus.deliver', () => events.deliver([{ sessionId: 's', id: 1, frame: '{}' }])],
+      ['clusterEvents.publish', () => cluster.publish('SubscriptionChanged', { sub, identity: 'while down' })],
+      ['deliveryBus.deliver', () => deliveryBus.deliver([{ sessionId: 's', id: 1, frame: '{}' }])],
     ];
     for (const [name, call] of calls) {
       const outcome = await settledWithin(call().then(() => 'resolved', (error: unknown) => error));
@@ -101,7 +101,7 @@ describe('Redis adapters when Redis goes away and comes back', () => {
 
     // A subscription made while Redis is away neither hangs nor is lost.
     const lateHeard: string[] = [];
-    await settledWithin(new RedisClusterBus(listener).subscribe(`${topic}:late`, (m) => lateHeard.push(m)));
+    await settledWithin(new RedisClusterEvents(listener).listen('SocketClaimed', (e) => e.sessionId === sub && lateHeard.push(e.connectionId)));
 
     await redis.start();
 
@@ -112,8 +112,8 @@ describe('Redis adapters when Redis goes away and comes back', () => {
     // The listener's connection re-subscribed on its own: publish until it hears again.
     await eventually(
       async () => {
-        await bus.publish(topic, 'after');
-        await bus.publish(`${topic}:late`, 'late');
+        await cluster.publish('SubscriptionChanged', { sub, identity: 'after' });
+        await cluster.publish('SocketClaimed', { sessionId: sub, connectionId: 'late' });
         expect(heard).toContain('after');
         expect(lateHeard).toContain('late');
       },
@@ -131,14 +131,14 @@ describe('Redis adapters when Redis goes away and comes back', () => {
       const sessions = new RedisSessionStore(connection);
       await expect(settledWithin(sessions.ping())).rejects.toBeInstanceOf(StoreUnavailableError);
       const heard: string[] = [];
-      await settledWithin(new RedisClusterBus(connection).subscribe('vora:test:boot', (m) => heard.push(m)));
+      await settledWithin(new RedisClusterEvents(connection).listen('SocketClaimed', (e) => heard.push(e.connectionId)));
 
       await redis.start();
       await eventually(() => sessions.ping(), { timeoutMs: 20_000 });
-      const bus = new RedisClusterBus(publisher);
+      const cluster = new RedisClusterEvents(publisher);
       await eventually(
         async () => {
-          await bus.publish('vora:test:boot', 'hello');
+          await cluster.publish('SocketClaimed', { sessionId: 'boot', connectionId: 'hello' });
           expect(heard).toContain('hello');
         },
         { timeoutMs: 20_000, intervalMs: 100 },
@@ -211,7 +211,7 @@ describe('Redis adapters reading values they did not write', () => {
     });
 
     it('is rate limited, not let through as if Redis were down', async () => {
-      const limiter = new RedisRateLimiter(connection);
+      const limiter = new RedisRateLimitStore(connection);
       for (let i = 0; i < 3; i++) expect(await limiter.take(lone, 'api', 1, 3)).toEqual({ allowed: true, retryAfterMs: 0 });
       const refused = await limiter.take(lone, 'api', 1, 3);
       expect(refused.allowed).toBe(false);
@@ -339,7 +339,7 @@ describe('Redis adapters reading values they did not write', () => {
       frameTail({ event: 'PresenceChanged', timestamp: '2026-11-28T10:00:00.000Z', dataJson: JSON.stringify({ n }) }, '+905321110001');
 
     it('rebuilds a malformed seq from the frames kept, and the ids go on from there', async () => {
-      const buffer = new RedisEventBuffer(connection, redisConfig(redis.url));
+      const buffer = new RedisEventBufferStore(connection, redisConfig(redis.url));
       const sessionId = randomUUID();
       await buffer.append([1, 2, 3].map((n) => ({ sessionId, tail: tail(n) })));
       const before = await badValues('buffer-meta');
@@ -356,7 +356,7 @@ describe('Redis adapters reading values they did not write', () => {
     });
 
     it('reads a malformed written marker as 0 and the next mark repairs it; a malformed src skips nothing', async () => {
-      const buffer = new RedisEventBuffer(connection, redisConfig(redis.url));
+      const buffer = new RedisEventBufferStore(connection, redisConfig(redis.url));
       const sessionId = randomUUID();
       await buffer.append([{ sessionId, tail: tail(1), sourceId: '5-0' }]);
       const before = await badValues('buffer-meta');
@@ -371,7 +371,7 @@ describe('Redis adapters reading values they did not write', () => {
     });
 
     it('moves a malformed seq on when a store that lost the buffer continues from a socket\'s last id', async () => {
-      const buffer = new RedisEventBuffer(connection, redisConfig(redis.url));
+      const buffer = new RedisEventBufferStore(connection, redisConfig(redis.url));
       const sessionId = randomUUID();
       await buffer.append([{ sessionId, tail: tail(1) }]);
       await raw.hset(`vora:{s:${sessionId}}:meta`, 'seq', 'x');
@@ -387,7 +387,7 @@ describe('Redis adapters reading values they did not write', () => {
       ['a number tonumber would read', (key: string) => raw.set(key, '1e3')],
       ['another type', (key: string) => raw.hset(key, 'used', '1')],
     ])('is reset when it is %s, the request counted and the limit enforced from there', async (_what, corrupt) => {
-      const limiter = new RedisRateLimiter(connection);
+      const limiter = new RedisRateLimitStore(connection);
       const caller = `user-${randomUUID()}`;
       const key = `vora:rl:{${caller}}:api`;
       // No TTL: left as it is, a broken counter would stay for good.

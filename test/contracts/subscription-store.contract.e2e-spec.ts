@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { MemorySubscriptionStore } from '../../src/session/memory-subscription.store';
-import { RedisSubscriptionStore } from '../../src/session/redis-subscription.store';
-import { StoredSubscription, SUBSCRIBE_ALL, SubscriptionStore } from '../../src/session/subscription.store';
+import { MemorySubscriptionStore } from '../../src/subscriptions/memory-subscription.store';
+import { RedisSubscriptionStore } from '../../src/subscriptions/redis-subscription.store';
+import { StoredSubscription, SUBSCRIBE_ALL, SubscriptionStore } from '../../src/subscriptions/subscription.store';
 import { eventually } from '../support/eventually';
 import { contractAdapters } from '../support/contract-adapters';
 import { connectRedis } from '../support/redis-server';

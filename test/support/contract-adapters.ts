@@ -1,4 +1,4 @@
-import { RedisConnection } from '../../src/storage/redis-connection';
+import { RedisConnection } from '../../src/infra/redis/redis-connection';
 import { connectRedis, startRedis, TestRedis } from './redis-server';
 
 /** What a contract test holds of an adapter while it runs. */

@@ -1,11 +1,11 @@
-import { Metrics } from '../../src/metrics/metrics';
+import { Metrics } from '../../src/infra/metrics/metrics';
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { Socket } from 'node:net';
 import { Logger } from '@nestjs/common';
 import Redis from 'ioredis';
 import { GatewayConfig } from '../../src/config/gateway-config';
 import { loadConfig } from '../../src/config/load-config';
-import { RedisConnection } from '../../src/storage/redis-connection';
+import { RedisConnection } from '../../src/infra/redis/redis-connection';
 import { freePort } from './free-port';
 
 export interface TestRedis {

@@ -1,0 +1,67 @@
+/** An event appended to a session's buffer: its per-session id and its wire frame. */
+export interface BufferedEvent {
+  readonly id: number;
+  readonly frame: string;
+}
+
+export interface Delivery extends BufferedEvent {
+  readonly sessionId: string;
+  /** When the gateway accepted the event (epoch ms), for the delivery latency metric. */
+  readonly acceptedAt?: number;
+}
+
+export interface AppendEntry {
+  readonly sessionId: string;
+  /** See envelope.ts: the frame is FRAME_HEAD + id + tail. */
+  readonly tail: string;
+  /** The `vora:ingress` entry id the event came from, when it came from the stream. */
+  readonly sourceId?: string;
+}
+
+/** Whether stream entry id `a` ("<ms>-<seq>") comes after `b`. */
+export function isNewerSource(a: string, b: string): boolean {
+  const [am, as] = a.split('-').map(Number);
+  const [bm, bs] = b.split('-').map(Number);
+  return am > bm || (am === bm && as > bs);
+}
+
+export interface BufferSlice {
+  /** Kept events after the asked-for id, oldest first (at most the asked-for number). */
+  readonly events: readonly BufferedEvent[];
+  /** Oldest id still kept; 0 when nothing is kept. */
+  readonly oldestId: number;
+  /** Newest id ever assigned to the session; 0 when none. */
+  readonly newestId: number;
+}
+
+/**
+ * Each session's recent events, so that a client that reconnects with
+ * `lastEventId` (or without it, after the last event written to its socket)
+ * misses nothing. Ids are per session: 1, 2, 3, ... with no holes. A buffer
+ * keeps at least EVENT_BUFFER_SIZE events and lives SESSION_IDLE_TTL_S after
+ * its creation or its last touch, which the socket registry makes whenever it
+ * keeps the session alive: so it lives at least as long as its session. An
+ * append does not extend it (with Redis that saved two commands per session
+ * and batch).
+ */
+export abstract class EventBufferStore {
+  /**
+   * Appends in the given order; entries for one session get consecutive ids.
+   * Result i belongs to entries[i]. Stream entries are taken once: an entry
+   * whose sourceId is not newer than the last one its session took is skipped
+   * (undefined), so a batch routed again after a crash is not buffered twice.
+   * The deliveries carry `acceptedAt` when given (the delivery latency metric).
+   * Calls are numbered in the order they are made, even when a call is made
+   * before the previous one resolved (the router overlaps batches).
+   */
+  abstract append(entries: readonly AppendEntry[], acceptedAt?: number): Promise<Array<Delivery | undefined>>;
+  /** The kept events after `afterId`, the oldest `limit` of them when a limit is given (a replay reads in pages). */
+  abstract readAfter(sessionId: string, afterId: number, limit?: number): Promise<BufferSlice>;
+  /** The newest id written to a socket of the session (0 when none). */
+  abstract lastWritten(sessionId: string): Promise<number>;
+  abstract markWritten(sessionId: string, id: number): Promise<void>;
+  abstract touch(sessionId: string): Promise<void>;
+  /** After a store lost the buffer, makes the next id follow `lastId`, so that ids never go back. */
+  abstract continueFrom(sessionId: string, lastId: number): Promise<void>;
+  abstract drop(sessionId: string): Promise<void>;
+}

@@ -1,0 +1,15 @@
+import { Delivery } from './event-buffer.store';
+import { DeliveryBus } from './delivery-bus';
+
+/** One process: deliveries go straight to the local sockets, with no serialization. */
+export class MemoryDeliveryBus extends DeliveryBus {
+  private readonly handlers: Array<(deliveries: readonly Delivery[]) => void> = [];
+
+  async deliver(deliveries: readonly Delivery[]): Promise<void> {
+    for (const handler of this.handlers) handler(deliveries);
+  }
+
+  onDeliveries(handler: (deliveries: readonly Delivery[]) => void): void {
+    this.handlers.push(handler);
+  }
+}
