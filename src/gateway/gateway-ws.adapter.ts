@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import { INestApplicationContext, Logger } from '@nestjs/common';
 import { WsAdapter } from '@nestjs/platform-ws';
 import { WebSocket, WebSocketServer } from 'ws';
-import { refuseConnection } from '../common/client-errors';
+import { refuseConnection } from '../http/client-errors';
 import { errorBody } from '../common/error-body';
 import { StoreUnavailableError } from '../common/store-unavailable';
 import { WebSocketConfig } from '../config/gateway-config';

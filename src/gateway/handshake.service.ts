@@ -1,6 +1,6 @@
 import { IncomingMessage } from 'node:http';
 import { HttpStatus, Injectable } from '@nestjs/common';
-import { ClientAddresses } from '../common/client-address';
+import { ClientAddresses } from '../http/client-address';
 import { MALFORMED_QUERY, malformedQuery } from '../common/well-formed';
 import { GatewayConfig } from '../config/gateway-config';
 import { FailedHandshakes } from '../limits/failed-handshakes';

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger as Pino } from 'pino';
-import { ClientAddresses } from '../common/client-address';
+import { ClientAddresses } from '../http/client-address';
 import { redactUrl } from './redact';
 
 /** Probes and scrapes every few seconds would drown the lines that matter. */

@@ -1,7 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { errorBody } from './error-body';
+import { errorBody } from '../common/error-body';
 
 /** Writes the seed error body on a raw connection (no Fastify reply exists yet) and closes it. */
 export function refuseConnection(socket: Duplex, status: number, message: string, headers: Record<string, string> = {}): void {

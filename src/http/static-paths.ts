@@ -1,6 +1,6 @@
 import { posix } from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { errorBody } from './error-body';
+import { errorBody } from '../common/error-body';
 
 /**
  * File paths under a static prefix (Swagger UI's `/docs/`) that name no file:

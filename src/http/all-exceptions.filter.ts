@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger, NotFoundException } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { errorBody } from './error-body';
-import { StoreUnavailableError } from './store-unavailable';
-import { VoraError } from './vora-error';
+import { errorBody } from '../common/error-body';
+import { StoreUnavailableError } from '../common/store-unavailable';
+import { VoraError } from '../common/vora-error';
 
 interface Failure {
   status: number;
