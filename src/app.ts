@@ -6,7 +6,7 @@ import { ClientAddresses } from './http/client-address';
 import { answerClientError, refuseUnframedBodies } from './http/client-errors';
 import { capConnections } from './http/connection-cap';
 import { registerCors } from './http/cors';
-import { errorBody } from './common/error-body';
+import { sendError } from './common/error-body';
 import { registerJsonBody } from './http/json-body';
 import { setUpOpenApi } from './common/openapi';
 import { registerSecurityHeaders } from './http/security-headers';
@@ -46,7 +46,7 @@ export async function createApp(config: GatewayConfig, options: CreateAppOptions
     frameworkErrors: (error: FastifyError, _request: FastifyRequest, reply: FastifyReply) => {
       const status = error.statusCode ?? 400;
       const message = FRAMEWORK_MESSAGES[error.code] ?? (status === 414 ? 'a path parameter is too long' : 'the request URL is malformed');
-      void reply.status(status).header('content-type', 'application/json; charset=utf-8').send(errorBody(status, message));
+      void sendError(reply, status, message);
     },
   });
   const fastify = adapter.getInstance();

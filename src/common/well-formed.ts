@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { errorBody } from './error-body';
+import { sendError } from './error-body';
 
 /**
  * Request strings must be well-formed Unicode (SPEC section 2): a lone
@@ -45,6 +45,6 @@ export function malformedQuery(url: string | undefined): boolean {
 export function refuseMalformedQueries(fastify: FastifyInstance): void {
   fastify.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
     if (!malformedQuery(request.url)) return done();
-    void reply.code(400).header('content-type', 'application/json; charset=utf-8').send(errorBody(400, MALFORMED_QUERY));
+    void sendError(reply, 400, MALFORMED_QUERY);
   });
 }

@@ -1,19 +1,16 @@
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { errorBody } from '../common/error-body';
+import { errorAnswer, sendError } from '../common/error-body';
 
 /** Writes the seed error body on a raw connection (no Fastify reply exists yet) and closes it. */
 export function refuseConnection(socket: Duplex, status: number, message: string, headers: Record<string, string> = {}): void {
   if (socket.writable) {
-    const body = JSON.stringify(errorBody(status, message));
-    const extra = Object.entries(headers)
+    const { body, headers: all } = errorAnswer(status, message, headers);
+    const lines = Object.entries(all)
       .map(([name, value]) => `${name}: ${value}\r\n`)
       .join('');
-    socket.write(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
-        `Content-Length: ${Buffer.byteLength(body)}\r\n${extra}Connection: close\r\n\r\n${body}`,
-    );
+    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${lines}Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
   }
   socket.destroy();
 }
@@ -51,10 +48,6 @@ export function refuseUnframedBodies(fastify: FastifyInstance): void {
   fastify.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
     const encoding = request.headers['transfer-encoding'];
     if (encoding === undefined || CHUNKED_LAST.test(encoding)) return done();
-    void reply
-      .code(400)
-      .header('connection', 'close')
-      .header('content-type', 'application/json; charset=utf-8')
-      .send(errorBody(400, 'the request could not be parsed as HTTP/1.1'));
+    void sendError(reply, 400, 'the request could not be parsed as HTTP/1.1', { connection: 'close' });
   });
 }

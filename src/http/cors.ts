@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { errorBody } from '../common/error-body';
+import { sendError } from '../common/error-body';
 
 const ALLOWED_METHODS = 'GET, POST, OPTIONS';
 const ALLOWED_HEADERS = 'authorization, content-type, x-request-id';
@@ -44,10 +44,7 @@ export function registerCors(fastify: FastifyInstance, origins: readonly string[
     handler: async (request, reply) => {
       if (!request.headers['access-control-request-method']) {
         // This route is Fastify's, not Nest's: the exception filter never sees what it throws.
-        return reply
-          .status(404)
-          .header('content-type', 'application/json; charset=utf-8')
-          .send(errorBody(404, `no operation at OPTIONS ${request.url.split('?')[0]}`));
+        return sendError(reply, 404, `no operation at OPTIONS ${request.url.split('?')[0]}`);
       }
       void reply.status(200).header('allow', ALLOWED_METHODS);
       return {};

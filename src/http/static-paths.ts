@@ -1,6 +1,6 @@
 import { posix } from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { errorBody } from '../common/error-body';
+import { sendError } from '../common/error-body';
 
 /**
  * File paths under a static prefix (Swagger UI's `/docs/`) that name no file:
@@ -17,7 +17,7 @@ export function refuseUnservablePaths(fastify: FastifyInstance, prefix: string):
     if (!problem) return done();
     const [status, message] =
       problem === 'nul' ? [400, `the file path of ${request.method} ${path} holds a NUL byte`] : [404, `no operation at ${request.method} ${path}`];
-    void reply.code(status).header('content-type', 'application/json; charset=utf-8').send(errorBody(status, message));
+    void sendError(reply, status, message);
   });
 }
 
