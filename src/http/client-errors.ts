@@ -1,7 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { errorAnswer, sendError } from '../common/error-body';
+import type { IncomingHttpHeaders } from 'node:http';
+import { errorAnswer } from '../common/error-body';
 
 /** Writes the seed error body on a raw connection (no Fastify reply exists yet) and closes it. */
 export function refuseConnection(socket: Duplex, status: number, message: string, headers: Record<string, string> = {}): void {
@@ -26,12 +26,12 @@ const BY_CODE: Readonly<Record<string, [number, string]>> = {
  */
 export function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
   if (error.code === 'ECONNRESET' || socket.destroyed) return;
-  // The request was answered already (see refuseUnframedBodies): a second answer would be read as the next one's.
+  // The request was answered already (see hasUnframedBody): a second answer would be read as the next one's.
   if ((socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent) {
     socket.destroy();
     return;
   }
-  const [status, message] = BY_CODE[error.code ?? ''] ?? [400, 'the request could not be parsed as HTTP/1.1'];
+  const [status, message] = BY_CODE[error.code ?? ''] ?? [400, UNFRAMED_BODY];
   refuseConnection(socket, status, message);
 }
 
@@ -39,15 +39,15 @@ export function answerClientError(error: NodeJS.ErrnoException, socket: Duplex):
 const CHUNKED_LAST = /(?:^|,)[ \t]*chunked[ \t]*$/i;
 
 /**
- * Refuses a request whose Transfer-Encoding does not end in chunked before it
- * is routed. Node's parser fails such a request only when its body arrives,
- * which may be after the route has answered: the answer would then depend on
- * timing, and bytes smuggled behind the body would meet a connection still open.
+ * Whether a request's Transfer-Encoding does not end in chunked: the edge
+ * refuses it (400, then closes) before it is routed. Node's parser fails such
+ * a request only when its body arrives, which may be after the route has
+ * answered: the answer would then depend on timing, and bytes smuggled
+ * behind the body would meet a connection still open.
  */
-export function refuseUnframedBodies(fastify: FastifyInstance): void {
-  fastify.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
-    const encoding = request.headers['transfer-encoding'];
-    if (encoding === undefined || CHUNKED_LAST.test(encoding)) return done();
-    void sendError(reply, 400, 'the request could not be parsed as HTTP/1.1', { connection: 'close' });
-  });
+export function hasUnframedBody(headers: IncomingHttpHeaders): boolean {
+  const encoding = headers['transfer-encoding'];
+  return encoding !== undefined && !CHUNKED_LAST.test(encoding);
 }
+
+export const UNFRAMED_BODY = 'the request could not be parsed as HTTP/1.1';

@@ -1,24 +1,19 @@
 import { posix } from 'node:path';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { sendError } from '../common/error-body';
 
 /**
  * File paths under a static prefix (Swagger UI's `/docs/`) that name no file:
  * a NUL byte (400), or a path that is not canonical once decoded, such as an
  * encoded `../` (`%2e%2e%2f`), `./`, `//` or a backslash (404, as for any
- * path nothing is served at). Refused here, before @fastify/static, which
- * would answer them with errors the gateway could only report as its own failures.
+ * path nothing is served at). The edge refuses them with this status and
+ * message before @fastify/static, which would answer them with errors the
+ * gateway could only report as its own failures.
  */
-export function refuseUnservablePaths(fastify: FastifyInstance, prefix: string): void {
-  fastify.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
-    if (!request.url.startsWith(prefix)) return done();
-    const path = request.url.split('?')[0];
-    const problem = problemOf(path);
-    if (!problem) return done();
-    const [status, message] =
-      problem === 'nul' ? [400, `the file path of ${request.method} ${path} holds a NUL byte`] : [404, `no operation at ${request.method} ${path}`];
-    void sendError(reply, status, message);
-  });
+export function unservablePath(method: string, url: string, prefix: string): [status: number, message: string] | undefined {
+  if (!url.startsWith(prefix)) return undefined;
+  const path = url.split('?')[0];
+  const problem = problemOf(path);
+  if (!problem) return undefined;
+  return problem === 'nul' ? [400, `the file path of ${method} ${path} holds a NUL byte`] : [404, `no operation at ${method} ${path}`];
 }
 
 function problemOf(path: string): 'nul' | 'not canonical' | undefined {
