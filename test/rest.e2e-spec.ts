@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EventCatalogue } from '../src/events/catalogue';
 import { SubscriptionService } from '../src/events/subscription.service';
-import { DrainState } from '../src/health/drain-state';
+import { DrainState } from '../src/lifecycle/drain-state';
 import { SessionService } from '../src/session/session.service';
 import { SessionStore } from '../src/session/session.store';
 import { SubscriptionStore } from '../src/session/subscription.store';

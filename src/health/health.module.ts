@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
-import { DrainState } from './drain-state';
+import { DrainState } from '../lifecycle/drain-state';
 import { HealthController } from './health.controller';
 import { DrainIndicator, KeysIndicator, ProcessIndicator, StoreIndicator } from './indicators';
 

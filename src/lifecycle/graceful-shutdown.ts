@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
 import { HandshakeService } from '../gateway/handshake.service';
-import { DrainState } from '../health/drain-state';
+import { DrainState } from './drain-state';
 
 const POLL_MS = 20;
 
