@@ -1,13 +1,14 @@
 import { Module } from '@nestjs/common';
 import { EventsModule } from '../events/events.module';
 import { HoldUpModule } from '../holdup/holdup.module';
+import { LifecycleModule } from '../lifecycle/lifecycle.module';
 import { EventsGateway } from './events.gateway';
 import { HandshakeService } from './handshake.service';
 import { SocketRegistry } from './socket-registry';
 import { WsInfoController } from './ws-info.controller';
 
 @Module({
-  imports: [EventsModule, HoldUpModule],
+  imports: [EventsModule, HoldUpModule, LifecycleModule],
   controllers: [WsInfoController],
   providers: [EventsGateway, HandshakeService, SocketRegistry],
   exports: [HandshakeService, SocketRegistry],

@@ -1,13 +1,12 @@
 import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
-import { DrainState } from '../lifecycle/drain-state';
+import { LifecycleModule } from '../lifecycle/lifecycle.module';
 import { HealthController } from './health.controller';
 import { DrainIndicator, KeysIndicator, ProcessIndicator, StoreIndicator } from './indicators';
 
 @Module({
-  imports: [TerminusModule.forRoot({ logger: false })],
+  imports: [TerminusModule.forRoot({ logger: false }), LifecycleModule],
   controllers: [HealthController],
-  providers: [DrainState, ProcessIndicator, StoreIndicator, KeysIndicator, DrainIndicator],
-  exports: [DrainState],
+  providers: [ProcessIndicator, StoreIndicator, KeysIndicator, DrainIndicator],
 })
 export class HealthModule {}

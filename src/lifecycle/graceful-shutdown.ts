@@ -1,7 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
-import { HandshakeService } from '../gateway/handshake.service';
 import { DrainState } from './drain-state';
 
 const POLL_MS = 20;
@@ -21,13 +20,11 @@ export class GracefulShutdown {
   constructor(
     private readonly adapterHost: HttpAdapterHost,
     private readonly drainState: DrainState,
-    private readonly handshakes: HandshakeService,
   ) {}
 
   /** Resolves once no request is in flight, or at the deadline. */
   async drain(deadline: number): Promise<void> {
     this.drainState.begin();
-    this.handshakes.drain();
     // Stops the listener only; Fastify's own close later tolerates the server being closed already.
     this.adapterHost.httpAdapter.getHttpServer().close();
     this.log.log(`draining: ${this.inFlight.size} request(s) in flight`);
