@@ -40,7 +40,7 @@ export interface ErrorAnswer {
 export function errorAnswer(status: number, message: string, headers: Readonly<Record<string, string>> = {}): ErrorAnswer {
   return {
     status,
-    headers: { 'Content-Type': 'application/json; charset=utf-8', ...headers },
+    headers: { ...headers, 'Content-Type': 'application/json; charset=utf-8' },
     body: JSON.stringify(errorBody(status, message)),
   };
 }

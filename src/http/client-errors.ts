@@ -7,10 +7,14 @@ import { errorAnswer } from '../common/error-body';
 export function refuseConnection(socket: Duplex, status: number, message: string, headers: Record<string, string> = {}): void {
   if (socket.writable) {
     const { body, headers: all } = errorAnswer(status, message, headers);
-    const lines = Object.entries(all)
+    const { 'Content-Type': type, ...extra } = all;
+    const lines = Object.entries(extra)
       .map(([name, value]) => `${name}: ${value}\r\n`)
       .join('');
-    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${lines}Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: ${type}\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n${lines}Connection: close\r\n\r\n${body}`,
+    );
   }
   socket.destroy();
 }
