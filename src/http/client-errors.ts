@@ -35,7 +35,7 @@ export function answerClientError(error: NodeJS.ErrnoException, socket: Duplex):
     socket.destroy();
     return;
   }
-  const [status, message] = BY_CODE[error.code ?? ''] ?? [400, UNFRAMED_BODY];
+  const [status, message] = BY_CODE[error.code ?? ''] ?? [400, UNPARSABLE_REQUEST];
   refuseConnection(socket, status, message);
 }
 
@@ -54,4 +54,4 @@ export function hasUnframedBody(headers: IncomingHttpHeaders): boolean {
   return encoding !== undefined && !CHUNKED_LAST.test(encoding);
 }
 
-export const UNFRAMED_BODY = 'the request could not be parsed as HTTP/1.1';
+export const UNPARSABLE_REQUEST = 'the request could not be parsed as HTTP/1.1';

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { sendError } from '../common/error-body';
 import { MALFORMED_QUERY, malformedQuery } from '../common/well-formed';
-import { hasUnframedBody, UNFRAMED_BODY } from './client-errors';
+import { hasUnframedBody, UNPARSABLE_REQUEST } from './client-errors';
 import { Cors } from './cors';
 import { securityHeadersFor } from './security-headers';
 import { unservablePath } from './static-paths';
@@ -54,7 +54,7 @@ export class HttpEdge {
       reply.headers(securityHeadersFor(url));
       reply.header('x-request-id', request.id);
       if (this.cors.enabled) this.cors.addHeaders(request, reply);
-      if (hasUnframedBody(request.headers)) return void sendError(reply, 400, UNFRAMED_BODY, { connection: 'close' });
+      if (hasUnframedBody(request.headers)) return void sendError(reply, 400, UNPARSABLE_REQUEST, { connection: 'close' });
       if (malformedQuery(url)) return void sendError(reply, 400, MALFORMED_QUERY);
       const unservable = unservablePath(request.method, url, STATIC_PREFIX);
       if (unservable) return void sendError(reply, unservable[0], unservable[1]);
