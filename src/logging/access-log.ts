@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger as Pino } from 'pino';
 import { ClientAddresses } from '../http/client-address';
-import { redactUrl } from './redact';
+import { redactHeaders, redactUrl } from './redact';
 
 /** Probes and scrapes every few seconds would drown the lines that matter. */
 const isQuiet = (url: string): boolean => url.startsWith('/health/') || url.startsWith('/metrics');
@@ -32,7 +32,7 @@ export class AccessLog {
           method: request.method,
           url: redactUrl(request.url),
           remoteAddress: this.addresses.of(request.raw),
-          headers: request.headers,
+          headers: redactHeaders(request.headers),
         },
         res: { statusCode: reply.statusCode },
         responseTime: Math.round(reply.elapsedTime),

@@ -11,16 +11,13 @@ export interface LoggingOptions {
 }
 
 /**
- * The process's one pino logger. Secrets a request line could carry are
- * censored by path; URLs are redacted where they are serialized (redact.ts).
+ * The process's one pino logger. The access log is the only line that
+ * carries a request's headers and URL, and it censors their secrets itself
+ * (redact.ts).
  */
 export function createLogger(config: GatewayConfig, options: LoggingOptions = {}): Pino {
   const pinoOptions = {
     level: options.silent ? 'silent' : config.ops.logLevel,
-    redact: {
-      paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["sec-websocket-protocol"]'],
-      censor: '[REDACTED]',
-    },
   };
   if (options.logStream) return pino(pinoOptions, options.logStream);
   if (options.silent) return pino(pinoOptions);
