@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, Server } from 'node:http';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { WEB_ASSETS_DIR } from '../src/common/web-assets';
+import { WEB_ASSETS_DIR } from '../src/http/web-assets';
 import { collectProblems, launchChromium } from './support/chromium';
 import { http, RunningGateway, startGateway } from './support/gateway';
 import { TcpProxy } from './support/tcp-proxy';

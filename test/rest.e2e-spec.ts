@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EventCatalogue } from '../src/catalogue/catalogue';
+import { DrainState } from '../src/lifecycle/drain-state';
 import { SubscriptionService } from '../src/subscriptions/subscription.service';
-import { DrainState } from '../src/health/drain-state';
 import { SessionService } from '../src/session/session.service';
 import { SessionStore } from '../src/session/session.store';
 import { SubscriptionStore } from '../src/subscriptions/subscription.store';

@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger, NotFoundException } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { errorBody } from './error-body';
-import { StoreUnavailableError } from './store-unavailable';
-import { VoraError } from './vora-error';
+import { sendError } from '../common/error-body';
+import { StoreUnavailableError } from '../common/store-unavailable';
+import { VoraError } from '../common/vora-error';
 
 interface Failure {
   status: number;
@@ -37,10 +37,7 @@ function isIngress(request: FastifyRequest): boolean {
 }
 
 function sendFailure(reply: FastifyReply, failure: Failure): void {
-  void reply
-    .status(failure.status)
-    .headers({ ...failure.headers, 'content-type': 'application/json; charset=utf-8' })
-    .send(errorBody(failure.status, failure.message));
+  void sendError(reply, failure.status, failure.message, failure.headers);
 }
 
 function describeFailure(exception: unknown, request: FastifyRequest, logger: Logger): Failure {

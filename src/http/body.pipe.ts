@@ -1,6 +1,6 @@
 import { ArgumentMetadata, Injectable, ValidationPipe } from '@nestjs/common';
-import { validationMessage } from './validation';
-import { VoraError } from './vora-error';
+import { validationMessage } from '../common/validation';
+import { VoraError } from '../common/vora-error';
 
 /** Client bodies are flat (an object of strings, booleans and lists of strings); deeper input only feeds recursive walkers. */
 const MAX_DEPTH = 16;

@@ -1,6 +1,9 @@
 import { Injectable } from '@nestjs/common';
 
-/** Set when shutdown begins, so that readiness fails before connections close. */
+/**
+ * Set when shutdown begins: readiness fails before connections close, and
+ * no new WebSocket is accepted. The process's one drain flag.
+ */
 @Injectable()
 export class DrainState {
   private draining = false;

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { VoraError } from './vora-error';
+import { VoraError } from '../common/vora-error';
 
 /**
  * Where `npm run build:web` puts the pages' bundles (the console, the AsyncAPI

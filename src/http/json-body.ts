@@ -1,8 +1,8 @@
 import { isUtf8 } from 'node:buffer';
 import type { FastifyInstance } from 'fastify';
 import { parse } from 'secure-json-parse';
-import { VoraError } from './vora-error';
-import { holdsLoneSurrogate } from './well-formed';
+import { VoraError } from '../common/vora-error';
+import { holdsLoneSurrogate } from '../common/well-formed';
 
 /** A `\uXXXX` escape of a surrogate: only text holding one can parse to a lone surrogate. */
 const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;

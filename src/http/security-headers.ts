@@ -1,5 +1,3 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-
 /**
  * What a JSON answer needs (the OWASP REST Security Cheat Sheet's set): no
  * framing, no content sniffing, HTTPS only, no reading from documents of
@@ -90,22 +88,15 @@ const ASYNCAPI_HEADERS = pageHeaders([
 const isPage = (url: string, page: string): boolean =>
   url === page || url.startsWith(`${page}/`) || url.startsWith(`${page}?`);
 
-function headersFor(url: string): Readonly<Record<string, string>> {
+/**
+ * Security headers for every answer, errors included (set by the edge's
+ * one request hook, edge.ts). They are the same for every request, so they
+ * are constants: @fastify/helmet rebuilt them for every request, and the
+ * browser-document set would cost every API answer a dozen headers it has no use for.
+ */
+export function securityHeadersFor(url: string): Readonly<Record<string, string>> {
   if (url.startsWith('/docs')) return DOCUMENT_HEADERS;
   if (isPage(url, '/console')) return CONSOLE_HEADERS;
   if (isPage(url, '/asyncapi')) return ASYNCAPI_HEADERS;
   return API_HEADERS;
-}
-
-/**
- * Security headers on every answer, errors included. They are the same for
- * every request, so they are constants set by one hook: @fastify/helmet
- * rebuilt them for every request, and the browser-document set would cost
- * every API answer a dozen headers it has no use for.
- */
-export function registerSecurityHeaders(fastify: FastifyInstance): void {
-  fastify.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
-    reply.headers(headersFor(request.url));
-    done();
-  });
 }
