@@ -2,7 +2,8 @@ import { RedisConnection } from '../src/storage/redis-connection';
 import { RunningGateway, startGateway } from './support/gateway';
 import { startRedis, TestRedis } from './support/redis-server';
 import { TestIssuer } from './support/test-issuer';
-import { eventually, openSession, TestSocket } from './support/ws-client';
+import { eventually } from './support/eventually';
+import { openSession, TestSocket } from './support/ws-client';
 
 const HEARTBEAT_MS = 1_000;
 
@@ -52,8 +53,8 @@ describe('heartbeat on Redis', () => {
       writes.some((text) => sessionIds.filter((id) => text.includes(key(id))).length === 1);
 
     // A heartbeat refreshes every socket's presence and buffer TTL; wait for the write that carries them.
-    await eventually(() => carriesAll((id) => `vora:presence:${id}`), 3 * HEARTBEAT_MS, 'a write with every presence refresh');
-    await eventually(() => carriesAll((id) => `vora:{s:${id}}:meta`), 3 * HEARTBEAT_MS, 'a write with every buffer touch');
+    await eventually(() => carriesAll((id) => `vora:presence:${id}`), { timeoutMs: 3 * HEARTBEAT_MS, what: 'a write with every presence refresh' });
+    await eventually(() => carriesAll((id) => `vora:{s:${id}}:meta`), { timeoutMs: 3 * HEARTBEAT_MS, what: 'a write with every buffer touch' });
     // And no heartbeat wrote a socket's refresh on its own.
     expect(carriesOne((id) => `vora:presence:${id}`)).toBe(false);
     expect(carriesOne((id) => `vora:{s:${id}}:meta`)).toBe(false);

@@ -7,6 +7,7 @@ import { SessionService } from '../src/session/session.service';
 import { SessionStore } from '../src/session/session.store';
 import { SubscriptionStore } from '../src/session/subscription.store';
 import { expectError, http, HttpResult, RunningGateway, startGateway } from './support/gateway';
+import { eventually } from './support/eventually';
 import { TestIssuer } from './support/test-issuer';
 
 const ALICE_MOBILE = '+905321110001';
@@ -22,16 +23,6 @@ const CATALOGUE = (
   }
 ).events;
 const eventsOf = (mode: string) => CATALOGUE.filter((e) => e.modes.includes(mode)).map((e) => e.name);
-
-/** Polls a condition until it holds or the deadline passes (a wait for a state, not a timed assertion). */
-async function eventually(condition: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await condition()) return true;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return condition();
-}
 
 function expectInsufficientScope(result: HttpResult, scopes: string): void {
   expectError(result, 403, `the access token has insufficient scope: one of ${scopes} is required`);
@@ -710,7 +701,7 @@ describe('readiness', () => {
 
     it('becomes ready once the issuer is back, without waiting for the periodic refresh', async () => {
       issuer.setDown(false);
-      const ready = await eventually(async () => (await http(`${gateway.url}/health/readiness`)).status === 204, 10_000);
+      const ready = await eventually(async () => (await http(`${gateway.url}/health/readiness`)).status === 204, { timeoutMs: 10_000, intervalMs: 100 });
       expect(ready).toBe(true);
       expect((await http(`${gateway.url}/identity`, { token: await issuer.sign() })).status).toBe(200);
     });

@@ -5,7 +5,8 @@ import { SessionStore } from '../src/session/session.store';
 import { RunningGateway, startGateway } from './support/gateway';
 import { startRedis, TestRedis } from './support/redis-server';
 import { TestIssuer } from './support/test-issuer';
-import { eventually, openSession, publishAccepted, setupSession, TestSocket } from './support/ws-client';
+import { eventually } from './support/eventually';
+import { openSession, publishAccepted, setupSession, TestSocket } from './support/ws-client';
 
 /**
  * A resume always completes (SPEC section 4, "Replay is paced"): a replay
@@ -157,7 +158,7 @@ describe.each(stores)('paced replay, WS_MAX_BUFFERED_BYTES=65536 and 8 KiB event
       // Stops reading as soon as the welcome is in: the replay has only begun.
       stopping.socket.once('message', () => stopping.pauseReading());
       const registry = gateway().app.get(SocketRegistry);
-      await eventually(async () => (await closes('1006')) > cutBefore, 10_000, 'the heartbeat to cut the socket');
+      await eventually(async () => (await closes('1006')) > cutBefore, { timeoutMs: 10_000, what: 'the heartbeat to cut the socket' });
       expect(registry.size).toBe(0);
       expect(await closes('4008')).toBe(slowBefore);
       // Cut in the middle: the gateway had not written the whole buffer.

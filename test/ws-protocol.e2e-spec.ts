@@ -6,7 +6,8 @@ import { SocketRegistry } from '../src/gateway/socket-registry';
 import { expectError, http, HttpResult, RunningGateway, startGateway } from './support/gateway';
 import { startRedis, TestRedis } from './support/redis-server';
 import { TestIssuer } from './support/test-issuer';
-import { eventually, openSession, publishAccepted, Refusal, setupSession, TestSocket } from './support/ws-client';
+import { eventually } from './support/eventually';
+import { openSession, publishAccepted, Refusal, setupSession, TestSocket } from './support/ws-client';
 
 const ALICE = '+905321110001';
 const BOB = '+905321110002';
@@ -166,7 +167,7 @@ describe('WebSocket protocol', () => {
         const { socket } = await TestSocket.connect(gateway, { token: await aliceToken() });
         socket.socket.close(4999, 'a code of my own');
         await socket.closed();
-        await eventually(async () => (await closesOf('other')) === before + 1, 5_000, 'the close to be counted');
+        await eventually(async () => (await closesOf('other')) === before + 1, { timeoutMs: 5_000, what: 'the close to be counted' });
         expect((await http(`${gateway.url}/metrics`)).body).not.toMatch(/code="4999"/);
       });
 
@@ -202,7 +203,7 @@ describe('WebSocket protocol', () => {
         expect(welcome.heartbeatIntervalMs).toBe(200);
         let pings = 0;
         socket.socket.on('ping', () => pings++);
-        await eventually(() => pings >= 4, 5_000, '4 pings');
+        await eventually(() => pings >= 4, { timeoutMs: 5_000, what: '4 pings' });
         expect(socket.isClosed).toBe(false);
         socket.send({ type: 'ping' });
         expect(await socket.next()).toEqual({ type: 'pong' });

@@ -3,7 +3,8 @@ import { HandshakeService } from '../src/gateway/handshake.service';
 import { SessionStore } from '../src/session/session.store';
 import { http, RunningGateway, startGateway } from './support/gateway';
 import { TestIssuer } from './support/test-issuer';
-import { eventually, openSession, publishAccepted, setupSession, TestSocket } from './support/ws-client';
+import { eventually } from './support/eventually';
+import { openSession, publishAccepted, setupSession, TestSocket } from './support/ws-client';
 
 const ALICE = '+905321110001';
 const BOB = '+905321110002';
@@ -223,11 +224,11 @@ describe('WebSocket sessions: buffering, resume and close codes', () => {
       expect((await buffer.readAfter(sessionId, 0)).newestId).toBe(3);
 
       const store = gateway.app.get(SessionStore);
-      await eventually(async () => (await store.get(sessionId)) === undefined, 5_000, 'the session to expire');
+      await eventually(async () => (await store.get(sessionId)) === undefined, { timeoutMs: 5_000, what: 'the session to expire' });
       const refusal = await TestSocket.refused(gateway, { token });
       expect(refusal.status).toBe(401);
       expect(refusal.body).toMatchObject({ status: '401', message: 'the webSocketToken is unknown, revoked or expired' });
-      await eventually(async () => (await buffer.readAfter(sessionId, 0)).newestId === 0, 5_000, 'the buffer to be freed');
+      await eventually(async () => (await buffer.readAfter(sessionId, 0)).newestId === 0, { timeoutMs: 5_000, what: 'the buffer to be freed' });
       expect(await buffer.readAfter(sessionId, 0)).toEqual({ events: [], oldestId: 0, newestId: 0 });
       expect(await store.listByIdentity(ALICE)).toEqual([]);
     });
@@ -237,7 +238,7 @@ describe('WebSocket sessions: buffering, resume and close codes', () => {
       let pings = 0;
       socket.socket.on('ping', () => pings++);
       // Wait out 2.5 idle TTLs, measured in heartbeats rather than a fixed sleep.
-      await eventually(() => pings >= 13, 6_000, '13 heartbeats');
+      await eventually(() => pings >= 13, { timeoutMs: 6_000, what: '13 heartbeats' });
       expect(socket.isClosed).toBe(false);
       expect(await gateway.app.get(SessionStore).get(welcome.sessionId)).toBeDefined();
       await publishAccepted(gateway, platform, call(ALICE, 1));
@@ -248,7 +249,7 @@ describe('WebSocket sessions: buffering, resume and close codes', () => {
       const opened = await openSession(gateway, await user('alice'), { identity: ALICE });
       let pings = 0;
       opened.socket.socket.on('ping', () => pings++);
-      await eventually(() => pings >= 8, 5_000, '8 heartbeats');
+      await eventually(() => pings >= 8, { timeoutMs: 5_000, what: '8 heartbeats' });
       await opened.socket.close();
       // The session outlived its setup by more than the TTL, yet can be resumed right after the socket went.
       const again = track(await TestSocket.connect(gateway, { token: opened.token }));
@@ -284,7 +285,7 @@ describe('WebSocket sessions: buffering, resume and close codes', () => {
       // A client that does not read holds the shutdown open until it answers the close.
       alice.socket.pauseReading();
       const closing = gateway.close();
-      await eventually(() => gateway.app.get(HandshakeService).draining, 2_000, 'shutdown to begin');
+      await eventually(() => gateway.app.get(HandshakeService).draining, { timeoutMs: 2_000, what: 'shutdown to begin' });
       const refusal = await TestSocket.refused(gateway, { token: bobToken });
       expect(refusal.status).toBe(503);
       expect(refusal.body).toMatchObject({ status: '503', message: 'the gateway is shutting down; reconnect to resume' });

@@ -8,7 +8,8 @@ import { http, RunningGateway, startGateway } from './support/gateway';
 import { GatewayProcess } from './support/gateway-process';
 import { startRedis, TestRedis } from './support/redis-server';
 import { TestIssuer } from './support/test-issuer';
-import { eventually, openSession, publishAccepted, setupSession, TestSocket } from './support/ws-client';
+import { eventually } from './support/eventually';
+import { openSession, publishAccepted, setupSession, TestSocket } from './support/ws-client';
 
 /**
  * Sessions outlive the right to them no longer (SPEC section 3): a session
@@ -113,9 +114,9 @@ describe.each(stores)('sessions whose identity left their owner (%s)', (store) =
     expect(refusal.body).toMatchObject({ status: '401', message: UNKNOWN_TOKEN });
     // Ended like a logout: the subscription went before the socket was told, the session and its buffer right after.
     expect(await gateway.app.get(SubscriptionStore).get('alice', ALICE)).toBeUndefined();
-    await eventually(async () => (await gateway.app.get(SessionStore).get(sessionId)) === undefined, 5_000, 'the session to go');
+    await eventually(async () => (await gateway.app.get(SessionStore).get(sessionId)) === undefined, { timeoutMs: 5_000, what: 'the session to go' });
     const buffer = gateway.app.get(EventBuffer);
-    await eventually(async () => (await buffer.readAfter(sessionId, 0)).newestId === 0, 5_000, 'the buffer to go');
+    await eventually(async () => (await buffer.readAfter(sessionId, 0)).newestId === 0, { timeoutMs: 5_000, what: 'the buffer to go' });
 
     // The number's calls now reach its new owner, and only them.
     const bob = track(await openSession(gateway, await user('bob'), { identity: ALICE }));
@@ -226,7 +227,7 @@ describe.each(stores)('the session lifetime, SESSION_MAX_LIFETIME_S=3 (%s)', (st
     const { socket, welcome } = await TestSocket.connect(gateway, { token });
     await socket.close();
     const endsAt = Date.parse(welcome.expiresAt);
-    await eventually(() => Date.now() > endsAt, 10_000, 'the end of the session’s lifetime');
+    await eventually(() => Date.now() > endsAt, { timeoutMs: 10_000, what: 'the end of the session’s lifetime' });
     const refusal = await TestSocket.refused(gateway, { token });
     expect(refusal.status).toBe(401);
     expect(refusal.body).toMatchObject({ status: '401', message: UNKNOWN_TOKEN });
