@@ -1,32 +1,35 @@
 import { EventBuffer } from '../src/events/event-buffer';
 import { HandshakeService } from '../src/gateway/handshake.service';
 import { SessionStore } from '../src/session/session.store';
-import { http, RunningGateway, startGateway } from './support/gateway';
-import { TestIssuer } from './support/test-issuer';
-import { eventually } from './support/eventually';
-import { openSession, publishAccepted, setupSession, TestSocket } from './support/ws-client';
-
-const ALICE = '+905321110001';
-const BOB = '+905321110002';
+import { ALICE, BOB, REMOTE_PARTY } from './support/fixtures';
+import {
+  eventually,
+  http,
+  openSession,
+  publishAccepted,
+  RunningGateway,
+  setupSession,
+  startGateway,
+  TestSocket,
+  useGateway,
+  useIssuer,
+  useSockets,
+} from './support/harness';
 
 const call = (identity: string, seq: number) => ({
   event: 'CallHeld',
   identity,
-  data: { callId: 'c-1', direction: 'terminating', remoteParty: '+905551112233', seq },
+  data: { callId: 'c-1', direction: 'terminating', remoteParty: REMOTE_PARTY, seq },
 });
 const calls = (identity: string, from: number, to: number) =>
   Array.from({ length: to - from + 1 }, (_, i) => call(identity, from + i));
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => String(from + i));
 
 describe('WebSocket sessions: buffering, resume and close codes', () => {
-  let issuer: TestIssuer;
+  const issuer = useIssuer();
   let platform: string;
-  const sockets: TestSocket[] = [];
+  const { sockets, track } = useSockets();
   const user = (sub: string, scope = 'vora:user') => issuer.sign({ sub, scope });
-  const track = <T extends { socket: TestSocket }>(opened: T): T => {
-    sockets.push(opened.socket);
-    return opened;
-  };
   const sessionIdOf = async (gateway: RunningGateway, identity: string) => {
     const sessions = await gateway.app.get(SessionStore).listByIdentity(identity);
     expect(sessions).toHaveLength(1);
@@ -34,20 +37,11 @@ describe('WebSocket sessions: buffering, resume and close codes', () => {
   };
 
   beforeAll(async () => {
-    issuer = await TestIssuer.start();
     platform = await issuer.sign({ sub: 'core', scope: 'vora:events:publish' });
-  });
-  afterAll(() => issuer.close());
-  afterEach(async () => {
-    await Promise.all(sockets.splice(0).map((socket) => socket.close()));
   });
 
   describe('with the default buffer', () => {
-    let gateway: RunningGateway;
-    beforeAll(async () => {
-      gateway = await startGateway(issuer.env());
-    });
-    afterAll(() => gateway.close());
+    const { gateway } = useGateway({}, { issuer });
     afterEach(async () => {
       const store = gateway.app.get(SessionStore);
       for (const sub of ['alice', 'bob']) for (const session of await store.listByUser(sub)) await store.remove(session.id);
@@ -170,11 +164,7 @@ describe('WebSocket sessions: buffering, resume and close codes', () => {
   });
 
   describe('with EVENT_BUFFER_SIZE=5', () => {
-    let gateway: RunningGateway;
-    beforeAll(async () => {
-      gateway = await startGateway({ ...issuer.env(), EVENT_BUFFER_SIZE: '5' });
-    });
-    afterAll(() => gateway.close());
+    const { gateway } = useGateway({ EVENT_BUFFER_SIZE: '5' }, { issuer });
 
     it('says recovered: false when the asked-for id left the buffer, then sends the oldest kept events', async () => {
       const token = await setupSession(gateway, await user('alice'), { identity: ALICE, connectionType: 'WEB' });
@@ -210,11 +200,7 @@ describe('WebSocket sessions: buffering, resume and close codes', () => {
   });
 
   describe('with SESSION_IDLE_TTL_S=1 and HEARTBEAT_INTERVAL_MS=200', () => {
-    let gateway: RunningGateway;
-    beforeAll(async () => {
-      gateway = await startGateway({ ...issuer.env(), SESSION_IDLE_TTL_S: '1', HEARTBEAT_INTERVAL_MS: '200' });
-    });
-    afterAll(() => gateway.close());
+    const { gateway } = useGateway({ SESSION_IDLE_TTL_S: '1', HEARTBEAT_INTERVAL_MS: '200' }, { issuer });
 
     it('expires a session with no socket, refuses its token and frees its buffer', async () => {
       const token = await setupSession(gateway, await user('alice'), { identity: ALICE });

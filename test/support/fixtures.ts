@@ -47,6 +47,7 @@ export const ALICE_FIXED = identity('alice', 1);
 export const BOB = identity('bob', 0);
 /** carol, in sales and support, who manages both groups. */
 export const CAROL = identity('carol', 0);
+export const CAROL_FIXED = identity('carol', 1);
 /** dave, in support. */
 export const DAVE = identity('dave', 0);
 /** oscar, in no group. */
@@ -55,3 +56,6 @@ export const OSCAR_FIXED = identity('oscar', 1);
 
 /** A remote party for call events: a number no sample user has. */
 export const REMOTE_PARTY = '+905551112233';
+
+/** A browser origin the test gateways allow (CORS_ORIGINS, WS_ALLOWED_ORIGINS). */
+export const ORIGIN = 'https://console.vora.example';

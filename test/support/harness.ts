@@ -1,7 +1,10 @@
 import type { DestinationStream } from 'pino';
 import { RunningGateway, startGateway } from './gateway';
+import { GatewayProcess } from './gateway-process';
 import { startRedis, TestRedis } from './redis-server';
 import { TestIssuer } from './test-issuer';
+import { WebhookReceiver } from './webhook-receiver';
+import { TestSocket } from './ws-client';
 
 /**
  * The one harness every end-to-end suite starts from: a test issuer, a gateway
@@ -48,9 +51,39 @@ function standIn<T extends object>(what: string): { proxy: T; bind(target: T | u
   return { proxy, bind: (next) => (current = next) };
 }
 
+/**
+ * What the use* helpers started, newest last. jest runs the afterAll hooks of
+ * a block in the order they were declared; stopping is the other way round
+ * (a gateway before the Redis and the issuer it was started with), so each
+ * afterAll stops everything started after its own resource, then that one.
+ */
+const running: Array<{ stop(): Promise<void> }> = [];
+
+/** Starts a resource in beforeAll and stops it, newest first, in afterAll. */
+function started<T extends object>(what: string, start: () => Promise<{ value: T; stop(): Promise<void> }>): T {
+  const stand = standIn<T>(what);
+  let entry: { stop(): Promise<void> } | undefined;
+  beforeAll(async () => {
+    const { value, stop } = await start();
+    entry = { stop };
+    running.push(entry);
+    stand.bind(value);
+  });
+  afterAll(async () => {
+    const at = entry ? running.indexOf(entry) : -1;
+    if (at >= 0) for (const newer of running.splice(at).reverse()) await newer.stop();
+    stand.bind(undefined);
+  });
+  return stand.proxy;
+}
+
 export interface UseGatewayOptions {
-  /** false: no test issuer, the gateway signs in with its development issuer. */
-  issuer?: boolean;
+  /**
+   * false: no test issuer, the gateway signs in with its development issuer;
+   * an issuer (from useIssuer): the gateway trusts that one, shared with other
+   * gateways of the suite.
+   */
+  issuer?: boolean | TestIssuer;
   /** Runs once the issuer listens, before the gateway starts (e.g. `issuer.setDown(true)`). */
   beforeStart?: (issuer: TestIssuer) => void | Promise<void>;
   /** Where the gateway writes its logs (they are silenced otherwise). */
@@ -67,55 +100,74 @@ export function useGateway(
   env: Env | ((issuer: TestIssuer) => Env | Promise<Env>) = {},
   options: UseGatewayOptions = {},
 ): { issuer: TestIssuer; gateway: RunningGateway } {
-  const issuer = standIn<TestIssuer>('the test issuer');
-  const gateway = standIn<RunningGateway>('the gateway');
-  let started: { issuer?: TestIssuer; gateway?: RunningGateway } = {};
-  beforeAll(async () => {
-    started = {};
-    if (options.issuer !== false) {
-      started.issuer = await TestIssuer.start();
-      issuer.bind(started.issuer);
-      await options.beforeStart?.(started.issuer);
-    }
-    const variables = typeof env === 'function' ? await env(started.issuer!) : env;
-    started.gateway = await startGateway({ ...started.issuer?.env(), ...variables }, { logStream: options.logStream });
-    gateway.bind(started.gateway);
+  const shared = typeof options.issuer === 'object' ? options.issuer : undefined;
+  const issuer = shared ?? (options.issuer === false ? standIn<TestIssuer>('the test issuer (this gateway has none)').proxy : useIssuer());
+  const trusted = options.issuer === false ? undefined : issuer;
+  const gateway = started<RunningGateway>('the gateway', async () => {
+    if (trusted) await options.beforeStart?.(trusted);
+    const variables = typeof env === 'function' ? await env(trusted!) : env;
+    const value = await startGateway({ ...trusted?.env(), ...variables }, { logStream: options.logStream });
+    return { value, stop: () => value.close() };
   });
-  afterAll(async () => {
-    await started.gateway?.close();
-    await started.issuer?.close();
-    gateway.bind(undefined);
-    issuer.bind(undefined);
-  });
-  return { issuer: issuer.proxy, gateway: gateway.proxy };
+  return { issuer, gateway };
 }
 
-/** A test issuer alone, started before the enclosing describe block's tests and stopped after them. */
+/** A test issuer, started before the enclosing describe block's tests and stopped after them. */
 export function useIssuer(): TestIssuer {
-  const issuer = standIn<TestIssuer>('the test issuer');
-  let started: TestIssuer | undefined;
-  beforeAll(async () => {
-    started = await TestIssuer.start();
-    issuer.bind(started);
+  return started('the test issuer', async () => {
+    const value = await TestIssuer.start();
+    return { value, stop: () => value.close() };
   });
-  afterAll(async () => {
-    await started?.close();
-    issuer.bind(undefined);
-  });
-  return issuer.proxy;
 }
 
-/** A throwaway Redis, started before the enclosing describe block's tests and stopped after them. */
+/** A throwaway, empty Redis, started before the enclosing describe block's tests and stopped after them. */
 export function useRedis(): TestRedis {
-  const redis = standIn<TestRedis>('the test Redis');
-  let started: TestRedis | undefined;
-  beforeAll(async () => {
-    started = await startRedis();
-    redis.bind(started);
+  return started('the test Redis', async () => {
+    const value = await startRedis();
+    // Empty even when it is an external REDIS_URL other runs wrote to.
+    await value.flush();
+    return { value, stop: () => value.close() };
   });
-  afterAll(async () => {
-    await started?.close();
-    redis.bind(undefined);
+}
+
+/**
+ * A gateway as its own process (the compiled build), started like useGateway's
+ * and killed with `signal` after the block's tests.
+ */
+export function useGatewayProcess(
+  env: Env | ((issuer: TestIssuer) => Env | Promise<Env>),
+  options: { issuer: TestIssuer; signal?: NodeJS.Signals },
+): GatewayProcess {
+  return started('the gateway process', async () => {
+    const variables = typeof env === 'function' ? await env(options.issuer) : env;
+    const value = await GatewayProcess.start({ ...options.issuer.env(), ...(variables as Record<string, string>) });
+    return { value, stop: async () => void (await value.kill(options.signal ?? 'SIGTERM')) };
   });
-  return redis.proxy;
+}
+
+/** A receiver for the gateway's webhooks, started before the block's tests and stopped after them. */
+export function useWebhookReceiver(): WebhookReceiver {
+  return started('the webhook receiver', async () => {
+    const value = await WebhookReceiver.start();
+    return { value, stop: () => value.close() };
+  });
+}
+
+/**
+ * Sockets a test opened, closed after each test so that tests do not see each
+ * other's: push them on `sockets`, or pass what openSession or connect
+ * returned through `track`.
+ */
+export function useSockets(): { sockets: TestSocket[]; track<T extends { socket: TestSocket }>(opened: T): T } {
+  const sockets: TestSocket[] = [];
+  afterEach(async () => {
+    await Promise.all(sockets.splice(0).map((socket) => socket.close()));
+  });
+  return {
+    sockets,
+    track: (opened) => {
+      sockets.push(opened.socket);
+      return opened;
+    },
+  };
 }

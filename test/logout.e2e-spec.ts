@@ -1,0 +1,73 @@
+import { SubscriptionService } from '../src/events/subscription.service';
+import { SessionService } from '../src/session/session.service';
+import { SessionStore } from '../src/session/session.store';
+import { SubscriptionStore } from '../src/session/subscription.store';
+import { clientApi, forgetSessionsAfterEach } from './support/client-api';
+import { ALICE, ALICE_FIXED, BOB, eventsOf, ORIGIN } from './support/fixtures';
+import { expectError, http, useGateway } from './support/harness';
+
+describe('client REST API', () => {
+  const { issuer, gateway } = useGateway({ CORS_ORIGINS: ORIGIN });
+  const { token, setup, subscribe, logout } = clientApi(issuer, gateway);
+  forgetSessionsAfterEach(gateway);
+
+  describe('POST /logout/{identity}', () => {
+    it('answers 200, revokes every token of the identity and leaves other identities alone', async () => {
+      const web = (await setup(ALICE, 'WEB')).body.webSocketToken;
+      const desktop = (await setup(ALICE, 'DESKTOP')).body.webSocketToken;
+      const other = (await setup(ALICE_FIXED, 'WEB')).body.webSocketToken;
+      const result = await logout(ALICE);
+      expect(result.status).toBe(200);
+      const sessions = gateway.app.get(SessionService);
+      expect(await sessions.authenticate(web)).toBeUndefined();
+      expect(await sessions.authenticate(desktop)).toBeUndefined();
+      expect(await sessions.authenticate(other)).toMatchObject({ identity: ALICE_FIXED });
+    });
+
+    it('accepts %2B for the plus', async () => {
+      await setup(ALICE);
+      const result = await http(`${gateway.url}/logout/%2B905321110001`, { method: 'POST', token: await token('alice') });
+      expect(result.status).toBe(200);
+    });
+
+    it('answers 404 to a second logout and to a logout without a session', async () => {
+      await setup(ALICE);
+      expect((await logout(ALICE)).status).toBe(200);
+      expectError(await logout(ALICE), 404, `there is no live session for identity ${ALICE}`);
+      expectError(await logout(ALICE_FIXED), 404, `there is no live session for identity ${ALICE_FIXED}`);
+    });
+
+    it('answers 403 to an identity that is not the caller\'s', async () => {
+      await setup(BOB, 'WEB', 'bob');
+      expectError(await logout(BOB), 403, `identity ${BOB} is not assigned to this account`);
+      expect(await gateway.app.get(SessionStore).listByUser('bob')).toHaveLength(1);
+    });
+
+    it('makes eventSubscription answer 404 afterwards', async () => {
+      await setup(ALICE);
+      await logout(ALICE);
+      expectError(await subscribe(ALICE, { subscribeAll: true }), 404);
+    });
+
+    it('deletes the subscription: a new setup starts from subscribeAll again', async () => {
+      await setup(ALICE);
+      await subscribe(ALICE, { subscribeAll: false, events: ['CallDelivered'] });
+      await logout(ALICE);
+      expect(await gateway.app.get(SubscriptionStore).get('alice', ALICE)).toBeUndefined();
+      await setup(ALICE);
+      expect(await gateway.app.get(SubscriptionService).current('alice', ALICE, 'user')).toEqual({
+        subscribeAll: true,
+        events: eventsOf('user'),
+      });
+    });
+
+    it('answers 404 to a caller without a directory entry', async () => {
+      expectError(await logout(ALICE, 'mallory'), 404, 'no VORA account is registered for user "mallory"');
+    });
+
+    it('lets an administrator log out of its username', async () => {
+      await setup('erin.admin', 'WEB', 'erin', 'vora:admin');
+      expect((await logout('erin.admin', 'erin', 'vora:admin')).status).toBe(200);
+    });
+  });
+});
