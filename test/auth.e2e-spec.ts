@@ -7,21 +7,7 @@ import { promisify } from 'node:util';
 import { DevTokenSigner } from '../src/auth/dev-issuer/dev-token-signer';
 import { ConfigError, loadConfig } from '../src/config/load-config';
 import { ALICE as ALICE_MOBILE, ALICE_FIXED, BOB, CAROL } from './support/fixtures';
-import {
-  eventually,
-  expectError,
-  freePort,
-  GatewayProcess,
-  http,
-  HttpResult,
-  LogCapture,
-  SigningKey,
-  startGateway,
-  TestIssuer,
-  useGateway,
-  useIssuer,
-  useRedis,
-} from './support/harness';
+import { eventually, expectError, freePort, GatewayProcess, http, HttpResult, LogCapture, SigningKey, startGateway, TestIssuer, useGateway, useIssuer, useRedis } from './support/harness';
 
 const REALM = 'Bearer realm="vora"';
 /** alice's identities, as GET /identity lists them. */

@@ -1,24 +1,7 @@
 import Redis from 'ioredis';
 import { hashToken } from '../src/session/session.service';
 import { ALICE, BOB } from './support/fixtures';
-import {
-  expectError,
-  http,
-  HttpResult,
-  publishAccepted,
-  Refusal,
-  RunningGateway,
-  setupSession,
-  TestSocket,
-  useGateway,
-  useRedis,
-} from './support/harness';
-
-const asHttp = (refusal: Refusal): HttpResult => ({
-  status: refusal.status,
-  headers: new Headers(refusal.headers as Record<string, string>),
-  body: refusal.body,
-});
+import { asHttp, expectError, http, publishAccepted, RunningGateway, setupSession, TestSocket, useGateway, useRedis } from './support/harness';
 
 /**
  * Values in Redis that no gateway wrote, through the real gateway (SPEC

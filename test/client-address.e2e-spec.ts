@@ -1,15 +1,5 @@
 import { ALICE, BOB, CAROL } from './support/fixtures';
-import {
-  eventually,
-  http,
-  LogCapture,
-  Refusal,
-  RunningGateway,
-  setupSession,
-  startGateway,
-  TestSocket,
-  useIssuer,
-} from './support/harness';
+import { eventually, http, LogCapture, Refusal, RunningGateway, setupSession, startGateway, TestSocket, useIssuer } from './support/harness';
 
 function expectAddressCap(refusal: Refusal): void {
   expect(refusal.status).toBe(429);

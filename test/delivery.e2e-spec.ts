@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { SessionStore } from '../src/session/session.store';
 import { SubscriptionStore } from '../src/session/subscription.store';
 import { ALICE, ALICE_FIXED, BOB, CAROL, DAVE, OSCAR_FIXED, REMOTE_PARTY } from './support/fixtures';
-import { expectError, http, openSession, publish, publishAccepted, setupSession, TestSocket, useGateway } from './support/harness';
+import { expectError, forgetSessionsAfterEach, http, openSession, publish, publishAccepted, setupSession, TestSocket, useGateway } from './support/harness';
 
 const CATALOGUE = (
   JSON.parse(readFileSync(join(__dirname, '../config/events.json'), 'utf8')) as { events: { name: string; modes: string[] }[] }
@@ -44,15 +44,8 @@ describe('WebSocket delivery and POST /events', () => {
   });
   afterEach(async () => {
     await Promise.all(sockets.splice(0).map((socket) => socket.close()));
-    const store = gateway.app.get(SessionStore);
-    const subscriptions = gateway.app.get(SubscriptionStore);
-    for (const sub of ['alice', 'bob', 'carol', 'dave', 'oscar']) {
-      for (const session of await store.listByUser(sub)) {
-        await store.remove(session.id);
-        await subscriptions.delete(session.sub, session.identity);
-      }
-    }
   });
+  forgetSessionsAfterEach(gateway, ['alice', 'bob', 'carol', 'dave', 'oscar']);
 
   describe('welcome', () => {
     it('is the first message, with exactly the fields of SPEC section 4 (token in the query)', async () => {

@@ -1,11 +1,9 @@
-import { clientApi, forgetSessionsAfterEach } from './support/client-api';
-import { ALICE, ORIGIN } from './support/fixtures';
-import { expectError, http, useGateway } from './support/harness';
+import { useClientApi } from './support/client-api';
+import { ALICE } from './support/fixtures';
+import { expectError, http } from './support/harness';
 
 describe('client REST API', () => {
-  const { issuer, gateway } = useGateway({ CORS_ORIGINS: ORIGIN });
-  const { token, post } = clientApi(issuer, gateway);
-  forgetSessionsAfterEach(gateway);
+  const { gateway, token, post } = useClientApi();
 
   describe('errors on every route', () => {
     it('answers an unknown route with 404 and the error body', async () => {

@@ -1,11 +1,9 @@
 import { DrainState } from '../src/health/drain-state';
-import { clientApi, forgetSessionsAfterEach } from './support/client-api';
-import { ORIGIN } from './support/fixtures';
+import { useClientApi } from './support/client-api';
 import { eventually, expectError, http, useGateway } from './support/harness';
 
 describe('client REST API', () => {
-  const { issuer, gateway } = useGateway({ CORS_ORIGINS: ORIGIN });
-  forgetSessionsAfterEach(gateway);
+  const { gateway } = useClientApi();
 
   describe('health', () => {
     it('answers liveness with 204 and no body, without a token', async () => {

@@ -1,20 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { PendingCallStore } from '../src/holdup/pending-calls.store';
 import { ALICE, REMOTE_PARTY } from './support/fixtures';
-import {
-  eventually,
-  http,
-  LogCapture,
-  openSession,
-  publish,
-  setupSession,
-  TestSocket,
-  useGateway,
-  useIssuer,
-  useRedis,
-  useSockets,
-  WebhookReceiver,
-} from './support/harness';
+import { eventually, http, LogCapture, openSession, publish, setupSession, TestSocket, useGateway, useIssuer, useRedis, useSockets, WebhookReceiver } from './support/harness';
 
 const SECRET = 'test-push-secret';
 

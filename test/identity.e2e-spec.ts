@@ -1,11 +1,9 @@
-import { clientApi, forgetSessionsAfterEach } from './support/client-api';
+import { useClientApi } from './support/client-api';
 import { ALICE, ALICE_FIXED, CAROL, CAROL_FIXED, ORIGIN, OSCAR_FIXED } from './support/fixtures';
-import { expectError, http, useGateway } from './support/harness';
+import { expectError, http } from './support/harness';
 
 describe('client REST API', () => {
-  const { issuer, gateway } = useGateway({ CORS_ORIGINS: ORIGIN });
-  const { token, get } = clientApi(issuer, gateway);
-  forgetSessionsAfterEach(gateway);
+  const { gateway, token, get } = useClientApi();
 
   describe('GET /identity', () => {
     it('lists the numbers of a user', async () => {

@@ -2,22 +2,7 @@ import { connect, Socket } from 'node:net';
 import Redis from 'ioredis';
 import { rawRequest } from './attack/attack-kit';
 import { ALICE, BOB, CAROL, REMOTE_PARTY } from './support/fixtures';
-import {
-  eventually,
-  expectError,
-  faultTestsUnsupported,
-  http,
-  HttpResult,
-  LogCapture,
-  Refusal,
-  RunningGateway,
-  setupSession,
-  startGateway,
-  TestSocket,
-  useGateway,
-  useIssuer,
-  useRedis,
-} from './support/harness';
+import { eventually, expectError, faultTestsUnsupported, http, HttpResult, LogCapture, Refusal, RunningGateway, setupSession, startGateway, TestSocket, useGateway, useIssuer, useRedis } from './support/harness';
 
 const call = (identity: string) => ({
   event: 'CallDelivered',

@@ -2,14 +2,12 @@ import { SubscriptionService } from '../src/events/subscription.service';
 import { SessionService } from '../src/session/session.service';
 import { SessionStore } from '../src/session/session.store';
 import { SubscriptionStore } from '../src/session/subscription.store';
-import { clientApi, forgetSessionsAfterEach } from './support/client-api';
-import { ALICE, ALICE_FIXED, BOB, eventsOf, ORIGIN } from './support/fixtures';
-import { expectError, http, useGateway } from './support/harness';
+import { useClientApi } from './support/client-api';
+import { ALICE, ALICE_FIXED, BOB, eventsOf } from './support/fixtures';
+import { expectError, http } from './support/harness';
 
 describe('client REST API', () => {
-  const { issuer, gateway } = useGateway({ CORS_ORIGINS: ORIGIN });
-  const { token, setup, subscribe, logout } = clientApi(issuer, gateway);
-  forgetSessionsAfterEach(gateway);
+  const { gateway, token, setup, subscribe, logout } = useClientApi();
 
   describe('POST /logout/{identity}', () => {
     it('answers 200, revokes every token of the identity and leaves other identities alone', async () => {

@@ -2,19 +2,7 @@ import { EventBuffer } from '../src/events/event-buffer';
 import { HandshakeService } from '../src/gateway/handshake.service';
 import { SessionStore } from '../src/session/session.store';
 import { ALICE, BOB, REMOTE_PARTY } from './support/fixtures';
-import {
-  eventually,
-  http,
-  openSession,
-  publishAccepted,
-  RunningGateway,
-  setupSession,
-  startGateway,
-  TestSocket,
-  useGateway,
-  useIssuer,
-  useSockets,
-} from './support/harness';
+import { eventually, http, openSession, publishAccepted, RunningGateway, setupSession, startGateway, TestSocket, useGateway, useIssuer, useSockets } from './support/harness';
 
 const call = (identity: string, seq: number) => ({
   event: 'CallHeld',

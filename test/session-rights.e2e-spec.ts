@@ -5,19 +5,7 @@ import { EventBuffer } from '../src/events/event-buffer';
 import { SessionStore } from '../src/session/session.store';
 import { SubscriptionStore } from '../src/session/subscription.store';
 import { ALICE, BOB, OSCAR, OSCAR_FIXED } from './support/fixtures';
-import {
-  eventually,
-  http,
-  openSession,
-  publishAccepted,
-  setupSession,
-  TestSocket,
-  useGateway,
-  useGatewayProcess,
-  useIssuer,
-  useRedis,
-  useSockets,
-} from './support/harness';
+import { eventually, http, openSession, publishAccepted, setupSession, TestSocket, useGateway, useGatewayProcess, useIssuer, useRedis, useSockets } from './support/harness';
 
 /**
  * Sessions outlive the right to them no longer (SPEC section 3): a session

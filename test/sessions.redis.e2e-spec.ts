@@ -1,18 +1,7 @@
 import { hashToken } from '../src/session/session.service';
 import { SessionStore } from '../src/session/session.store';
 import { ALICE, ALICE_FIXED } from './support/fixtures';
-import {
-  eventually,
-  expectError,
-  faultTestsUnsupported,
-  freePort,
-  http,
-  RunningGateway,
-  startGateway,
-  useGateway,
-  useIssuer,
-  useRedis,
-} from './support/harness';
+import { eventually, expectError, faultTestsUnsupported, freePort, http, RunningGateway, startGateway, useGateway, useIssuer, useRedis } from './support/harness';
 
 /** The REST operations with STORE=redis, and two gateways sharing one Redis. */
 describe('REST on Redis', () => {

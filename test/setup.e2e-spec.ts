@@ -2,14 +2,12 @@ import { SubscriptionService } from '../src/events/subscription.service';
 import { SessionService } from '../src/session/session.service';
 import { SessionStore } from '../src/session/session.store';
 import { SubscriptionStore } from '../src/session/subscription.store';
-import { clientApi, forgetSessionsAfterEach } from './support/client-api';
-import { ALICE, ALICE_FIXED, BOB, eventsOf, ORIGIN, OSCAR, OSCAR_FIXED } from './support/fixtures';
+import { useClientApi } from './support/client-api';
+import { ALICE, ALICE_FIXED, BOB, eventsOf, OSCAR, OSCAR_FIXED } from './support/fixtures';
 import { expectError, http, useGateway } from './support/harness';
 
 describe('client REST API', () => {
-  const { issuer, gateway } = useGateway({ CORS_ORIGINS: ORIGIN });
-  const { post, setup, subscribe, logout } = clientApi(issuer, gateway);
-  forgetSessionsAfterEach(gateway);
+  const { gateway, post, setup, subscribe, logout } = useClientApi();
 
   describe('POST /identity/setup', () => {
     it('answers 200 (not 201) with a 256-bit webSocketToken', async () => {

@@ -4,18 +4,7 @@ import { SocketRegistry } from '../src/gateway/socket-registry';
 import { Metrics } from '../src/metrics/metrics';
 import { SessionStore } from '../src/session/session.store';
 import { ALICE, BOB } from './support/fixtures';
-import {
-  eventually,
-  openSession,
-  publishAccepted,
-  RunningGateway,
-  setupSession,
-  TestSocket,
-  useGateway,
-  useIssuer,
-  useRedis,
-  useSockets,
-} from './support/harness';
+import { eventually, openSession, publishAccepted, RunningGateway, setupSession, TestSocket, useGateway, useIssuer, useRedis, useSockets } from './support/harness';
 
 /**
  * A resume always completes (SPEC section 4, "Replay is paced"): a replay

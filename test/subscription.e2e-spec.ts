@@ -1,13 +1,11 @@
 import { EventCatalogue } from '../src/events/catalogue';
 import { SubscriptionStore } from '../src/session/subscription.store';
-import { clientApi, forgetSessionsAfterEach, expectInsufficientScope } from './support/client-api';
-import { ALICE, ALICE_FIXED, BOB, CAROL, eventsOf, ORIGIN, OSCAR_FIXED } from './support/fixtures';
-import { expectError, http, useGateway } from './support/harness';
+import { expectInsufficientScope, useClientApi } from './support/client-api';
+import { ALICE, ALICE_FIXED, BOB, CAROL, eventsOf, OSCAR_FIXED } from './support/fixtures';
+import { expectError, http } from './support/harness';
 
 describe('client REST API', () => {
-  const { issuer, gateway } = useGateway({ CORS_ORIGINS: ORIGIN });
-  const { token, setup, subscribe } = clientApi(issuer, gateway);
-  forgetSessionsAfterEach(gateway);
+  const { gateway, token, setup, subscribe } = useClientApi();
 
   describe('POST /identity/{identity}/eventSubscription', () => {
     it('accepts the identity with a literal + and with %2B', async () => {

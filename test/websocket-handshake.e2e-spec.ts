@@ -1,25 +1,6 @@
 import { SessionStore } from '../src/session/session.store';
 import { ALICE, BOB, ORIGIN } from './support/fixtures';
-import {
-  eventually,
-  expectError,
-  http,
-  HttpResult,
-  openSession,
-  Refusal,
-  setupSession,
-  TestSocket,
-  useGateway,
-  useIssuer,
-  useSockets,
-} from './support/harness';
-
-/** A refused upgrade as an HttpResult, to assert the error body like any other route's. */
-const asHttp = (refusal: Refusal): HttpResult => ({
-  status: refusal.status,
-  headers: new Headers(refusal.headers as Record<string, string>),
-  body: refusal.body,
-});
+import { asHttp, eventually, expectError, http, openSession, setupSession, TestSocket, useGateway, useIssuer, useSockets } from './support/harness';
 
 describe('WebSocket protocol', () => {
   const issuer = useIssuer();

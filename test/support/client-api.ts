@@ -1,7 +1,5 @@
-import { SessionStore } from '../../src/session/session.store';
-import { SubscriptionStore } from '../../src/session/subscription.store';
-import { expectError, http, HttpResult, RunningGateway } from './gateway';
-import { TestIssuer } from './test-issuer';
+import { ORIGIN } from './fixtures';
+import { expectError, forgetSessionsAfterEach, http, HttpResult, RunningGateway, TestIssuer, useGateway } from './harness';
 
 /**
  * The client REST operations as a caller sends them, each with a fresh token
@@ -21,18 +19,14 @@ export function clientApi(issuer: TestIssuer, gateway: RunningGateway) {
   return { token, get, post, setup, subscribe, logout };
 }
 
-/** Every test starts without sessions or subscriptions, so that tests do not see each other's. */
-export function forgetSessionsAfterEach(gateway: RunningGateway): void {
-  afterEach(async () => {
-    const store = gateway.app.get(SessionStore);
-    const subscriptions = gateway.app.get(SubscriptionStore);
-    for (const sub of ['alice', 'bob', 'carol', 'oscar', 'erin']) {
-      for (const session of await store.listByUser(sub)) {
-        await store.remove(session.id);
-        await subscriptions.delete(session.sub, session.identity);
-      }
-    }
-  });
+/**
+ * The gateway of the client REST API suites (CORS_ORIGINS=ORIGIN) and its
+ * calls, with no sessions left over between tests.
+ */
+export function useClientApi() {
+  const { issuer, gateway } = useGateway({ CORS_ORIGINS: ORIGIN });
+  forgetSessionsAfterEach(gateway);
+  return { issuer, gateway, ...clientApi(issuer, gateway) };
 }
 
 /** A 403 for a token without one of `scopes`, with its challenge. */

@@ -1,10 +1,12 @@
 import type { DestinationStream } from 'pino';
-import { RunningGateway, startGateway } from './gateway';
+import { SessionStore } from '../../src/session/session.store';
+import { SubscriptionStore } from '../../src/session/subscription.store';
+import { HttpResult, RunningGateway, startGateway } from './gateway';
 import { GatewayProcess } from './gateway-process';
 import { startRedis, TestRedis } from './redis-server';
 import { TestIssuer } from './test-issuer';
 import { WebhookReceiver } from './webhook-receiver';
-import { TestSocket } from './ws-client';
+import { Refusal, TestSocket } from './ws-client';
 
 /**
  * The one harness every end-to-end suite starts from: a test issuer, a gateway
@@ -171,3 +173,27 @@ export function useSockets(): { sockets: TestSocket[]; track<T extends { socket:
     },
   };
 }
+
+/**
+ * Every test starts without sessions or subscriptions of the sample users, so
+ * that tests do not see each other's.
+ */
+export function forgetSessionsAfterEach(gateway: RunningGateway, subs = ['alice', 'bob', 'carol', 'oscar', 'erin']): void {
+  afterEach(async () => {
+    const store = gateway.app.get(SessionStore);
+    const subscriptions = gateway.app.get(SubscriptionStore);
+    for (const sub of subs) {
+      for (const session of await store.listByUser(sub)) {
+        await store.remove(session.id);
+        await subscriptions.delete(session.sub, session.identity);
+      }
+    }
+  });
+}
+
+/** A refused upgrade as an HttpResult, to assert the error body like any other route's. */
+export const asHttp = (refusal: Refusal): HttpResult => ({
+  status: refusal.status,
+  headers: new Headers(refusal.headers as Record<string, string>),
+  body: refusal.body,
+});
