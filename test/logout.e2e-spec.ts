@@ -1,10 +1,11 @@
+import { EventBuffer } from '../src/events/event-buffer';
 import { SubscriptionService } from '../src/events/subscription.service';
 import { SessionService } from '../src/session/session.service';
 import { SessionStore } from '../src/session/session.store';
 import { SubscriptionStore } from '../src/session/subscription.store';
 import { useClientApi } from './support/client-api';
 import { ALICE, ALICE_FIXED, BOB, eventsOf } from './support/fixtures';
-import { expectError, http } from './support/harness';
+import { expectError, forgetSessionsAfterEach, http, openSession, TestSocket, useGateway, useSockets } from './support/harness';
 
 describe('client REST API', () => {
   const { gateway, token, setup, subscribe, logout } = useClientApi();
@@ -67,5 +68,27 @@ describe('client REST API', () => {
       await setup('erin.admin', 'WEB', 'erin', 'vora:admin');
       expect((await logout('erin.admin', 'erin', 'vora:admin')).status).toBe(200);
     });
+  });
+});
+
+describe('POST /logout/{identity} with an open socket', () => {
+  const { issuer, gateway } = useGateway();
+  const { track } = useSockets();
+  const user = (sub: string, scope = 'vora:user') => issuer.sign({ sub, scope });
+  forgetSessionsAfterEach(gateway, ['alice', 'bob']);
+
+  it('closes with 4000 on logout and then refuses the token with 401', async () => {
+    const opened = await openSession(gateway, await user('alice'), { identity: ALICE });
+    const bob = track(await openSession(gateway, await user('bob'), { identity: BOB }));
+    const result = await http(`${gateway.url}/logout/${ALICE}`, { method: 'POST', token: await user('alice') });
+    expect(result.status).toBe(200);
+    expect(await opened.socket.closed()).toEqual({ code: 4000, reason: 'logged out' });
+    const refusal = await TestSocket.refused(gateway, { token: opened.token });
+    expect(refusal.status).toBe(401);
+    expect(refusal.body).toMatchObject({ status: '401', message: 'the webSocketToken is unknown, revoked or expired' });
+    // The buffer went with the session.
+    const buffered = await gateway.app.get(EventBuffer).readAfter(opened.welcome.sessionId, 0);
+    expect(buffered).toEqual({ events: [], oldestId: 0, newestId: 0 });
+    expect(bob.socket.isClosed).toBe(false);
   });
 });

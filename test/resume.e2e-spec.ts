@@ -134,21 +134,6 @@ describe('WebSocket sessions: buffering, resume and close codes', () => {
       expect(await other.socket.nextEvent()).toMatchObject({ id: '1' });
       expect(await fresh.socket.nextEvent()).toMatchObject({ id: '1' });
     });
-
-    it('closes with 4000 on logout and then refuses the token with 401', async () => {
-      const opened = await openSession(gateway, await user('alice'), { identity: ALICE });
-      const bob = track(await openSession(gateway, await user('bob'), { identity: BOB }));
-      const result = await http(`${gateway.url}/logout/${ALICE}`, { method: 'POST', token: await user('alice') });
-      expect(result.status).toBe(200);
-      expect(await opened.socket.closed()).toEqual({ code: 4000, reason: 'logged out' });
-      const refusal = await TestSocket.refused(gateway, { token: opened.token });
-      expect(refusal.status).toBe(401);
-      expect(refusal.body).toMatchObject({ status: '401', message: 'the webSocketToken is unknown, revoked or expired' });
-      // The buffer went with the session.
-      const buffered = await gateway.app.get(EventBuffer).readAfter(opened.welcome.sessionId, 0);
-      expect(buffered).toEqual({ events: [], oldestId: 0, newestId: 0 });
-      expect(bob.socket.isClosed).toBe(false);
-    });
   });
 
   describe('with EVENT_BUFFER_SIZE=5', () => {
