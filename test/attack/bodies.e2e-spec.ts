@@ -16,7 +16,11 @@ const POISONED = 'the request body contains a forbidden key (__proto__ or constr
 const TOO_LARGE = /^the request body is larger than this endpoint accepts/;
 
 describe('attack: request bodies', () => {
-  const { issuer, gateway } = useGateway({ INGRESS_MAX_BODY_BYTES: String(INGRESS_MAX), RATE_LIMIT_PER_MINUTE: '100000', INGRESS_RATE_LIMIT_PER_MINUTE: '1000000' });
+  const { issuer, gateway } = useGateway({
+    INGRESS_MAX_BODY_BYTES: String(INGRESS_MAX),
+    RATE_LIMIT_PER_MINUTE: '100000',
+    INGRESS_RATE_LIMIT_PER_MINUTE: '1000000',
+  });
   let alice: string;
   let bob: string;
   let platform: string;

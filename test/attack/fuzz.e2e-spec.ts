@@ -51,7 +51,13 @@ const objectOf = (fields: string[]): fc.Arbitrary<Record<string, unknown>> =>
     .map(([known, extra, withExtra]) => (withExtra ? { ...extra, ...known } : known));
 
 describe('attack: property-based fuzzing', () => {
-  const { issuer, gateway } = useGateway({ WS_MAX_PAYLOAD_BYTES: String(MAX_PAYLOAD), RATE_LIMIT_PER_MINUTE: '1000000', INGRESS_RATE_LIMIT_PER_MINUTE: '1000000', MAX_SOCKETS_PER_USER: '1000', MAX_SESSIONS_PER_USER: '100' });
+  const { issuer, gateway } = useGateway({
+    WS_MAX_PAYLOAD_BYTES: String(MAX_PAYLOAD),
+    RATE_LIMIT_PER_MINUTE: '1000000',
+    INGRESS_RATE_LIMIT_PER_MINUTE: '1000000',
+    MAX_SOCKETS_PER_USER: '1000',
+    MAX_SESSIONS_PER_USER: '100',
+  });
   let alice: string;
   let platform: string;
 

@@ -27,7 +27,12 @@ function expectRefused(refusal: Refusal, status: number, message: string | RegEx
 }
 
 describe('attack: the WebSocket endpoint', () => {
-  const { issuer, gateway } = useGateway({ WS_MAX_PAYLOAD_BYTES: String(MAX_PAYLOAD), RATE_LIMIT_PER_MINUTE: '100000', MAX_SOCKETS_PER_USER: '1000', WS_ALLOWED_ORIGINS: CONSOLE });
+  const { issuer, gateway } = useGateway({
+    WS_MAX_PAYLOAD_BYTES: String(MAX_PAYLOAD),
+    RATE_LIMIT_PER_MINUTE: '100000',
+    MAX_SOCKETS_PER_USER: '1000',
+    WS_ALLOWED_ORIGINS: CONSOLE,
+  });
   let platform: string;
   const tokenOf = (sub: string, scope = 'vora:user') => issuer.sign({ sub, scope });
 
