@@ -1,17 +1,10 @@
 import { connect } from 'node:net';
 import { GracefulShutdown } from '../src/lifecycle/graceful-shutdown';
-import { eventually } from './support/eventually';
-import { startGateway } from './support/gateway';
-import { GatewayProcess } from './support/gateway-process';
-import { TestIssuer } from './support/test-issuer';
-import { setupSession, TestSocket } from './support/ws-client';
-
-const ALICE = '+905321110001';
+import { ALICE } from './support/fixtures';
+import { eventually, GatewayProcess, setupSession, startGateway, TestSocket, useIssuer } from './support/harness';
 
 describe('graceful shutdown (SIGTERM)', () => {
-  let issuer: TestIssuer;
-  beforeAll(async () => (issuer = await TestIssuer.start()));
-  afterAll(() => issuer.close());
+  const issuer = useIssuer();
 
   it('fails readiness at once when draining begins', async () => {
     const gateway = await startGateway(issuer.env());
@@ -74,9 +67,7 @@ describe('graceful shutdown (SIGTERM)', () => {
 });
 
 describe('access log on graceful shutdown', () => {
-  let issuer: TestIssuer;
-  beforeAll(async () => (issuer = await TestIssuer.start()));
-  afterAll(() => issuer.close());
+  const issuer = useIssuer();
 
   it('writes the line of every request answered before SIGTERM, though lines are written off the request path', async () => {
     const gateway = await GatewayProcess.start({ ...issuer.env(), LOG_LEVEL: 'info' });

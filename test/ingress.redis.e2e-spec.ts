@@ -6,14 +6,9 @@ import { PublishedEvent } from '../src/events/ingress';
 import { INGRESS_GROUP, INGRESS_STREAM, IngressStreamConsumer } from '../src/events/ingress-stream';
 import { Metrics } from '../src/infra/metrics/metrics';
 import { RedisConnection } from '../src/infra/redis/redis-connection';
-import { eventually } from './support/eventually';
-import { http, RunningGateway, startGateway } from './support/gateway';
-import { connectRedis, startRedis, TestRedis } from './support/redis-server';
-import { TestIssuer } from './support/test-issuer';
-import { setupSession, TestSocket } from './support/ws-client';
+import { ALICE, BOB } from './support/fixtures';
+import { connectRedis, eventually, http, setupSession, TestSocket, useGateway, useRedis } from './support/harness';
 
-const ALICE = '+905321110001';
-const BOB = '+905321110002';
 /** Spelled out rather than imported: the stream the core and operators read (SPEC section 6). */
 const DEAD_LETTERS = 'vora:ingress:dead';
 
@@ -35,30 +30,16 @@ async function deadLetters(raw: Redis): Promise<Array<{ fields: Fields; byName: 
  * error and its entry id, and the stream goes on in order.
  */
 describe('vora:ingress with entries that cannot be routed', () => {
-  let redis: TestRedis;
   let raw: Redis;
-
-  beforeAll(async () => {
-    redis = await startRedis();
+  // Declared first, so that it runs before the Redis below is stopped.
+  afterAll(() => raw?.disconnect());
+  const redis = useRedis();
+  beforeAll(() => {
     raw = new Redis(redis.url);
-  });
-  afterAll(async () => {
-    raw?.disconnect();
-    await redis?.close();
   });
 
   describe('through the real gateway', () => {
-    let issuer: TestIssuer;
-    let gateway: RunningGateway;
-
-    beforeAll(async () => {
-      issuer = await TestIssuer.start();
-      gateway = await startGateway({ ...issuer.env(), STORE: 'redis', REDIS_URL: redis.url });
-    });
-    afterAll(async () => {
-      await gateway?.close();
-      await issuer?.close();
-    });
+    const { issuer, gateway } = useGateway(() => ({ STORE: 'redis', REDIS_URL: redis.url }));
 
     it('moves malformed entries to the dead letters at once, and routes those behind them, for every identity, in order', async () => {
       const aliceToken = await setupSession(gateway, await issuer.sign({ sub: 'alice', scope: 'vora:user' }), { identity: ALICE });

@@ -4,11 +4,8 @@ import { join } from 'node:path';
 import { EventBufferStore } from '../src/events/event-buffer.store';
 import { SessionStore } from '../src/session/session.store';
 import { SubscriptionStore } from '../src/subscriptions/subscription.store';
-import { http, RunningGateway, startGateway } from './support/gateway';
-import { GatewayProcess } from './support/gateway-process';
-import { startRedis, TestRedis } from './support/redis-server';
-import { TestIssuer } from './support/test-issuer';
-import { eventually, openSession, publishAccepted, setupSession, TestSocket } from './support/ws-client';
+import { ALICE, BOB, OSCAR, OSCAR_FIXED } from './support/fixtures';
+import { eventually, http, openSession, publishAccepted, setupSession, TestSocket, useGateway, useGatewayProcess, useIssuer, useRedis, useSockets } from './support/harness';
 
 /**
  * Sessions outlive the right to them no longer (SPEC section 3): a session
@@ -18,9 +15,6 @@ import { eventually, openSession, publishAccepted, setupSession, TestSocket } fr
  * after its setup.
  */
 
-const ALICE = '+905321110001';
-const OSCAR = '+905321110005';
-const OSCAR_FIXED = '+902121110005';
 const REVOKED = { code: 4001, reason: 'session revoked: the identity is no longer allowed for this account' };
 const UNKNOWN_TOKEN = 'the webSocketToken is unknown, revoked or expired';
 
@@ -63,33 +57,19 @@ const hangUp = () => process.emit('SIGHUP');
 const stores: Array<['memory' | 'redis']> = [['memory'], ['redis']];
 
 describe.each(stores)('sessions whose identity left their owner (%s)', (store) => {
-  let redis: TestRedis | undefined;
-  let issuer: TestIssuer;
-  let gateway: RunningGateway;
-  let platform: string;
   const directory = new DirectoryFile();
-  const sockets: TestSocket[] = [];
+  const redis = store === 'redis' ? useRedis() : undefined;
+  const { issuer, gateway } = useGateway(() => ({
+    DIRECTORY_FILE: directory.path,
+    SESSION_RECHECK_INTERVAL_S: '1',
+    ...(redis ? { STORE: 'redis', REDIS_URL: redis.url } : {}),
+  }));
+  let platform: string;
+  const { sockets, track } = useSockets();
   const user = (sub: string, scope = 'vora:user') => issuer.sign({ sub, scope });
-  const track = <T extends { socket: TestSocket }>(opened: T): T => {
-    sockets.push(opened.socket);
-    return opened;
-  };
 
   beforeAll(async () => {
-    issuer = await TestIssuer.start();
-    if (store === 'redis') redis = await startRedis();
-    gateway = await startGateway({
-      ...issuer.env(),
-      DIRECTORY_FILE: directory.path,
-      SESSION_RECHECK_INTERVAL_S: '1',
-      ...(redis ? { STORE: 'redis', REDIS_URL: redis.url } : {}),
-    });
     platform = await issuer.sign({ sub: 'core', scope: 'vora:events:publish' });
-  });
-  afterAll(async () => {
-    await gateway?.close();
-    await issuer?.close();
-    await redis?.close();
   });
   afterEach(async () => {
     await Promise.all(sockets.splice(0).map((socket) => socket.close()));
@@ -113,9 +93,9 @@ describe.each(stores)('sessions whose identity left their owner (%s)', (store) =
     expect(refusal.body).toMatchObject({ status: '401', message: UNKNOWN_TOKEN });
     // Ended like a logout: the subscription went before the socket was told, the session and its buffer right after.
     expect(await gateway.app.get(SubscriptionStore).get('alice', ALICE)).toBeUndefined();
-    await eventually(async () => (await gateway.app.get(SessionStore).get(sessionId)) === undefined, 5_000, 'the session to go');
+    await eventually(async () => (await gateway.app.get(SessionStore).get(sessionId)) === undefined, { timeoutMs: 5_000, what: 'the session to go' });
     const buffer = gateway.app.get(EventBufferStore);
-    await eventually(async () => (await buffer.readAfter(sessionId, 0)).newestId === 0, 5_000, 'the buffer to go');
+    await eventually(async () => (await buffer.readAfter(sessionId, 0)).newestId === 0, { timeoutMs: 5_000, what: 'the buffer to go' });
 
     // The number's calls now reach its new owner, and only them.
     const bob = track(await openSession(gateway, await user('bob'), { identity: ALICE }));
@@ -152,18 +132,9 @@ describe.each(stores)('sessions whose identity left their owner (%s)', (store) =
 });
 
 describe('moving a number on a running gateway process', () => {
-  let issuer: TestIssuer;
-  let gateway: GatewayProcess;
   const directory = new DirectoryFile();
-
-  beforeAll(async () => {
-    issuer = await TestIssuer.start();
-    gateway = await GatewayProcess.start({ ...issuer.env(), DIRECTORY_FILE: directory.path, SESSION_RECHECK_INTERVAL_S: '1' });
-  });
-  afterAll(async () => {
-    await gateway?.kill('SIGTERM');
-    await issuer?.close();
-  });
+  const issuer = useIssuer();
+  const gateway = useGatewayProcess(() => ({ DIRECTORY_FILE: directory.path, SESSION_RECHECK_INTERVAL_S: '1' }), { issuer, signal: 'SIGTERM' });
 
   it('takes effect on SIGHUP: the old owner’s socket closes with 4001 and its token is refused', async () => {
     const alice = await issuer.sign({ sub: 'alice', scope: 'vora:user' });
@@ -182,26 +153,13 @@ describe('moving a number on a running gateway process', () => {
 });
 
 describe.each(stores)('the session lifetime, SESSION_MAX_LIFETIME_S=3 (%s)', (store) => {
-  let redis: TestRedis | undefined;
-  let issuer: TestIssuer;
-  let gateway: RunningGateway;
-
-  beforeAll(async () => {
-    issuer = await TestIssuer.start();
-    if (store === 'redis') redis = await startRedis();
-    gateway = await startGateway({
-      ...issuer.env(),
-      SESSION_MAX_LIFETIME_S: '3',
-      SESSION_IDLE_TTL_S: '3600',
-      HEARTBEAT_INTERVAL_MS: '1000',
-      ...(redis ? { STORE: 'redis', REDIS_URL: redis.url } : {}),
-    });
-  });
-  afterAll(async () => {
-    await gateway?.close();
-    await issuer?.close();
-    await redis?.close();
-  });
+  const redis = store === 'redis' ? useRedis() : undefined;
+  const { issuer, gateway } = useGateway(() => ({
+    SESSION_MAX_LIFETIME_S: '3',
+    SESSION_IDLE_TTL_S: '3600',
+    HEARTBEAT_INTERVAL_MS: '1000',
+    ...(redis ? { STORE: 'redis', REDIS_URL: redis.url } : {}),
+  }));
 
   it('says in the welcome when the session ends, closes its socket with 4001 then, and refuses its token after it', async () => {
     const before = Date.now();
@@ -222,11 +180,11 @@ describe.each(stores)('the session lifetime, SESSION_MAX_LIFETIME_S=3 (%s)', (st
   });
 
   it('refuses the token of a session without a socket once its lifetime is over, though its idle TTL is not', async () => {
-    const token = await setupSession(gateway, await issuer.sign({ sub: 'bob', scope: 'vora:user' }), { identity: '+905321110002' });
+    const token = await setupSession(gateway, await issuer.sign({ sub: 'bob', scope: 'vora:user' }), { identity: BOB });
     const { socket, welcome } = await TestSocket.connect(gateway, { token });
     await socket.close();
     const endsAt = Date.parse(welcome.expiresAt);
-    await eventually(() => Date.now() > endsAt, 10_000, 'the end of the session’s lifetime');
+    await eventually(() => Date.now() > endsAt, { timeoutMs: 10_000, what: 'the end of the session’s lifetime' });
     const refusal = await TestSocket.refused(gateway, { token });
     expect(refusal.status).toBe(401);
     expect(refusal.body).toMatchObject({ status: '401', message: UNKNOWN_TOKEN });

@@ -1,24 +1,21 @@
 import Redis from 'ioredis';
 import { INGRESS_GROUP, INGRESS_LEASE, INGRESS_STREAM } from '../src/events/ingress-stream';
-import { eventually } from './support/eventually';
-import { expectError, http } from './support/gateway';
-import { GatewayProcess } from './support/gateway-process';
-import { faultTestsUnsupported, startRedis, TestRedis } from './support/redis-server';
-import { TestIssuer } from './support/test-issuer';
-import { TestSocket } from './support/ws-client';
-
-const ALICE = '+905321110001';
-const BOB = '+905321110002';
+import { ALICE, BOB } from './support/fixtures';
+import { eventually, expectError, faultTestsUnsupported, GatewayProcess, http, TestSocket, useIssuer, useRedis } from './support/harness';
 
 /**
  * Two gateway processes on one Redis, as behind a load balancer without
  * sticky sessions (SPEC section 9, issue 4).
  */
 describe('many instances on Redis', () => {
-  let redis: TestRedis;
-  let issuer: TestIssuer;
   let a: GatewayProcess;
   let b: GatewayProcess;
+  // Declared first, so that the instances stop before the Redis and the issuer.
+  afterAll(async () => {
+    await Promise.all([a?.kill('SIGTERM'), b?.kill('SIGTERM')]);
+  });
+  const redis = useRedis();
+  const issuer = useIssuer();
   let alice: string;
   let bob: string;
   let core: string;
@@ -41,18 +38,10 @@ describe('many instances on Redis', () => {
     Array.from({ length: count }, (_, i) => ({ event: 'PresenceChanged', identity, data: { seq: from + i } }));
 
   beforeAll(async () => {
-    redis = await startRedis();
-    issuer = await TestIssuer.start();
     [a, b] = await Promise.all([start(), start()]);
     alice = await issuer.sign({ sub: 'alice', scope: 'vora:user', expiresInS: 3600 });
     bob = await issuer.sign({ sub: 'bob', scope: 'vora:user', expiresInS: 3600 });
     core = await issuer.sign({ sub: 'core', scope: 'vora:events:publish', expiresInS: 3600 });
-  });
-
-  afterAll(async () => {
-    await Promise.all([a?.kill('SIGTERM'), b?.kill('SIGTERM')]);
-    await issuer?.close();
-    await redis?.close();
   });
 
   it('serves a session set up on A through a socket on B, with no sticky sessions', async () => {

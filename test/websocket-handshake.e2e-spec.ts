@@ -1,54 +1,22 @@
-import { Socket } from 'node:net';
-import { PendingCallStore } from '../src/holdup/pending-calls.store';
 import { SessionStore } from '../src/session/session.store';
-import { ClientConnection } from '../src/gateway/client-connection';
-import { SocketRegistry } from '../src/gateway/socket-registry';
-import { expectError, http, HttpResult, RunningGateway, startGateway } from './support/gateway';
-import { startRedis, TestRedis } from './support/redis-server';
-import { TestIssuer } from './support/test-issuer';
-import { eventually, openSession, publishAccepted, Refusal, setupSession, TestSocket } from './support/ws-client';
-
-const ALICE = '+905321110001';
-const BOB = '+905321110002';
-const ORIGIN = 'https://console.vora.example';
-
-/** A refused upgrade as an HttpResult, to assert the error body like any other route's. */
-const asHttp = (refusal: Refusal): HttpResult => ({
-  status: refusal.status,
-  headers: new Headers(refusal.headers as Record<string, string>),
-  body: refusal.body,
-});
+import { ALICE, BOB, ORIGIN } from './support/fixtures';
+import { asHttp, eventually, expectError, http, openSession, setupSession, TestSocket, useGateway, useIssuer, useSockets } from './support/harness';
 
 describe('WebSocket protocol', () => {
-  let issuer: TestIssuer;
+  const issuer = useIssuer();
   let platform: string;
-  const sockets: TestSocket[] = [];
+  const { sockets, track } = useSockets();
   const user = (sub: string, scope = 'vora:user') => issuer.sign({ sub, scope });
-  const track = <T extends { socket: TestSocket }>(opened: T): T => {
-    sockets.push(opened.socket);
-    return opened;
-  };
 
   beforeAll(async () => {
-    issuer = await TestIssuer.start();
     platform = await issuer.sign({ sub: 'core', scope: 'vora:events:publish' });
-  });
-  afterAll(() => issuer.close());
-  afterEach(async () => {
-    await Promise.all(sockets.splice(0).map((socket) => socket.close()));
   });
 
   describe('with WS_ALLOWED_ORIGINS, WS_MAX_PAYLOAD_BYTES=1024 and HEARTBEAT_INTERVAL_MS=200', () => {
-    let gateway: RunningGateway;
-    beforeAll(async () => {
-      gateway = await startGateway({
-        ...issuer.env(),
-        WS_ALLOWED_ORIGINS: `${ORIGIN}, https://other.vora.example`,
-        WS_MAX_PAYLOAD_BYTES: '1024',
-        HEARTBEAT_INTERVAL_MS: '200',
-      });
-    });
-    afterAll(() => gateway.close());
+    const { gateway } = useGateway(
+      { WS_ALLOWED_ORIGINS: `${ORIGIN}, https://other.vora.example`, WS_MAX_PAYLOAD_BYTES: '1024', HEARTBEAT_INTERVAL_MS: '200' },
+      { issuer },
+    );
     afterEach(async () => {
       const store = gateway.app.get(SessionStore);
       for (const session of await store.listByUser('alice')) await store.remove(session.id);
@@ -166,7 +134,7 @@ describe('WebSocket protocol', () => {
         const { socket } = await TestSocket.connect(gateway, { token: await aliceToken() });
         socket.socket.close(4999, 'a code of my own');
         await socket.closed();
-        await eventually(async () => (await closesOf('other')) === before + 1, 5_000, 'the close to be counted');
+        await eventually(async () => (await closesOf('other')) === before + 1, { timeoutMs: 5_000, what: 'the close to be counted' });
         expect((await http(`${gateway.url}/metrics`)).body).not.toMatch(/code="4999"/);
       });
 
@@ -202,7 +170,7 @@ describe('WebSocket protocol', () => {
         expect(welcome.heartbeatIntervalMs).toBe(200);
         let pings = 0;
         socket.socket.on('ping', () => pings++);
-        await eventually(() => pings >= 4, 5_000, '4 pings');
+        await eventually(() => pings >= 4, { timeoutMs: 5_000, what: '4 pings' });
         expect(socket.isClosed).toBe(false);
         socket.send({ type: 'ping' });
         expect(await socket.next()).toEqual({ type: 'pong' });
@@ -218,122 +186,6 @@ describe('WebSocket protocol', () => {
         const again = track(await TestSocket.connect(gateway, { token }));
         expect(again.welcome).toMatchObject({ type: 'welcome', identity: ALICE });
       });
-    });
-  });
-
-  describe('slow consumer, with WS_MAX_BUFFERED_BYTES=65536', () => {
-    let gateway: RunningGateway;
-    beforeAll(async () => {
-      gateway = await startGateway({ ...issuer.env(), WS_MAX_BUFFERED_BYTES: '65536', EVENT_BUFFER_SIZE: '10000' });
-    });
-    afterAll(() => gateway.close());
-
-    it('closes a client that stops reading with 4008 while others keep receiving; its events stay buffered', async () => {
-      const slow = await openSession(gateway, await user('alice'), { identity: ALICE });
-      const steady = track(await openSession(gateway, await user('bob'), { identity: BOB }));
-      const registry = gateway.app.get(SocketRegistry) as unknown as { connections: Map<string, ClientConnection> };
-      const slowServerSide = registry.connections.get(slow.welcome.sessionId)!;
-      expect(slowServerSide.isOpen).toBe(true);
-
-      slow.socket.pauseReading();
-      const blob = 'x'.repeat(8 * 1024);
-      let aliceCount = 0;
-      let bobCount = 0;
-      for (let batch = 0; batch < 60 && slowServerSide.isOpen; batch++) {
-        const events = [];
-        for (let i = 0; i < 100; i++) events.push({ event: 'CallHeld', identity: ALICE, data: { seq: ++aliceCount, blob } });
-        for (let i = 0; i < 5; i++) events.push({ event: 'CallHeld', identity: BOB, data: { seq: ++bobCount } });
-        await publishAccepted(gateway, platform, events);
-        // The steady client reads everything of each batch before the next one.
-        const received = await steady.socket.events(5);
-        expect(received.map((e) => e.id)).toEqual(received.map((e) => String(e.data.seq)));
-      }
-      expect(slowServerSide.isOpen).toBe(false);
-      expect(bobCount).toBe(aliceCount / 20);
-
-      slow.socket.resumeReading();
-      expect(await slow.socket.closed(10_000)).toEqual({ code: 4008, reason: 'too slow; reconnect with lastEventId' });
-      const seen = slow.socket.received.filter((m) => m.type === 'event');
-      expect(seen.map((e) => e.id)).toEqual(seen.map((_e, i) => String(i + 1)));
-      const lastSeen = seen.length;
-      expect(lastSeen).toBeLessThan(aliceCount);
-
-      // Resume from the last event seen: the rest follows, contiguous up to the newest.
-      const resumed = track(await TestSocket.connect(gateway, { token: slow.token, lastEventId: lastSeen }));
-      expect(resumed.welcome).toMatchObject({ lastEventId: String(aliceCount), recovered: true });
-      const rest = await resumed.socket.events(aliceCount - lastSeen);
-      expect(rest.map((e) => Number(e.id))).toEqual(Array.from({ length: aliceCount - lastSeen }, (_, i) => lastSeen + 1 + i));
-      expect(rest.map((e) => e.data.seq)).toEqual(rest.map((e) => Number(e.id)));
-    });
-  });
-
-  describe('a client that sends pings and does not read, with WS_MAX_BUFFERED_BYTES=65536 and no message rate to speak of', () => {
-    const LIMIT = 65_536;
-    let gateway: RunningGateway;
-    beforeAll(async () => {
-      gateway = await startGateway({
-        ...issuer.env(),
-        WS_MAX_BUFFERED_BYTES: String(LIMIT),
-        WS_MESSAGE_BURST: '1000000',
-        WS_MESSAGES_PER_SECOND: '1000000',
-      });
-    });
-    afterAll(() => gateway.close());
-
-    it('is closed with 4008, and the gateway never holds more than the limit of pongs for it', async () => {
-      const opened = await openSession(gateway, await user('alice'), { identity: ALICE });
-      const registry = gateway.app.get(SocketRegistry) as unknown as { connections: Map<string, ClientConnection> };
-      const serverSide = registry.connections.get(opened.welcome.sessionId)!;
-      opened.socket.pauseReading();
-      // {"type":"ping"} in masked frames (a zero mask leaves the payload as it is), 10,000 to a write.
-      const ping = Buffer.concat([Buffer.from([0x81, 0x80 | 15, 0, 0, 0, 0]), Buffer.from('{"type":"ping"}')]);
-      const flood = Buffer.concat(Array.from({ length: 10_000 }, () => ping));
-      const tcp = (opened.socket.socket as unknown as { _socket: Socket })._socket;
-      const send = () => new Promise<void>((resolve) => tcp.write(flood, () => setImmediate(resolve)));
-      let queued = 0;
-      for (let sent = 0; serverSide.isOpen && sent < 2_000_000; sent += 10_000) {
-        await send();
-        queued = Math.max(queued, serverSide.unsentBytes);
-      }
-      expect(serverSide.isOpen).toBe(false);
-      // At most the limit, one pong and the close frame.
-      expect(queued).toBeLessThanOrEqual(LIMIT + 64);
-      // Pings after the close are not answered: nothing more is queued.
-      for (let i = 0; i < 10; i++) await send();
-      expect(serverSide.unsentBytes).toBeLessThanOrEqual(LIMIT + 64);
-
-      opened.socket.resumeReading();
-      expect(await opened.socket.closed(30_000)).toEqual({ code: 4008, reason: 'too slow; reconnect with lastEventId' });
-    });
-  });
-
-  describe.each([['memory'], ['redis']])('answers for calls that are not waiting (%s)', (store) => {
-    let redis: TestRedis | undefined;
-    let gateway: RunningGateway;
-    beforeAll(async () => {
-      if (store === 'redis') redis = await startRedis();
-      gateway = await startGateway({
-        ...issuer.env(),
-        WS_MESSAGE_BURST: '1000000',
-        WS_MESSAGES_PER_SECOND: '1000000',
-        ...(redis ? { STORE: 'redis', REDIS_URL: redis.url } : {}),
-      });
-    });
-    afterAll(async () => {
-      await gateway?.close();
-      await redis?.close();
-    });
-
-    it('count as invalid messages: 5,000 of them cost at most 10 store reads, and the client is closed with 1008', async () => {
-      const reads = jest.spyOn(gateway.app.get(PendingCallStore), 'get');
-      const { socket } = track(await openSession(gateway, await user('alice'), { identity: ALICE }));
-      for (let i = 0; i < 5_000; i++) socket.send({ type: i % 2 ? 'ready' : 'decline', callId: `c-${i}` });
-      expect(await socket.closed()).toEqual({ code: 1008, reason: 'too many invalid messages' });
-      expect(reads.mock.calls.length).toBeGreaterThan(0);
-      expect(reads.mock.calls.length).toBeLessThanOrEqual(10);
-      const errors = socket.received.filter((m) => m.type === 'error');
-      expect(errors.length).toBeLessThanOrEqual(10);
-      for (const error of errors) expect(error.message).toMatch(/^call c-\d+ is not waiting for an answer from this session$/);
     });
   });
 });

@@ -1,11 +1,10 @@
+import { Socket } from 'node:net';
 import { ClientConnection } from '../src/gateway/client-connection';
 import { SocketRegistry } from '../src/gateway/socket-registry';
 import { Metrics } from '../src/infra/metrics/metrics';
 import { SessionStore } from '../src/session/session.store';
-import { RunningGateway, startGateway } from './support/gateway';
-import { startRedis, TestRedis } from './support/redis-server';
-import { TestIssuer } from './support/test-issuer';
-import { eventually, openSession, publishAccepted, setupSession, TestSocket } from './support/ws-client';
+import { ALICE, BOB } from './support/fixtures';
+import { eventually, openSession, publishAccepted, RunningGateway, setupSession, TestSocket, useGateway, useIssuer, useRedis, useSockets } from './support/harness';
 
 /**
  * A resume always completes (SPEC section 4, "Replay is paced"): a replay
@@ -15,7 +14,6 @@ import { eventually, openSession, publishAccepted, setupSession, TestSocket } fr
  * 1,000 events: 8 MiB to replay, more than the kernel's socket buffers hold.
  */
 
-const ALICE = '+905321110001';
 const LIMIT = 65_536;
 const FULL = 1_000;
 const BLOB = 'x'.repeat(8 * 1024);
@@ -25,14 +23,10 @@ const ids = (from: number, to: number) => Array.from({ length: to - from + 1 }, 
 const stores: Array<['memory' | 'redis']> = [['memory'], ['redis']];
 
 describe.each(stores)('paced replay, WS_MAX_BUFFERED_BYTES=65536 and 8 KiB events (%s)', (store) => {
-  let issuer: TestIssuer;
+  const issuer = useIssuer();
   let platform: string;
-  const sockets: TestSocket[] = [];
+  const { sockets, track } = useSockets();
   const alice = () => issuer.sign({ sub: 'alice', scope: 'vora:user' });
-  const track = <T extends { socket: TestSocket }>(opened: T): T => {
-    sockets.push(opened.socket);
-    return opened;
-  };
 
   /** Publishes events seq from..to for ALICE, in batches that fit POST /events. */
   async function publishHeld(gateway: RunningGateway, from: number, to: number): Promise<void> {
@@ -57,21 +51,11 @@ describe.each(stores)('paced replay, WS_MAX_BUFFERED_BYTES=65536 and 8 KiB event
 
   /** A gateway (on its own redis-server in Redis mode) for one describe block. */
   function gatewayWith(env: Record<string, string>): () => RunningGateway {
-    let redis: TestRedis | undefined;
-    let gateway: RunningGateway;
-    beforeAll(async () => {
-      if (store === 'redis') redis = await startRedis();
-      gateway = await startGateway({
-        ...issuer.env(),
-        WS_MAX_BUFFERED_BYTES: String(LIMIT),
-        ...env,
-        ...(redis ? { STORE: 'redis', REDIS_URL: redis.url } : {}),
-      });
-    });
-    afterAll(async () => {
-      await gateway?.close();
-      await redis?.close();
-    });
+    const redis = store === 'redis' ? useRedis() : undefined;
+    const { gateway } = useGateway(
+      () => ({ WS_MAX_BUFFERED_BYTES: String(LIMIT), ...env, ...(redis ? { STORE: 'redis', REDIS_URL: redis.url } : {}) }),
+      { issuer },
+    );
     afterEach(async () => {
       await Promise.all(sockets.splice(0).map((socket) => socket.close()));
       const sessions = gateway.app.get(SessionStore);
@@ -81,10 +65,8 @@ describe.each(stores)('paced replay, WS_MAX_BUFFERED_BYTES=65536 and 8 KiB event
   }
 
   beforeAll(async () => {
-    issuer = await TestIssuer.start();
     platform = await issuer.sign({ sub: 'core', scope: 'vora:events:publish', expiresInS: 3600 });
   });
-  afterAll(() => issuer.close());
 
   describe('with the default buffer of 1,000 events', () => {
     const gateway = gatewayWith({});
@@ -157,7 +139,7 @@ describe.each(stores)('paced replay, WS_MAX_BUFFERED_BYTES=65536 and 8 KiB event
       // Stops reading as soon as the welcome is in: the replay has only begun.
       stopping.socket.once('message', () => stopping.pauseReading());
       const registry = gateway().app.get(SocketRegistry);
-      await eventually(async () => (await closes('1006')) > cutBefore, 10_000, 'the heartbeat to cut the socket');
+      await eventually(async () => (await closes('1006')) > cutBefore, { timeoutMs: 10_000, what: 'the heartbeat to cut the socket' });
       expect(registry.size).toBe(0);
       expect(await closes('4008')).toBe(slowBefore);
       // Cut in the middle: the gateway had not written the whole buffer.
@@ -173,6 +155,92 @@ describe.each(stores)('paced replay, WS_MAX_BUFFERED_BYTES=65536 and 8 KiB event
       expect(welcome).toMatchObject({ lastEventId: String(FULL), recovered: true });
       await expectEvents(socket, seen.length + 1, FULL);
       await expectSentinelNext(gateway(), socket, FULL + 1);
+    });
+  });
+});
+
+describe('WebSocket protocol', () => {
+  const issuer = useIssuer();
+  const { track } = useSockets();
+  const user = (sub: string, scope = 'vora:user') => issuer.sign({ sub, scope });
+  let platform: string;
+  beforeAll(async () => {
+    platform = await issuer.sign({ sub: 'core', scope: 'vora:events:publish' });
+  });
+
+  describe('slow consumer, with WS_MAX_BUFFERED_BYTES=65536', () => {
+    const { gateway } = useGateway({ WS_MAX_BUFFERED_BYTES: '65536', EVENT_BUFFER_SIZE: '10000' }, { issuer });
+
+    it('closes a client that stops reading with 4008 while others keep receiving; its events stay buffered', async () => {
+      const slow = await openSession(gateway, await user('alice'), { identity: ALICE });
+      const steady = track(await openSession(gateway, await user('bob'), { identity: BOB }));
+      const registry = gateway.app.get(SocketRegistry) as unknown as { connections: Map<string, ClientConnection> };
+      const slowServerSide = registry.connections.get(slow.welcome.sessionId)!;
+      expect(slowServerSide.isOpen).toBe(true);
+
+      slow.socket.pauseReading();
+      const blob = 'x'.repeat(8 * 1024);
+      let aliceCount = 0;
+      let bobCount = 0;
+      for (let batch = 0; batch < 60 && slowServerSide.isOpen; batch++) {
+        const events = [];
+        for (let i = 0; i < 100; i++) events.push({ event: 'CallHeld', identity: ALICE, data: { seq: ++aliceCount, blob } });
+        for (let i = 0; i < 5; i++) events.push({ event: 'CallHeld', identity: BOB, data: { seq: ++bobCount } });
+        await publishAccepted(gateway, platform, events);
+        // The steady client reads everything of each batch before the next one.
+        const received = await steady.socket.events(5);
+        expect(received.map((e) => e.id)).toEqual(received.map((e) => String(e.data.seq)));
+      }
+      expect(slowServerSide.isOpen).toBe(false);
+      expect(bobCount).toBe(aliceCount / 20);
+
+      slow.socket.resumeReading();
+      expect(await slow.socket.closed(10_000)).toEqual({ code: 4008, reason: 'too slow; reconnect with lastEventId' });
+      const seen = slow.socket.received.filter((m) => m.type === 'event');
+      expect(seen.map((e) => e.id)).toEqual(seen.map((_e, i) => String(i + 1)));
+      const lastSeen = seen.length;
+      expect(lastSeen).toBeLessThan(aliceCount);
+
+      // Resume from the last event seen: the rest follows, contiguous up to the newest.
+      const resumed = track(await TestSocket.connect(gateway, { token: slow.token, lastEventId: lastSeen }));
+      expect(resumed.welcome).toMatchObject({ lastEventId: String(aliceCount), recovered: true });
+      const rest = await resumed.socket.events(aliceCount - lastSeen);
+      expect(rest.map((e) => Number(e.id))).toEqual(Array.from({ length: aliceCount - lastSeen }, (_, i) => lastSeen + 1 + i));
+      expect(rest.map((e) => e.data.seq)).toEqual(rest.map((e) => Number(e.id)));
+    });
+  });
+
+  describe('a client that sends pings and does not read, with WS_MAX_BUFFERED_BYTES=65536 and no message rate to speak of', () => {
+    const LIMIT = 65_536;
+    const { gateway } = useGateway(
+      { WS_MAX_BUFFERED_BYTES: String(LIMIT), WS_MESSAGE_BURST: '1000000', WS_MESSAGES_PER_SECOND: '1000000' },
+      { issuer },
+    );
+
+    it('is closed with 4008, and the gateway never holds more than the limit of pongs for it', async () => {
+      const opened = await openSession(gateway, await user('alice'), { identity: ALICE });
+      const registry = gateway.app.get(SocketRegistry) as unknown as { connections: Map<string, ClientConnection> };
+      const serverSide = registry.connections.get(opened.welcome.sessionId)!;
+      opened.socket.pauseReading();
+      // {"type":"ping"} in masked frames (a zero mask leaves the payload as it is), 10,000 to a write.
+      const ping = Buffer.concat([Buffer.from([0x81, 0x80 | 15, 0, 0, 0, 0]), Buffer.from('{"type":"ping"}')]);
+      const flood = Buffer.concat(Array.from({ length: 10_000 }, () => ping));
+      const tcp = (opened.socket.socket as unknown as { _socket: Socket })._socket;
+      const send = () => new Promise<void>((resolve) => tcp.write(flood, () => setImmediate(resolve)));
+      let queued = 0;
+      for (let sent = 0; serverSide.isOpen && sent < 2_000_000; sent += 10_000) {
+        await send();
+        queued = Math.max(queued, serverSide.unsentBytes);
+      }
+      expect(serverSide.isOpen).toBe(false);
+      // At most the limit, one pong and the close frame.
+      expect(queued).toBeLessThanOrEqual(LIMIT + 64);
+      // Pings after the close are not answered: nothing more is queued.
+      for (let i = 0; i < 10; i++) await send();
+      expect(serverSide.unsentBytes).toBeLessThanOrEqual(LIMIT + 64);
+
+      opened.socket.resumeReading();
+      expect(await opened.socket.closed(30_000)).toEqual({ code: 4008, reason: 'too slow; reconnect with lastEventId' });
     });
   });
 });

@@ -1,18 +1,7 @@
 import Redis from 'ioredis';
 import { hashToken } from '../src/session/session.service';
-import { expectError, http, HttpResult, RunningGateway, startGateway } from './support/gateway';
-import { startRedis, TestRedis } from './support/redis-server';
-import { TestIssuer } from './support/test-issuer';
-import { publishAccepted, Refusal, setupSession, TestSocket } from './support/ws-client';
-
-const ALICE = '+905321110001';
-const BOB = '+905321110002';
-
-const asHttp = (refusal: Refusal): HttpResult => ({
-  status: refusal.status,
-  headers: new Headers(refusal.headers as Record<string, string>),
-  body: refusal.body,
-});
+import { ALICE, BOB } from './support/fixtures';
+import { asHttp, expectError, http, publishAccepted, RunningGateway, setupSession, TestSocket, useGateway, useRedis } from './support/harness';
 
 /**
  * Values in Redis that no gateway wrote, through the real gateway (SPEC
@@ -21,10 +10,11 @@ const asHttp = (refusal: Refusal): HttpResult => ({
  * Each value is written by hand into the key the adapter reads.
  */
 describe('a gateway on Redis holding values it did not write', () => {
-  let redis: TestRedis;
-  let issuer: TestIssuer;
-  let gateway: RunningGateway;
   let raw: Redis;
+  // Declared first, so that it runs before the Redis below is stopped.
+  afterAll(() => raw?.disconnect());
+  const redis = useRedis();
+  const { issuer, gateway } = useGateway(() => ({ STORE: 'redis', REDIS_URL: redis.url, HEARTBEAT_INTERVAL_MS: '200' }));
   let alice: string;
   let bob: string;
   let core: string;
@@ -45,9 +35,6 @@ describe('a gateway on Redis holding values it did not write', () => {
   };
 
   beforeAll(async () => {
-    redis = await startRedis();
-    issuer = await TestIssuer.start();
-    gateway = await startGateway({ ...issuer.env(), STORE: 'redis', REDIS_URL: redis.url, HEARTBEAT_INTERVAL_MS: '200' });
     raw = new Redis(redis.url);
     alice = await issuer.sign({ sub: 'alice', scope: 'vora:user', expiresInS: 3600 });
     bob = await issuer.sign({ sub: 'bob', scope: 'vora:user', expiresInS: 3600 });
@@ -56,12 +43,6 @@ describe('a gateway on Redis holding values it did not write', () => {
   afterEach(async () => {
     await Promise.all(sockets.splice(0).map((socket) => socket.close()));
     await raw.flushdb();
-  });
-  afterAll(async () => {
-    raw?.disconnect();
-    await gateway?.close();
-    await issuer?.close();
-    await redis?.close();
   });
 
   it('a malformed session record: its token opens nothing, logout and eventSubscription find no session, setup opens anew', async () => {
@@ -179,11 +160,7 @@ describe('a gateway on Redis holding values it did not write', () => {
   });
 
   describe('with RATE_LIMIT_PER_MINUTE=3', () => {
-    let limited: RunningGateway;
-    beforeAll(async () => {
-      limited = await startGateway({ ...issuer.env(), STORE: 'redis', REDIS_URL: redis.url, RATE_LIMIT_PER_MINUTE: '3' });
-    });
-    afterAll(() => limited?.close());
+    const { gateway: limited } = useGateway(() => ({ STORE: 'redis', REDIS_URL: redis.url, RATE_LIMIT_PER_MINUTE: '3' }), { issuer });
 
     it.each([
       ['not a count', (key: string) => raw.set(key, 'lots')],

@@ -1,50 +1,29 @@
-import { http } from './support/gateway';
-import { GatewayProcess } from './support/gateway-process';
-import { startRedis, TestRedis } from './support/redis-server';
-import { TestIssuer } from './support/test-issuer';
-import { WebhookReceiver } from './support/webhook-receiver';
-import { setupSession, TestSocket } from './support/ws-client';
+import { ALICE, ALICE_FIXED, REMOTE_PARTY } from './support/fixtures';
+import { http, setupSession, TestSocket, useGatewayProcess, useIssuer, useRedis, useWebhookReceiver } from './support/harness';
 
-const ALICE = '+905321110001';
-const ALICE_FIXED = '+902121110001';
 const SECRET = 'test-push-secret';
 
 /** holdUpMode with two instances on one Redis: one push and one outcome per call (issue 5). */
 describe('holdUpMode on Redis with two instances', () => {
-  let redis: TestRedis;
-  let issuer: TestIssuer;
-  let push: WebhookReceiver;
-  let platform: WebhookReceiver;
-  let a: GatewayProcess;
-  let b: GatewayProcess;
-
-  beforeAll(async () => {
-    redis = await startRedis();
-    issuer = await TestIssuer.start();
-    push = await WebhookReceiver.start();
-    platform = await WebhookReceiver.start();
-    const env = {
-      ...issuer.env(),
-      STORE: 'redis',
-      REDIS_URL: redis.url,
-      PUSH_WEBHOOK_URL: push.url('/push'),
-      PUSH_WEBHOOK_SECRET: SECRET,
-      PLATFORM_CALLBACK_URL: platform.url('/outcomes'),
-      HOLDUP_TIMEOUT_MS: '1500',
-    };
-    [a, b] = await Promise.all([GatewayProcess.start(env), GatewayProcess.start(env)]);
+  const redis = useRedis();
+  const issuer = useIssuer();
+  const push = useWebhookReceiver();
+  const platform = useWebhookReceiver();
+  const env = () => ({
+    STORE: 'redis',
+    REDIS_URL: redis.url,
+    PUSH_WEBHOOK_URL: push.url('/push'),
+    PUSH_WEBHOOK_SECRET: SECRET,
+    PLATFORM_CALLBACK_URL: platform.url('/outcomes'),
+    HOLDUP_TIMEOUT_MS: '1500',
   });
-
-  afterAll(async () => {
-    await Promise.all([a?.kill('SIGTERM'), b?.kill('SIGTERM')]);
-    await Promise.all([issuer?.close(), push?.close(), platform?.close()]);
-    await redis?.close();
-  });
+  const a = useGatewayProcess(env, { issuer, signal: 'SIGTERM' });
+  const b = useGatewayProcess(env, { issuer, signal: 'SIGTERM' });
 
   const callDelivered = (callId: string, identity = ALICE) => ({
     event: 'CallDelivered',
     identity,
-    data: { callId, direction: 'terminating', remoteParty: '+905551112233' },
+    data: { callId, direction: 'terminating', remoteParty: REMOTE_PARTY },
   });
 
   it('pushes once and reports each call once, whichever instance routes, answers or times out', async () => {
@@ -68,7 +47,7 @@ describe('holdUpMode on Redis with two instances', () => {
       identity: ALICE,
       callId: 'ready-b',
       event: 'CallDelivered',
-      remoteParty: '+905551112233',
+      remoteParty: REMOTE_PARTY,
       data: callDelivered('ready-b').data,
       deadline: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
     });

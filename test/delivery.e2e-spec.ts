@@ -2,16 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SessionStore } from '../src/session/session.store';
 import { SubscriptionStore } from '../src/subscriptions/subscription.store';
-import { expectError, http, RunningGateway, startGateway } from './support/gateway';
-import { TestIssuer } from './support/test-issuer';
-import { openSession, publish, publishAccepted, setupSession, TestSocket } from './support/ws-client';
-
-const ALICE = '+905321110001';
-const ALICE_FIXED = '+902121110001';
-const BOB = '+905321110002';
-const CAROL = '+905321110003';
-const DAVE = '+905321110004';
-const OSCAR_FIXED = '+902121110005';
+import { ALICE, ALICE_FIXED, BOB, CAROL, DAVE, OSCAR_FIXED, REMOTE_PARTY } from './support/fixtures';
+import { expectError, forgetSessionsAfterEach, http, openSession, publish, publishAccepted, setupSession, TestSocket, useGateway } from './support/harness';
 
 const CATALOGUE = (
   JSON.parse(readFileSync(join(__dirname, '../config/events.json'), 'utf8')) as { events: { name: string; modes: string[] }[] }
@@ -21,12 +13,11 @@ const eventsOf = (mode: string) => CATALOGUE.filter((e) => e.modes.includes(mode
 const call = (identity: string, event = 'CallDelivered', extra: Record<string, unknown> = {}) => ({
   event,
   identity,
-  data: { callId: 'c-1', direction: 'terminating', remoteParty: '+905551112233', ...extra },
+  data: { callId: 'c-1', direction: 'terminating', remoteParty: REMOTE_PARTY, ...extra },
 });
 
 describe('WebSocket delivery and POST /events', () => {
-  let issuer: TestIssuer;
-  let gateway: RunningGateway;
+  const { issuer, gateway } = useGateway();
   let platform: string;
   const sockets: TestSocket[] = [];
   const user = (sub: string, scope = 'vora:user') => issuer.sign({ sub, scope });
@@ -49,25 +40,12 @@ describe('WebSocket delivery and POST /events', () => {
   }
 
   beforeAll(async () => {
-    issuer = await TestIssuer.start();
-    gateway = await startGateway(issuer.env());
     platform = await issuer.sign({ sub: 'core', scope: 'vora:events:publish' });
-  });
-  afterAll(async () => {
-    await gateway.close();
-    await issuer.close();
   });
   afterEach(async () => {
     await Promise.all(sockets.splice(0).map((socket) => socket.close()));
-    const store = gateway.app.get(SessionStore);
-    const subscriptions = gateway.app.get(SubscriptionStore);
-    for (const sub of ['alice', 'bob', 'carol', 'dave', 'oscar']) {
-      for (const session of await store.listByUser(sub)) {
-        await store.remove(session.id);
-        await subscriptions.delete(session.sub, session.identity);
-      }
-    }
   });
+  forgetSessionsAfterEach(gateway, ['alice', 'bob', 'carol', 'dave', 'oscar']);
 
   describe('welcome', () => {
     it('is the first message, with exactly the fields of SPEC section 4 (token in the query)', async () => {
@@ -126,7 +104,7 @@ describe('WebSocket delivery and POST /events', () => {
         event: 'CallDelivered',
         identity: ALICE,
         timestamp: occurredAt,
-        data: { callId: 'c-1', direction: 'terminating', remoteParty: '+905551112233' },
+        data: { callId: 'c-1', direction: 'terminating', remoteParty: REMOTE_PARTY },
       });
     });
 

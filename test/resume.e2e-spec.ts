@@ -1,31 +1,23 @@
 import { EventBufferStore } from '../src/events/event-buffer.store';
 import { HandshakeService } from '../src/gateway/handshake.service';
 import { SessionStore } from '../src/session/session.store';
-import { http, RunningGateway, startGateway } from './support/gateway';
-import { TestIssuer } from './support/test-issuer';
-import { eventually, openSession, publishAccepted, setupSession, TestSocket } from './support/ws-client';
-
-const ALICE = '+905321110001';
-const BOB = '+905321110002';
+import { ALICE, BOB, REMOTE_PARTY } from './support/fixtures';
+import { eventually, http, openSession, publishAccepted, RunningGateway, setupSession, startGateway, TestSocket, useGateway, useIssuer, useSockets } from './support/harness';
 
 const call = (identity: string, seq: number) => ({
   event: 'CallHeld',
   identity,
-  data: { callId: 'c-1', direction: 'terminating', remoteParty: '+905551112233', seq },
+  data: { callId: 'c-1', direction: 'terminating', remoteParty: REMOTE_PARTY, seq },
 });
 const calls = (identity: string, from: number, to: number) =>
   Array.from({ length: to - from + 1 }, (_, i) => call(identity, from + i));
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => String(from + i));
 
 describe('WebSocket sessions: buffering, resume and close codes', () => {
-  let issuer: TestIssuer;
+  const issuer = useIssuer();
   let platform: string;
-  const sockets: TestSocket[] = [];
+  const { sockets, track } = useSockets();
   const user = (sub: string, scope = 'vora:user') => issuer.sign({ sub, scope });
-  const track = <T extends { socket: TestSocket }>(opened: T): T => {
-    sockets.push(opened.socket);
-    return opened;
-  };
   const sessionIdOf = async (gateway: RunningGateway, identity: string) => {
     const sessions = await gateway.app.get(SessionStore).listByIdentity(identity);
     expect(sessions).toHaveLength(1);
@@ -33,20 +25,11 @@ describe('WebSocket sessions: buffering, resume and close codes', () => {
   };
 
   beforeAll(async () => {
-    issuer = await TestIssuer.start();
     platform = await issuer.sign({ sub: 'core', scope: 'vora:events:publish' });
-  });
-  afterAll(() => issuer.close());
-  afterEach(async () => {
-    await Promise.all(sockets.splice(0).map((socket) => socket.close()));
   });
 
   describe('with the default buffer', () => {
-    let gateway: RunningGateway;
-    beforeAll(async () => {
-      gateway = await startGateway(issuer.env());
-    });
-    afterAll(() => gateway.close());
+    const { gateway } = useGateway({}, { issuer });
     afterEach(async () => {
       const store = gateway.app.get(SessionStore);
       for (const sub of ['alice', 'bob']) for (const session of await store.listByUser(sub)) await store.remove(session.id);
@@ -151,29 +134,10 @@ describe('WebSocket sessions: buffering, resume and close codes', () => {
       expect(await other.socket.nextEvent()).toMatchObject({ id: '1' });
       expect(await fresh.socket.nextEvent()).toMatchObject({ id: '1' });
     });
-
-    it('closes with 4000 on logout and then refuses the token with 401', async () => {
-      const opened = await openSession(gateway, await user('alice'), { identity: ALICE });
-      const bob = track(await openSession(gateway, await user('bob'), { identity: BOB }));
-      const result = await http(`${gateway.url}/logout/${ALICE}`, { method: 'POST', token: await user('alice') });
-      expect(result.status).toBe(200);
-      expect(await opened.socket.closed()).toEqual({ code: 4000, reason: 'logged out' });
-      const refusal = await TestSocket.refused(gateway, { token: opened.token });
-      expect(refusal.status).toBe(401);
-      expect(refusal.body).toMatchObject({ status: '401', message: 'the webSocketToken is unknown, revoked or expired' });
-      // The buffer went with the session.
-      const buffered = await gateway.app.get(EventBufferStore).readAfter(opened.welcome.sessionId, 0);
-      expect(buffered).toEqual({ events: [], oldestId: 0, newestId: 0 });
-      expect(bob.socket.isClosed).toBe(false);
-    });
   });
 
   describe('with EVENT_BUFFER_SIZE=5', () => {
-    let gateway: RunningGateway;
-    beforeAll(async () => {
-      gateway = await startGateway({ ...issuer.env(), EVENT_BUFFER_SIZE: '5' });
-    });
-    afterAll(() => gateway.close());
+    const { gateway } = useGateway({ EVENT_BUFFER_SIZE: '5' }, { issuer });
 
     it('says recovered: false when the asked-for id left the buffer, then sends the oldest kept events', async () => {
       const token = await setupSession(gateway, await user('alice'), { identity: ALICE, connectionType: 'WEB' });
@@ -209,11 +173,7 @@ describe('WebSocket sessions: buffering, resume and close codes', () => {
   });
 
   describe('with SESSION_IDLE_TTL_S=1 and HEARTBEAT_INTERVAL_MS=200', () => {
-    let gateway: RunningGateway;
-    beforeAll(async () => {
-      gateway = await startGateway({ ...issuer.env(), SESSION_IDLE_TTL_S: '1', HEARTBEAT_INTERVAL_MS: '200' });
-    });
-    afterAll(() => gateway.close());
+    const { gateway } = useGateway({ SESSION_IDLE_TTL_S: '1', HEARTBEAT_INTERVAL_MS: '200' }, { issuer });
 
     it('expires a session with no socket, refuses its token and frees its buffer', async () => {
       const token = await setupSession(gateway, await user('alice'), { identity: ALICE });
@@ -223,11 +183,11 @@ describe('WebSocket sessions: buffering, resume and close codes', () => {
       expect((await buffer.readAfter(sessionId, 0)).newestId).toBe(3);
 
       const store = gateway.app.get(SessionStore);
-      await eventually(async () => (await store.get(sessionId)) === undefined, 5_000, 'the session to expire');
+      await eventually(async () => (await store.get(sessionId)) === undefined, { timeoutMs: 5_000, what: 'the session to expire' });
       const refusal = await TestSocket.refused(gateway, { token });
       expect(refusal.status).toBe(401);
       expect(refusal.body).toMatchObject({ status: '401', message: 'the webSocketToken is unknown, revoked or expired' });
-      await eventually(async () => (await buffer.readAfter(sessionId, 0)).newestId === 0, 5_000, 'the buffer to be freed');
+      await eventually(async () => (await buffer.readAfter(sessionId, 0)).newestId === 0, { timeoutMs: 5_000, what: 'the buffer to be freed' });
       expect(await buffer.readAfter(sessionId, 0)).toEqual({ events: [], oldestId: 0, newestId: 0 });
       expect(await store.listByIdentity(ALICE)).toEqual([]);
     });
@@ -237,7 +197,7 @@ describe('WebSocket sessions: buffering, resume and close codes', () => {
       let pings = 0;
       socket.socket.on('ping', () => pings++);
       // Wait out 2.5 idle TTLs, measured in heartbeats rather than a fixed sleep.
-      await eventually(() => pings >= 13, 6_000, '13 heartbeats');
+      await eventually(() => pings >= 13, { timeoutMs: 6_000, what: '13 heartbeats' });
       expect(socket.isClosed).toBe(false);
       expect(await gateway.app.get(SessionStore).get(welcome.sessionId)).toBeDefined();
       await publishAccepted(gateway, platform, call(ALICE, 1));
@@ -248,7 +208,7 @@ describe('WebSocket sessions: buffering, resume and close codes', () => {
       const opened = await openSession(gateway, await user('alice'), { identity: ALICE });
       let pings = 0;
       opened.socket.socket.on('ping', () => pings++);
-      await eventually(() => pings >= 8, 5_000, '8 heartbeats');
+      await eventually(() => pings >= 8, { timeoutMs: 5_000, what: '8 heartbeats' });
       await opened.socket.close();
       // The session outlived its setup by more than the TTL, yet can be resumed right after the socket went.
       const again = track(await TestSocket.connect(gateway, { token: opened.token }));
@@ -284,7 +244,7 @@ describe('WebSocket sessions: buffering, resume and close codes', () => {
       // A client that does not read holds the shutdown open until it answers the close.
       alice.socket.pauseReading();
       const closing = gateway.close();
-      await eventually(() => gateway.app.get(HandshakeService).draining, 2_000, 'shutdown to begin');
+      await eventually(() => gateway.app.get(HandshakeService).draining, { timeoutMs: 2_000, what: 'shutdown to begin' });
       const refusal = await TestSocket.refused(gateway, { token: bobToken });
       expect(refusal.status).toBe(503);
       expect(refusal.body).toMatchObject({ status: '503', message: 'the gateway is shutting down; reconnect to resume' });

@@ -1,25 +1,13 @@
-import { eventually } from './support/eventually';
-import { http, RunningGateway, startGateway } from './support/gateway';
-import { LogCapture } from './support/log-capture';
-import { faultTestsUnsupported, startRedis, TestRedis } from './support/redis-server';
+import { eventually, faultTestsUnsupported, http, LogCapture, useGateway, useRedis } from './support/harness';
 
 const DOWN = 'holdUp deadlines could not be checked';
 const BACK = 'holdUp deadlines are checked again';
 
 /** The deadline sweep (five a second) while Redis is down: two log lines, and a metric for the rest. */
 describe('holdUp deadline sweeps during a Redis outage', () => {
-  let redis: TestRedis;
-  let gateway: RunningGateway;
   const logs = new LogCapture();
-
-  beforeAll(async () => {
-    redis = await startRedis();
-    gateway = await startGateway({ STORE: 'redis', REDIS_URL: redis.url }, { logStream: logs });
-  });
-  afterAll(async () => {
-    await gateway?.close();
-    await redis?.close();
-  });
+  const redis = useRedis();
+  const { gateway } = useGateway(() => ({ STORE: 'redis', REDIS_URL: redis.url }), { issuer: false, logStream: logs });
 
   const linesWith = (text: string) => logs.records.filter((record) => String(record.msg).startsWith(text));
   const failedSweeps = async () => {

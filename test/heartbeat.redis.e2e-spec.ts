@@ -1,36 +1,22 @@
 import { RedisConnection } from '../src/infra/redis/redis-connection';
-import { RunningGateway, startGateway } from './support/gateway';
-import { startRedis, TestRedis } from './support/redis-server';
-import { TestIssuer } from './support/test-issuer';
-import { eventually, openSession, TestSocket } from './support/ws-client';
+import { ALICE, ALICE_FIXED, CAROL, CAROL_FIXED } from './support/fixtures';
+import { eventually, openSession, TestSocket, useGateway, useRedis } from './support/harness';
 
 const HEARTBEAT_MS = 1_000;
 
 /** The heartbeat's Redis work for all of an instance's sockets shares its round trips. */
 describe('heartbeat on Redis', () => {
-  let redis: TestRedis;
-  let issuer: TestIssuer;
-  let gateway: RunningGateway;
   const sockets: TestSocket[] = [];
-
-  beforeAll(async () => {
-    redis = await startRedis();
-    issuer = await TestIssuer.start();
-    gateway = await startGateway({ ...issuer.env(), STORE: 'redis', REDIS_URL: redis.url, HEARTBEAT_INTERVAL_MS: String(HEARTBEAT_MS) });
-  });
-
-  afterAll(async () => {
-    await Promise.all(sockets.map((socket) => socket.close()));
-    await gateway?.close();
-    await issuer?.close();
-    await redis?.close();
-  });
+  // Declared first, so that the sockets close before the gateway and Redis stop.
+  afterAll(() => Promise.all(sockets.map((socket) => socket.close())));
+  const redis = useRedis();
+  const { issuer, gateway } = useGateway(() => ({ STORE: 'redis', REDIS_URL: redis.url, HEARTBEAT_INTERVAL_MS: String(HEARTBEAT_MS) }));
 
   it('shares its round trips between sockets: one write carries every socket’s refresh, not one write each', async () => {
     const sessionIds: string[] = [];
     for (const sub of ['alice', 'carol']) {
       const token = await issuer.sign({ sub, scope: 'vora:user' });
-      const identities = sub === 'alice' ? ['+905321110001', '+902121110001'] : ['+905321110003', '+902121110003'];
+      const identities = sub === 'alice' ? [ALICE, ALICE_FIXED] : [CAROL, CAROL_FIXED];
       for (const identity of identities) {
         for (const connectionType of ['WEB', 'DESKTOP', 'MOBILE']) {
           const opened = await openSession(gateway, token, { identity, connectionType });
@@ -52,8 +38,8 @@ describe('heartbeat on Redis', () => {
       writes.some((text) => sessionIds.filter((id) => text.includes(key(id))).length === 1);
 
     // A heartbeat refreshes every socket's presence and buffer TTL; wait for the write that carries them.
-    await eventually(() => carriesAll((id) => `vora:presence:${id}`), 3 * HEARTBEAT_MS, 'a write with every presence refresh');
-    await eventually(() => carriesAll((id) => `vora:{s:${id}}:meta`), 3 * HEARTBEAT_MS, 'a write with every buffer touch');
+    await eventually(() => carriesAll((id) => `vora:presence:${id}`), { timeoutMs: 3 * HEARTBEAT_MS, what: 'a write with every presence refresh' });
+    await eventually(() => carriesAll((id) => `vora:{s:${id}}:meta`), { timeoutMs: 3 * HEARTBEAT_MS, what: 'a write with every buffer touch' });
     // And no heartbeat wrote a socket's refresh on its own.
     expect(carriesOne((id) => `vora:presence:${id}`)).toBe(false);
     expect(carriesOne((id) => `vora:{s:${id}}:meta`)).toBe(false);

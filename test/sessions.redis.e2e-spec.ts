@@ -1,20 +1,14 @@
 import { hashToken } from '../src/session/session.service';
 import { SessionStore } from '../src/session/session.store';
-import { eventually } from './support/eventually';
-import { freePort } from './support/free-port';
-import { expectError, http, RunningGateway, startGateway } from './support/gateway';
-import { faultTestsUnsupported, startRedis, TestRedis } from './support/redis-server';
-import { TestIssuer } from './support/test-issuer';
-
-const ALICE = '+905321110001';
-const ALICE_FIXED = '+902121110001';
+import { ALICE, ALICE_FIXED } from './support/fixtures';
+import { eventually, expectError, faultTestsUnsupported, freePort, http, RunningGateway, startGateway, useGateway, useIssuer, useRedis } from './support/harness';
 
 /** The REST operations with STORE=redis, and two gateways sharing one Redis. */
 describe('REST on Redis', () => {
-  let redis: TestRedis;
-  let issuer: TestIssuer;
-  let a: RunningGateway;
-  let b: RunningGateway;
+  const redis = useRedis();
+  const issuer = useIssuer();
+  const { gateway: a } = useGateway(() => ({ STORE: 'redis', REDIS_URL: redis.url }), { issuer });
+  const { gateway: b } = useGateway(() => ({ STORE: 'redis', REDIS_URL: redis.url }), { issuer });
   let alice: string;
 
   const setup = (gateway: RunningGateway, identity: string, connectionType = 'WEB') =>
@@ -26,19 +20,9 @@ describe('REST on Redis', () => {
   const readiness = (gateway: RunningGateway) => http(`${gateway.url}/health/readiness`);
 
   beforeAll(async () => {
-    redis = await startRedis();
-    issuer = await TestIssuer.start();
-    const env = { ...issuer.env(), STORE: 'redis', REDIS_URL: redis.url };
-    [a, b] = await Promise.all([startGateway(env), startGateway(env)]);
     alice = await issuer.sign({ sub: 'alice', scope: 'vora:user', expiresInS: 3600 });
     // Ready means keys loaded and Redis answering: what a load balancer waits for.
     for (const gateway of [a, b]) await eventually(async () => expect((await readiness(gateway)).status).toBe(204));
-  });
-
-  afterAll(async () => {
-    await Promise.all([a?.close(), b?.close()]);
-    await issuer?.close();
-    await redis?.close();
   });
 
   it('sets up, changes the subscription and logs out through Redis', async () => {

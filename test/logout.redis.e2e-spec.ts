@@ -1,28 +1,12 @@
-import { http, RunningGateway, startGateway } from './support/gateway';
-import { startRedis, TestRedis } from './support/redis-server';
-import { TestIssuer } from './support/test-issuer';
-import { publish, setupSession, TestSocket } from './support/ws-client';
-
-const ALICE = '+905321110001';
+import { ALICE } from './support/fixtures';
+import { http, publish, setupSession, TestSocket, useGateway, useIssuer, useRedis } from './support/harness';
 
 /** Found by the soak test: another instance must not route with a subscription a logout deleted. */
 describe('subscription caches across instances', () => {
-  let redis: TestRedis;
-  let issuer: TestIssuer;
-  let a: RunningGateway;
-  let b: RunningGateway;
-
-  beforeAll(async () => {
-    redis = await startRedis();
-    issuer = await TestIssuer.start();
-    const env = { ...issuer.env(), STORE: 'redis', REDIS_URL: redis.url };
-    [a, b] = await Promise.all([startGateway(env), startGateway(env)]);
-  });
-  afterAll(async () => {
-    await Promise.all([a?.close(), b?.close()]);
-    await issuer?.close();
-    await redis?.close();
-  });
+  const redis = useRedis();
+  const issuer = useIssuer();
+  const { gateway: a } = useGateway(() => ({ STORE: 'redis', REDIS_URL: redis.url }), { issuer });
+  const { gateway: b } = useGateway(() => ({ STORE: 'redis', REDIS_URL: redis.url }), { issuer });
 
   it('forgets a narrowed subscription on every instance when the session logs out', async () => {
     const alice = await issuer.sign({ sub: 'alice', scope: 'vora:user' });

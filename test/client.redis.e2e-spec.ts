@@ -1,14 +1,10 @@
 import WebSocket from 'ws';
 import { VoraClient } from '../client/src';
 import type { WebSocketConstructor } from '../client/src';
-import { GatewayProcess } from './support/gateway-process';
-import { faultTestsUnsupported, startRedis, TestRedis } from './support/redis-server';
 import { SessionRecorder } from './support/session-recorder';
 import { TcpProxy } from './support/tcp-proxy';
-import { TestIssuer } from './support/test-issuer';
-import { http } from './support/gateway';
-
-const ALICE = '+905321110001';
+import { ALICE } from './support/fixtures';
+import { faultTestsUnsupported, GatewayProcess, http, useIssuer, useRedis } from './support/harness';
 
 /**
  * @vora/client behind a load balancer of gateway processes on one Redis:
@@ -17,10 +13,15 @@ const ALICE = '+905321110001';
  * in order (SPEC sections 9 and 11).
  */
 describe('@vora/client across instances (STORE=redis)', () => {
-  let redis: TestRedis;
-  let issuer: TestIssuer;
   let proxy: TcpProxy;
   const gateways: GatewayProcess[] = [];
+  // Declared first, so that the proxy and the instances stop before the Redis and the issuer.
+  afterAll(async () => {
+    await proxy?.close();
+    await Promise.all(gateways.map((gateway) => gateway.kill('SIGKILL')));
+  });
+  const redis = useRedis();
+  const issuer = useIssuer();
   let core: string;
 
   const start = async () => {
@@ -35,15 +36,7 @@ describe('@vora/client across instances (STORE=redis)', () => {
   };
 
   beforeAll(async () => {
-    redis = await startRedis();
-    issuer = await TestIssuer.start();
     core = await issuer.sign({ sub: 'core', scope: 'vora:events:publish', expiresInS: 3600 });
-  });
-  afterAll(async () => {
-    await proxy?.close();
-    await Promise.all(gateways.map((gateway) => gateway.kill('SIGKILL')));
-    await issuer?.close();
-    await redis?.close();
   });
 
   it('resumes on another instance after a SIGKILL and after a shutdown, with every event once and in order', async () => {

@@ -1,18 +1,14 @@
 import { createHmac } from 'node:crypto';
-import { eventually } from './support/eventually';
-import { http, RunningGateway, startGateway } from './support/gateway';
-import { LogCapture } from './support/log-capture';
-import { TestIssuer } from './support/test-issuer';
-import { WebhookReceiver } from './support/webhook-receiver';
-import { publish, setupSession, TestSocket } from './support/ws-client';
+import { PendingCallStore } from '../src/holdup/pending-calls.store';
+import { ALICE, REMOTE_PARTY } from './support/fixtures';
+import { eventually, http, LogCapture, openSession, publish, setupSession, TestSocket, useGateway, useIssuer, useRedis, useSockets, WebhookReceiver } from './support/harness';
 
 const SECRET = 'test-push-secret';
-const ALICE = '+905321110001';
 
 const expectSigned = (rawBody: string, header: unknown) =>
   expect(header).toBe(`sha256=${createHmac('sha256', SECRET).update(rawBody).digest('hex')}`);
 
-const callDelivered = (callId: string, direction = 'terminating', data: Record<string, unknown> = { remoteParty: '+905551112233' }) => ({
+const callDelivered = (callId: string, direction = 'terminating', data: Record<string, unknown> = { remoteParty: REMOTE_PARTY }) => ({
   event: 'CallDelivered',
   identity: ALICE,
   data: { callId, direction, ...data },
@@ -33,32 +29,26 @@ function expectOutcome(body: any, expected: { event: string; callId: string; ses
 }
 
 describe('holdUpMode (SPEC section 7)', () => {
-  let issuer: TestIssuer;
   let push: WebhookReceiver;
   let platform: WebhookReceiver;
-  let gateway: RunningGateway;
-  let alice: string;
-  let core: string;
-
   beforeAll(async () => {
-    issuer = await TestIssuer.start();
     push = await WebhookReceiver.start();
     platform = await WebhookReceiver.start();
-    gateway = await startGateway({
-      ...issuer.env(),
-      PUSH_WEBHOOK_URL: push.url('/push'),
-      PUSH_WEBHOOK_SECRET: SECRET,
-      PLATFORM_CALLBACK_URL: platform.url('/outcomes'),
-      HOLDUP_TIMEOUT_MS: '1500',
-    });
+  });
+  const { issuer, gateway } = useGateway(() => ({
+    PUSH_WEBHOOK_URL: push.url('/push'),
+    PUSH_WEBHOOK_SECRET: SECRET,
+    PLATFORM_CALLBACK_URL: platform.url('/outcomes'),
+    HOLDUP_TIMEOUT_MS: '1500',
+  }));
+  let alice: string;
+  let core: string;
+  beforeAll(async () => {
     alice = await issuer.sign({ sub: 'alice', scope: 'vora:user' });
     core = await issuer.sign({ sub: 'core', scope: 'vora:events:publish' });
   });
-
-  afterAll(async () => {
-    await gateway.close();
-    await Promise.all([issuer.close(), push.close(), platform.close()]);
-  });
+  // After the gateway's afterAll: the gateway stops calling them first.
+  afterAll(() => Promise.all([push.close(), platform.close()]));
 
   const outcomeFor = async (callId: string) => (await platform.waitFor(1, (r) => r.body.callId === callId))[0];
 
@@ -69,7 +59,7 @@ describe('holdUpMode (SPEC section 7)', () => {
       return welcome.sessionId;
     })) as string;
 
-    const data = { callId: 'call-ready', direction: 'terminating', remoteParty: '+905551112233', remotePartyName: 'Ayşe Yılmaz', line: 2 };
+    const data = { callId: 'call-ready', direction: 'terminating', remoteParty: REMOTE_PARTY, remotePartyName: 'Ayşe Yılmaz', line: 2 };
     const publishedAt = Date.now();
     expect((await publish(gateway, core, callDelivered('call-ready', 'terminating', data))).status).toBe(202);
     const [wake] = await push.waitFor(1, (r) => r.body.callId === 'call-ready');
@@ -83,7 +73,7 @@ describe('holdUpMode (SPEC section 7)', () => {
       identity: ALICE,
       callId: 'call-ready',
       event: 'CallDelivered',
-      remoteParty: '+905551112233',
+      remoteParty: REMOTE_PARTY,
       data,
       deadline: expect.stringMatching(ISO),
     });
@@ -213,37 +203,30 @@ describe('holdUpMode (SPEC section 7)', () => {
 });
 
 describe('holdUpMode webhooks follow no redirects', () => {
-  let issuer: TestIssuer;
   let push: WebhookReceiver;
   let platform: WebhookReceiver;
   let elsewhere: WebhookReceiver;
-  let logs: LogCapture;
-  let gateway: RunningGateway;
+  const logs = new LogCapture();
+  beforeAll(async () => {
+    [push, platform, elsewhere] = await Promise.all([WebhookReceiver.start(), WebhookReceiver.start(), WebhookReceiver.start()]);
+  });
+  const { issuer, gateway } = useGateway(
+    () => ({
+      PUSH_WEBHOOK_URL: push.url('/push'),
+      PUSH_WEBHOOK_SECRET: SECRET,
+      PLATFORM_CALLBACK_URL: platform.url('/outcomes'),
+      HOLDUP_TIMEOUT_MS: '1500',
+    }),
+    { logStream: logs },
+  );
   let alice: string;
   let core: string;
-
   beforeAll(async () => {
-    issuer = await TestIssuer.start();
-    [push, platform, elsewhere] = await Promise.all([WebhookReceiver.start(), WebhookReceiver.start(), WebhookReceiver.start()]);
-    logs = new LogCapture();
-    gateway = await startGateway(
-      {
-        ...issuer.env(),
-        PUSH_WEBHOOK_URL: push.url('/push'),
-        PUSH_WEBHOOK_SECRET: SECRET,
-        PLATFORM_CALLBACK_URL: platform.url('/outcomes'),
-        HOLDUP_TIMEOUT_MS: '1500',
-      },
-      { logStream: logs },
-    );
     alice = await issuer.sign({ sub: 'alice', scope: 'vora:user' });
     core = await issuer.sign({ sub: 'core', scope: 'vora:events:publish' });
   });
-
-  afterAll(async () => {
-    await gateway.close();
-    await Promise.all([issuer.close(), push.close(), platform.close(), elsewhere.close()]);
-  });
+  // After the gateway's afterAll: the gateway stops calling them first.
+  afterAll(() => Promise.all([push.close(), platform.close(), elsewhere.close()]));
 
   const warning = (text: string | RegExp) =>
     eventually(() =>
@@ -283,5 +266,31 @@ describe('holdUpMode webhooks follow no redirects', () => {
     expect(platform.requests.filter((r) => r.body.callId === 'call-callback-307')).toHaveLength(1);
     expect(elsewhere.requests).toEqual([]);
     await socket.close();
+  });
+});
+
+describe('WebSocket protocol', () => {
+  const issuer = useIssuer();
+  const { track } = useSockets();
+  const user = (sub: string, scope = 'vora:user') => issuer.sign({ sub, scope });
+
+  describe.each([['memory'], ['redis']])('answers for calls that are not waiting (%s)', (store) => {
+    const redis = store === 'redis' ? useRedis() : undefined;
+    const { gateway } = useGateway(
+      () => ({ WS_MESSAGE_BURST: '1000000', WS_MESSAGES_PER_SECOND: '1000000', ...(redis ? { STORE: 'redis', REDIS_URL: redis.url } : {}) }),
+      { issuer },
+    );
+
+    it('count as invalid messages: 5,000 of them cost at most 10 store reads, and the client is closed with 1008', async () => {
+      const reads = jest.spyOn(gateway.app.get(PendingCallStore), 'get');
+      const { socket } = track(await openSession(gateway, await user('alice'), { identity: ALICE }));
+      for (let i = 0; i < 5_000; i++) socket.send({ type: i % 2 ? 'ready' : 'decline', callId: `c-${i}` });
+      expect(await socket.closed()).toEqual({ code: 1008, reason: 'too many invalid messages' });
+      expect(reads.mock.calls.length).toBeGreaterThan(0);
+      expect(reads.mock.calls.length).toBeLessThanOrEqual(10);
+      const errors = socket.received.filter((m) => m.type === 'error');
+      expect(errors.length).toBeLessThanOrEqual(10);
+      for (const error of errors) expect(error.message).toMatch(/^call c-\d+ is not waiting for an answer from this session$/);
+    });
   });
 });
