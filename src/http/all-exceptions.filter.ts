@@ -5,6 +5,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { sendError } from '../common/error-body';
 import { StoreUnavailableError } from '../common/store-unavailable';
 import { VoraError } from '../common/vora-error';
+import { isIngress } from './route-config';
 
 interface Failure {
   status: number;
@@ -30,10 +31,6 @@ export class AllExceptionsFilter implements ExceptionFilter {
     }
     sendFailure(reply, failure);
   }
-}
-
-function isIngress(request: FastifyRequest): boolean {
-  return (request.routeOptions?.config as { ingress?: boolean } | undefined)?.ingress === true;
 }
 
 function sendFailure(reply: FastifyReply, failure: Failure): void {
