@@ -45,7 +45,7 @@ async function main(): Promise<void> {
 
   await app.listen(config.port, config.host).catch((error: unknown) => refuseToStart(listenFailure(error, 'PORT', config.host, config.port)));
   const { port } = app.getHttpServer().address() as { port: number };
-  log.log(`VORA Gateway listening on ${config.host}:${port} (reach it at ${reachableUrl(config.host, port)}; store: ${config.store})`);
+  log.log(`VORA Gateway listening on ${config.host}:${port} (reach it at ${reachableUrl(config.host, port)}; store: ${config.store.kind})`);
 }
 
 /**

@@ -7,8 +7,7 @@ export class GatewayConfig {
   readonly production: boolean;
   readonly host: string;
   readonly port: number;
-  readonly store: 'memory' | 'redis';
-  readonly redisUrl?: string;
+  readonly store: StoreConfig;
   readonly directoryFile: string;
   readonly eventsFile: string;
   readonly auth: AuthConfig;
@@ -21,6 +20,9 @@ export class GatewayConfig {
   /** Whether /console is served (CONSOLE; by default only with the development issuer). */
   readonly console: boolean;
 }
+
+/** Where sessions, subscriptions and buffers live: this process's memory, or the Redis at REDIS_URL (STORE). */
+export type StoreConfig = { readonly kind: 'memory' } | { readonly kind: 'redis'; readonly url: string };
 
 export interface LimitsConfig {
   /** Requests per caller (`sub`) per minute on the client endpoints. */

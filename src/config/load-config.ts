@@ -120,8 +120,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     production,
     host: env.HOST ?? '0.0.0.0',
     port: int('PORT', 3000, 0, 65535),
-    store: store as GatewayConfig['store'],
-    redisUrl,
+    // Without its URL, STORE=redis is a problem above (loadConfig throws).
+    store: store === 'redis' && redisUrl ? { kind: 'redis', url: redisUrl } : { kind: 'memory' },
     directoryFile: env.DIRECTORY_FILE ?? 'config/directory.json',
     eventsFile: env.EVENTS_FILE ?? 'config/events.json',
     auth: {

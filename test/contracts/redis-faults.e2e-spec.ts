@@ -125,7 +125,7 @@ describe('Redis adapters when Redis goes away and comes back', () => {
   it('starts without Redis: construction, subscribe and ping neither hang nor throw synchronously', async () => {
     if (skipReason) return;
     await redis.stop();
-    const connection = new RedisConnection(redisConfig(redis.url), new Metrics());
+    const connection = new RedisConnection(redis.url, new Metrics());
     try {
       expect(await connection.ready(300)).toBe(false);
       const sessions = new RedisSessionStore(connection);
@@ -163,7 +163,7 @@ describe('Redis adapters reading values they did not write', () => {
   beforeAll(async () => {
     if (skipReason) await redis.flush();
     metrics = new Metrics();
-    connection = new RedisConnection(redisConfig(redis.url), metrics);
+    connection = new RedisConnection(redis.url, metrics);
     if (!(await connection.ready(10_000))) throw new Error('no connection to the test redis-server');
     raw = new Redis(redis.url);
   });

@@ -1,8 +1,7 @@
-import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import Redis, { ChainableCommander, RedisOptions } from 'ioredis';
 import { ExpiringMap } from './expiring-map';
 import { StoreUnavailableError } from '../../common/store-unavailable';
-import { GatewayConfig } from '../../config/gateway-config';
 import { Metrics } from '../metrics/metrics';
 import { StoredRecord } from './stored-value';
 
@@ -33,7 +32,6 @@ export interface LuaScript {
  * commands fail at once with StoreUnavailableError instead of queueing, so
  * requests answer 503 rather than hang.
  */
-@Injectable()
 export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
   readonly client: Redis;
   readonly subscriber: Redis;
@@ -44,11 +42,10 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
   private readonly badValuesLogged = new ExpiringMap<string, true>(BAD_VALUE_LOG_EVERY_MS);
 
   constructor(
-    config: GatewayConfig,
+    url: string,
     private readonly metrics: Metrics,
   ) {
-    if (!config.redisUrl) throw new Error('REDIS_URL is required when STORE=redis');
-    const where = addressOf(config.redisUrl);
+    const where = addressOf(url);
     const common: RedisOptions = {
       lazyConnect: false,
       connectTimeout: CONNECT_TIMEOUT_MS,
@@ -57,7 +54,7 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
       // Capped backoff with jitter, never null: the gateway outlives any Redis outage.
       retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), RETRY_CAP_MS) + Math.floor(Math.random() * 100),
     };
-    this.client = new Redis(config.redisUrl, {
+    this.client = new Redis(url, {
       ...common,
       connectionName: 'vora-gateway',
       enableOfflineQueue: false,
@@ -67,7 +64,7 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
       autoResendUnfulfilledCommands: false,
       commandTimeout: COMMAND_TIMEOUT_MS,
     });
-    this.subscriber = new Redis(config.redisUrl, {
+    this.subscriber = new Redis(url, {
       ...common,
       connectionName: 'vora-gateway-sub',
       // SUBSCRIBE issued while Redis is away waits for the connection; ioredis then
