@@ -66,7 +66,7 @@ describe('WebSocket delivery and POST /events', () => {
         recovered: true,
         expiresAt: expect.any(String),
       });
-      const [session] = await gateway.app.get(SessionStore).listByIdentity(ALICE);
+      const [[session]] = await gateway.app.get(SessionStore).listByIdentities([ALICE]);
       expect(welcome.sessionId).toBe(session.id);
       // SESSION_MAX_LIFETIME_S (default 24 h) after the setup made between the two moments.
       expect(new Date(welcome.expiresAt).toISOString()).toBe(welcome.expiresAt);

@@ -19,7 +19,7 @@ describe('WebSocket sessions: buffering, resume and close codes', () => {
   const { sockets, track } = useSockets();
   const user = (sub: string, scope = 'vora:user') => issuer.sign({ sub, scope });
   const sessionIdOf = async (gateway: RunningGateway, identity: string) => {
-    const sessions = await gateway.app.get(SessionStore).listByIdentity(identity);
+    const [sessions] = await gateway.app.get(SessionStore).listByIdentities([identity]);
     expect(sessions).toHaveLength(1);
     return sessions[0].id;
   };
@@ -183,13 +183,13 @@ describe('WebSocket sessions: buffering, resume and close codes', () => {
       expect((await buffer.readAfter(sessionId, 0)).newestId).toBe(3);
 
       const store = gateway.app.get(SessionStore);
-      await eventually(async () => (await store.get(sessionId)) === undefined, { timeoutMs: 5_000, what: 'the session to expire' });
+      await eventually(async () => (await store.listByUser('alice')).every((session) => session.id !== sessionId), { timeoutMs: 5_000, what: 'the session to expire' });
       const refusal = await TestSocket.refused(gateway, { token });
       expect(refusal.status).toBe(401);
       expect(refusal.body).toMatchObject({ status: '401', message: 'the webSocketToken is unknown, revoked or expired' });
       await eventually(async () => (await buffer.readAfter(sessionId, 0)).newestId === 0, { timeoutMs: 5_000, what: 'the buffer to be freed' });
       expect(await buffer.readAfter(sessionId, 0)).toEqual({ events: [], oldestId: 0, newestId: 0 });
-      expect(await store.listByIdentity(ALICE)).toEqual([]);
+      expect(await store.listByIdentities([ALICE])).toEqual([[]]);
     });
 
     it('keeps a session with an open socket alive past the TTL (heartbeats)', async () => {
@@ -199,7 +199,7 @@ describe('WebSocket sessions: buffering, resume and close codes', () => {
       // Wait out 2.5 idle TTLs, measured in heartbeats rather than a fixed sleep.
       await eventually(() => pings >= 13, { timeoutMs: 6_000, what: '13 heartbeats' });
       expect(socket.isClosed).toBe(false);
-      expect(await gateway.app.get(SessionStore).get(welcome.sessionId)).toBeDefined();
+      expect((await gateway.app.get(SessionStore).listByUser('alice')).map((session) => session.id)).toContain(welcome.sessionId);
       await publishAccepted(gateway, platform, call(ALICE, 1));
       expect(await socket.nextEvent()).toMatchObject({ id: '1' });
     });

@@ -59,10 +59,6 @@ export class MemorySessionStore extends SessionStore implements OnModuleDestroy 
     return true;
   }
 
-  async get(id: string): Promise<Session | undefined> {
-    return this.record(id)?.session;
-  }
-
   async findByTokenHash(tokenHash: string): Promise<Session | undefined> {
     const record = this.byTokenHash.get(tokenHash);
     return record && this.isLive(record) ? record.session : undefined;

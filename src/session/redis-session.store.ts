@@ -327,11 +327,6 @@ export class RedisSessionStore extends SessionStore {
     return { opened: true, replaced };
   }
 
-  async get(id: string): Promise<Session | undefined> {
-    const sub = await this.subOf(id, () => viaRedis(() => this.client.get(keys.id(id))));
-    return sub === undefined ? undefined : this.getOf(sub, id);
-  }
-
   async findByTokenHash(tokenHash: string): Promise<Session | undefined> {
     const raw = await this.pointer('token-pointer', keys.tokenForLog(tokenHash), () =>
       viaRedis(() => this.client.get(keys.token(tokenHash))),

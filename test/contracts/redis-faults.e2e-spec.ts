@@ -80,9 +80,9 @@ describe('Redis adapters when Redis goes away and comes back', () => {
     const calls: Array<[string, () => Promise<unknown>]> = [
       ['ping', () => sessions.ping()],
       ['open', () => sessions.open(newSession(), LIMITS)],
-      ['get', () => sessions.get(randomUUID())],
+      ['listByUser', () => sessions.listByUser(`user-${randomUUID()}`)],
       ['findByTokenHash', () => sessions.findByTokenHash(randomUUID())],
-      ['listByIdentity', () => sessions.listByIdentity('+905321110001')],
+      ['listByIdentities', () => sessions.listByIdentities(['+905321110001'])],
       ['touch', () => sessions.touch(newSession(), 60)],
       ['remove', () => sessions.remove(randomUUID())],
       ['subscriptions.putIfAbsent', () => subscriptions.putIfAbsent('alice', '+905321110001', SUBSCRIBE_ALL, 60)],
@@ -187,11 +187,10 @@ describe('Redis adapters reading values they did not write', () => {
       expect(await sessions.open(first, LIMITS)).toEqual({ opened: true });
       expect(await sessions.open(neighbour, LIMITS)).toEqual({ opened: true });
 
-      expect(await sessions.get(first.id)).toEqual(first);
       expect(await sessions.findByTokenHash(first.tokenHash)).toEqual(first);
       expect(await sessions.listByUser(lone)).toEqual([first]);
       expect(await sessions.touch(first, 60)).toBe(true);
-      expect((await sessions.listByIdentity('+905321110009')).map((s) => s.id).sort()).toEqual([first.id, neighbour.id].sort());
+      expect((await sessions.listByIdentities(['+905321110009']))[0].map((s) => s.id).sort()).toEqual([first.id, neighbour.id].sort());
 
       // A second setup of the same key reads the first record in Lua (cjson) and replaces it.
       const second: Session = { ...newSession(), sub: lone, identity: '+905321110009' };
@@ -200,7 +199,7 @@ describe('Redis adapters reading values they did not write', () => {
       expect(await sessions.listByUser(replacement)).toEqual([neighbour]);
       expect(await sessions.remove(second.id)).toEqual(second);
       expect(await sessions.listByUser(lone)).toEqual([]);
-      expect(await sessions.get(neighbour.id)).toEqual(neighbour);
+      expect(await sessions.findByTokenHash(neighbour.tokenHash)).toEqual(neighbour);
     });
 
     it('keeps its subscription in its own slot', async () => {
@@ -231,13 +230,15 @@ describe('Redis adapters reading values they did not write', () => {
       const before = await badValues('session');
       await raw.hset(`vora:{u:${kept.sub}}:sessions`, broken.id, '{"id": "not a session"');
 
-      expect(await sessions.get(broken.id)).toBeUndefined();
       expect(await sessions.findByTokenHash(broken.tokenHash)).toBeUndefined();
       expect(await sessions.touch(broken, 60)).toBe(false);
       expect(await sessions.listByUser(kept.sub)).toEqual([kept]);
-      expect(await sessions.listByIdentity(kept.identity)).toContainEqual(kept);
-      expect(await sessions.get(kept.id)).toEqual(kept);
-      expect(await badValues('session')).toBeGreaterThanOrEqual(before + 5);
+      const [listed] = await sessions.listByIdentities([kept.identity]);
+      expect(listed).toContainEqual(kept);
+      expect(listed.map((s) => s.id)).not.toContain(broken.id);
+      expect(await sessions.findByTokenHash(kept.tokenHash)).toEqual(kept);
+      // Each of the four lookups above that read the broken record reported it.
+      expect(await badValues('session')).toBeGreaterThanOrEqual(before + 4);
 
       // With one session allowed, the broken record no longer counts: the setup of the same key opens.
       const again: Session = { ...newSession(), sub: kept.sub, connectionType: 'DESKTOP' };
@@ -253,7 +254,7 @@ describe('Redis adapters reading values they did not write', () => {
       const { tokenHash: _dropped, ...withoutToken } = session;
       for (const record of [withoutToken, { ...session, holdUpMode: 'yes' }, { ...session, connectionType: 'FAX' }, [session], 'null']) {
         await raw.hset(`vora:{u:${session.sub}}:sessions`, session.id, JSON.stringify(record));
-        expect(await sessions.get(session.id)).toBeUndefined();
+        expect(await sessions.findByTokenHash(session.tokenHash)).toBeUndefined();
         expect(await sessions.listByUser(session.sub)).toEqual([]);
       }
     });
@@ -279,11 +280,11 @@ describe('Redis adapters reading values they did not write', () => {
 
       await raw.del(`vora:sid:${a.id}`);
       await raw.sadd(`vora:sid:${a.id}`, a.sub);
-      expect(await sessions.get(a.id)).toBeUndefined();
+      expect(await sessions.remove(a.id)).toBeUndefined();
       expect(await sessions.remove(a.id)).toBeUndefined();
       await raw.del(`vora:sid:${a.id}`);
       await raw.set(`vora:sid:${a.id}`, '"unterminated');
-      expect(await sessions.get(a.id)).toBeUndefined();
+      expect(await sessions.remove(a.id)).toBeUndefined();
 
       // Routing asks for both identities at once: the broken index hides only its own sessions.
       await raw.del(`vora:idn:${a.identity}`);
