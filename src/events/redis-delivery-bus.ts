@@ -22,7 +22,7 @@ export const DELIVERIES_CHANNEL = 'vora:deliveries';
  */
 @Injectable()
 export class RedisDeliveryBus extends DeliveryBus {
-  private readonly logger = new Logger('EventBus');
+  private readonly logger = new Logger('DeliveryBus');
   private readonly handlers: Array<(deliveries: readonly Delivery[]) => void> = [];
   private readonly origin = randomUUID();
   private readonly ownPrefix = `${this.origin} `;
