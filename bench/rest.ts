@@ -15,7 +15,7 @@ import { identityAt } from './support/directory';
 import { httpRequest, mapLimit } from './support/http';
 import { options } from './support/options';
 import { cpuSeconds, ServerProcess } from './support/processes';
-import { BenchReport, limitTarget, printReport, ratioTarget, Row, saveReport } from './support/report';
+import { BenchReport, limitTarget, ratioTarget, Row, runAsScript } from './support/report';
 import { median, round } from './support/stats';
 import { GatewayWorld } from './support/world';
 
@@ -177,15 +177,4 @@ export async function runRest(): Promise<BenchReport> {
   }
 }
 
-if (require.main === module) {
-  runRest()
-    .then((report) => {
-      printReport(report);
-      saveReport(report);
-    })
-    .catch((error) => {
-      console.error(error);
-      process.exitCode = 1;
-    })
-    .finally(() => setTimeout(() => process.exit(), 100).unref());
-}
+if (require.main === module) runAsScript(runRest);
