@@ -10,7 +10,7 @@ import { loadavg } from 'node:os';
 import { DeliveryRun, deliveryRun } from './support/delivery-run';
 import { options } from './support/options';
 import { ServerProcess } from './support/processes';
-import { BenchReport, limitTarget, printReport, ratioTarget, Row, saveReport, TargetResult } from './support/report';
+import { BenchReport, limitTarget, ratioTarget, Row, runAsScript, TargetResult } from './support/report';
 import { round } from './support/stats';
 import { baselineTargets, GatewayWorld } from './support/world';
 
@@ -97,15 +97,4 @@ export function deliveryReport(pairs: DeliveryPair[]): BenchReport {
   };
 }
 
-if (require.main === module) {
-  runDelivery()
-    .then(({ report }) => {
-      printReport(report);
-      saveReport(report);
-    })
-    .catch((error) => {
-      console.error(error);
-      process.exitCode = 1;
-    })
-    .finally(() => setTimeout(() => process.exit(), 100).unref());
-}
+if (require.main === module) runAsScript(async () => (await runDelivery()).report);

@@ -14,7 +14,7 @@ import { loadavg } from 'node:os';
 import { ClientFleet } from './support/client-fleet';
 import { options } from './support/options';
 import { INSPECT_ARGS, ServerProcess } from './support/processes';
-import { BenchReport, printReport, ratioTarget, Row, saveReport } from './support/report';
+import { BenchReport, ratioTarget, Row, runAsScript } from './support/report';
 import { round, sleep } from './support/stats';
 import type { SocketTarget } from './support/ws-clients';
 import { baselineTargets, GatewayWorld } from './support/world';
@@ -106,15 +106,4 @@ export async function runMemory(): Promise<BenchReport> {
   };
 }
 
-if (require.main === module) {
-  runMemory()
-    .then((report) => {
-      printReport(report);
-      saveReport(report);
-    })
-    .catch((error) => {
-      console.error(error);
-      process.exitCode = 1;
-    })
-    .finally(() => setTimeout(() => process.exit(), 100).unref());
-}
+if (require.main === module) runAsScript(runMemory);

@@ -12,7 +12,7 @@ import { ClientFleet } from './support/client-fleet';
 import { options } from './support/options';
 import { ServerProcess } from './support/processes';
 import { Publisher } from './support/publisher';
-import { BenchReport, printReport, ratioTarget, Row, saveReport } from './support/report';
+import { BenchReport, ratioTarget, Row, runAsScript } from './support/report';
 import { median, nowMs, round, sleep } from './support/stats';
 import type { SocketTarget } from './support/ws-clients';
 import { baselineTargets, GatewayWorld } from './support/world';
@@ -102,15 +102,4 @@ export async function runReconnect(): Promise<BenchReport> {
   };
 }
 
-if (require.main === module) {
-  runReconnect()
-    .then((report) => {
-      printReport(report);
-      saveReport(report);
-    })
-    .catch((error) => {
-      console.error(error);
-      process.exitCode = 1;
-    })
-    .finally(() => setTimeout(() => process.exit(), 100).unref());
-}
+if (require.main === module) runAsScript(runReconnect);

@@ -15,7 +15,7 @@ import { DeliveryRun, deliveryRun } from './support/delivery-run';
 import { options } from './support/options';
 import { ownRedis } from './support/redis';
 import { commandStats } from './support/redis-stats';
-import { BenchReport, limitTarget, printReport, ratioTarget, Row, saveReport, TargetResult } from './support/report';
+import { BenchReport, limitTarget, ratioTarget, Row, runAsScript, TargetResult } from './support/report';
 import { round } from './support/stats';
 import { GatewayWorld } from './support/world';
 
@@ -100,15 +100,4 @@ export async function runRedisDelivery(memoryRuns: Map<number, DeliveryRun> = ne
   };
 }
 
-if (require.main === module) {
-  runRedisDelivery()
-    .then((report) => {
-      printReport(report);
-      saveReport(report);
-    })
-    .catch((error) => {
-      console.error(error);
-      process.exitCode = 1;
-    })
-    .finally(() => setTimeout(() => process.exit(), 100).unref());
-}
+if (require.main === module) runAsScript(runRedisDelivery);

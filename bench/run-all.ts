@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: every benchmark of issue 7 in one run, a table per
+ * `npm run bench`: every benchmark in one run, a table per
  * benchmark, an SVG chart per benchmark under bench/results/, and
  * bench/results/summary.json with one entry per target.
  *
@@ -82,7 +82,7 @@ async function main(): Promise<void> {
   console.log(`\nsummary (${join(RESULTS_DIR, 'summary.json')}):`);
   for (const r of results) {
     const ratio = r.ratio === null ? '-' : r.ratio.toFixed(2);
-    console.log(`  ${r.met ? 'met   ' : 'MISSED'}  ${r.name.padEnd(28)} gateway ${String(r.gateway).padStart(9)} ${r.unit.padEnd(16)} baseline ${String(r.baseline).padStart(9)}  ratio ${ratio.padStart(6)}  target ${r.target}`);
+    console.log(`  ${r.met ? 'met   ' : 'MISSED'}  ${r.name.padEnd(30)} gateway ${String(r.gateway).padStart(9)} ${r.unit.padEnd(16)} baseline ${String(r.baseline).padStart(9)}  ratio ${ratio.padStart(6)}  target ${r.target}`);
   }
   console.log(`load at start ${loadAtStart.map((l) => l.toFixed(2)).join(' ')}, at end ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 }

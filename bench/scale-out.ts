@@ -21,7 +21,7 @@ import { cpuSeconds, ServerProcess } from './support/processes';
 import { Publisher } from './support/publisher';
 import { ownRedis } from './support/redis';
 import { counted, redisCounters } from './support/redis-stats';
-import { BenchReport, limitTarget, printReport, ratioTarget, Row, saveReport, TargetResult } from './support/report';
+import { BenchReport, limitTarget, ratioTarget, Row, runAsScript, TargetResult } from './support/report';
 import { nowMs, round, sleep } from './support/stats';
 import { GatewayWorld } from './support/world';
 
@@ -179,15 +179,4 @@ export async function runScaleOut(): Promise<BenchReport> {
   };
 }
 
-if (require.main === module) {
-  runScaleOut()
-    .then((report) => {
-      printReport(report);
-      saveReport(report);
-    })
-    .catch((error) => {
-      console.error(error);
-      process.exitCode = 1;
-    })
-    .finally(() => setTimeout(() => process.exit(), 100).unref());
-}
+if (require.main === module) runAsScript(runScaleOut);

@@ -1,5 +1,5 @@
 /**
- * Builds the pages the gateway serves into dist-web/ (see src/common/web-assets.ts):
+ * Builds the pages the gateway serves into dist-web/ (see src/http/web-assets.ts):
  *
  *   npm run build:web
  *

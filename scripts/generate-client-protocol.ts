@@ -2,7 +2,7 @@
  * Writes client/src/protocol.ts, the types and close-code rules of
  * @vora/client, from the definitions the gateway runs on: the message
  * schemas (src/gateway/message-schemas.ts), the close codes
- * (src/gateway/close-codes.ts) and the shipped catalogue (config/events.json),
+ * (src/gateway/protocol.ts) and the shipped catalogue (config/events.json),
  * the same ones the AsyncAPI document is built from.
  *
  *   npm run generate:client
@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { CLIENT_MODES } from '../src/auth/modes';
 import { JsonSchema } from '../src/common/json-schema';
 import { EventCatalogue } from '../src/catalogue/catalogue';
-import { CLOSE_RULE_LIST } from '../src/gateway/close-codes';
+import { CLOSE_RULE_LIST } from '../src/gateway/protocol';
 import { CLIENT_MESSAGES, SERVER_MESSAGES } from '../src/gateway/message-schemas';
 import { CONNECTION_TYPES } from '../src/session/session';
 

@@ -1,23 +1,22 @@
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
+import type { FastifyError, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import { AppModule } from './app.module';
-import { ClientAddresses } from './common/client-address';
-import { answerClientError, refuseUnframedBodies } from './common/client-errors';
-import { capConnections } from './common/connection-cap';
-import { registerCors } from './common/cors';
-import { errorBody } from './common/error-body';
-import { registerJsonBody } from './common/json-body';
+import { sendError } from './common/error-body';
 import { setUpOpenApi } from './common/openapi';
-import { registerSecurityHeaders } from './common/security-headers';
-import { refuseUnservablePaths } from './common/static-paths';
-import { refuseMalformedQueries } from './common/well-formed';
 import { GatewayConfig } from './config/gateway-config';
 import { GatewayWsAdapter } from './gateway/gateway-ws.adapter';
 import { HandshakeService } from './gateway/handshake.service';
-import { registerAccessLog } from './logging/access-log';
+import { ClientAddresses } from './http/client-address';
+import { answerClientError } from './http/client-errors';
+import { capConnections } from './http/connection-cap';
+import { answerPreflights, Cors } from './http/cors';
+import { HttpEdge } from './http/edge';
+import { registerJsonBody } from './http/json-body';
+import { GracefulShutdown } from './lifecycle/graceful-shutdown';
+import { AccessLog } from './logging/access-log';
 import { createLogger, LoggingOptions, NestPinoLogger } from './logging/logger';
-import { echoRequestId, requestIdOf } from './logging/request-id';
+import { requestIdOf } from './logging/request-id';
 import { Metrics } from './infra/metrics/metrics';
 
 export type CreateAppOptions = LoggingOptions;
@@ -46,7 +45,7 @@ export async function createApp(config: GatewayConfig, options: CreateAppOptions
     frameworkErrors: (error: FastifyError, _request: FastifyRequest, reply: FastifyReply) => {
       const status = error.statusCode ?? 400;
       const message = FRAMEWORK_MESSAGES[error.code] ?? (status === 414 ? 'a path parameter is too long' : 'the request URL is malformed');
-      void reply.status(status).header('content-type', 'application/json; charset=utf-8').send(errorBody(status, message));
+      void sendError(reply, status, message);
     },
   });
   const fastify = adapter.getInstance();
@@ -58,13 +57,9 @@ export async function createApp(config: GatewayConfig, options: CreateAppOptions
     route.bodyLimit = ingress ? config.http.ingressMaxBodyBytes : config.http.clientBodyLimitBytes;
   });
   registerJsonBody(fastify);
-  registerSecurityHeaders(fastify);
-  echoRequestId(fastify);
-  registerCors(fastify, config.http.corsOrigins);
-  refuseUnframedBodies(fastify);
-  refuseMalformedQueries(fastify);
-  refuseUnservablePaths(fastify, '/docs/');
-  registerAccessLog(fastify, log, new ClientAddresses(config.http.trustProxy));
+  const edge = new HttpEdge(new Cors(config.http.corsOrigins), new AccessLog(log, new ClientAddresses(config.http.trustProxy)));
+  edge.register(fastify);
+  answerPreflights(fastify);
 
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
     logger: new NestPinoLogger(log),
@@ -72,7 +67,8 @@ export async function createApp(config: GatewayConfig, options: CreateAppOptions
     // A module that fails to start rejects createApp instead of exiting: main.ts says what to change.
     abortOnError: false,
   });
-  observeHttp(fastify, app.get(Metrics));
+  const metrics = app.get(Metrics);
+  edge.attach(app.get(GracefulShutdown).inFlight, (seconds, labels) => metrics.httpDuration.observe(seconds, labels));
   app.useWebSocketAdapter(new GatewayWsAdapter(app, app.get(HandshakeService), config.ws));
   setUpOpenApi(app, config);
   await app.init();
@@ -83,11 +79,3 @@ export async function createApp(config: GatewayConfig, options: CreateAppOptions
 const FRAMEWORK_MESSAGES: Readonly<Record<string, string>> = {
   FST_ERR_BAD_URL: 'a path parameter is not valid percent-encoded UTF-8',
 };
-
-/** Request duration by route pattern (not raw URL: identities must not become label values). */
-function observeHttp(fastify: FastifyInstance, metrics: Metrics): void {
-  fastify.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
-    metrics.httpDuration.observe(reply.elapsedTime / 1000, [request.method, request.routeOptions.url ?? 'unmatched', String(reply.statusCode)]);
-    done();
-  });
-}

@@ -5,8 +5,11 @@ import { GatewayConfig } from './config/gateway-config';
 import { listenFailure, reachableUrl } from './config/listen-failure';
 import { ConfigError, loadConfig } from './config/load-config';
 import { GracefulShutdown } from './lifecycle/graceful-shutdown';
+import { flushLogs, flushLogsSync } from './logging/logger';
 
 async function main(): Promise<void> {
+  // Log lines are written off the request path (logging/logger.ts): those queued when the process dies of a bug are written first.
+  process.on('uncaughtExceptionMonitor', flushLogsSync);
   let config: GatewayConfig;
   try {
     config = loadConfig();
@@ -25,6 +28,7 @@ async function main(): Promise<void> {
     // Whatever hangs, the process is gone by SHUTDOWN_TIMEOUT_MS.
     setTimeout(() => {
       log.error(`shutdown did not finish within SHUTDOWN_TIMEOUT_MS (${config.ops.shutdownTimeoutMs} ms); exiting`);
+      flushLogsSync();
       process.exit(1);
     }, config.ops.shutdownTimeoutMs).unref();
     log.log(`${signal}: shutting down`);
@@ -32,6 +36,8 @@ async function main(): Promise<void> {
     await app.get(GracefulShutdown).drain(deadline - config.ops.shutdownTimeoutMs / 4);
     await app.close();
     log.log('stopped');
+    // Every request's access log line, and this last one, are written before the process goes.
+    await flushLogs();
     process.exit(0);
   };
   process.once('SIGTERM', () => void stop('SIGTERM'));
@@ -39,7 +45,7 @@ async function main(): Promise<void> {
 
   await app.listen(config.port, config.host).catch((error: unknown) => refuseToStart(listenFailure(error, 'PORT', config.host, config.port)));
   const { port } = app.getHttpServer().address() as { port: number };
-  log.log(`VORA Gateway listening on ${config.host}:${port} (reach it at ${reachableUrl(config.host, port)}; store: ${config.store})`);
+  log.log(`VORA Gateway listening on ${config.host}:${port} (reach it at ${reachableUrl(config.host, port)}; store: ${config.store.kind})`);
 }
 
 /**

@@ -1,23 +1,11 @@
 import Ajv from 'ajv';
 import addFormats from 'ajv-formats';
-import { http, RunningGateway, startGateway } from './support/gateway';
-import { TestIssuer } from './support/test-issuer';
-import { openSession, publishAccepted } from './support/ws-client';
-
-const ALICE = '+905321110001';
+import { ALICE, REMOTE_PARTY } from './support/fixtures';
+import { http, openSession, publishAccepted, useGateway } from './support/harness';
 
 /** GET /asyncapi.json and /asyncapi (SPEC section 11), and a live socket's frames checked against the document. */
 describe('the AsyncAPI document over HTTP', () => {
-  let issuer: TestIssuer;
-  let gateway: RunningGateway;
-  beforeAll(async () => {
-    issuer = await TestIssuer.start();
-    gateway = await startGateway({ ...issuer.env(), HEARTBEAT_INTERVAL_MS: '5000' });
-  });
-  afterAll(async () => {
-    await gateway.close();
-    await issuer.close();
-  });
+  const { issuer, gateway } = useGateway({ HEARTBEAT_INTERVAL_MS: '5000' });
 
   it('is public JSON, with this gateway\'s heartbeat', async () => {
     const result = await http(`${gateway.url}/asyncapi.json`);
@@ -65,7 +53,7 @@ describe('the AsyncAPI document over HTTP', () => {
     await publishAccepted(gateway, await issuer.sign({ sub: 'core', scope: 'vora:events:publish' }), {
       event: 'CallDelivered',
       identity: ALICE,
-      data: { callId: 'c-1', direction: 'terminating', remoteParty: '+905551112233' },
+      data: { callId: 'c-1', direction: 'terminating', remoteParty: REMOTE_PARTY },
     });
     const event = await socket.nextEvent();
     validate('event', event);

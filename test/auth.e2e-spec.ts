@@ -1,23 +1,18 @@
 import Redis from 'ioredis';
-import { GatewayProcess } from './support/gateway-process';
 import { execFile } from 'node:child_process';
-import { createHmac, createPublicKey } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, RequestListener } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { DevTokenSigner } from '../src/auth/dev-issuer/dev-token-signer';
 import { ConfigError, loadConfig } from '../src/config/load-config';
-import { expectError, http, HttpResult, RunningGateway, startGateway } from './support/gateway';
-import { eventually } from './support/eventually';
-import { LogCapture } from './support/log-capture';
-import { startRedis, TestRedis } from './support/redis-server';
-import { SigningKey, TestIssuer } from './support/test-issuer';
+import { ALICE as ALICE_MOBILE, ALICE_FIXED, BOB, CAROL } from './support/fixtures';
+import { eventually, expectError, freePort, GatewayProcess, http, HttpResult, LogCapture, SigningKey, startGateway, TestIssuer, useGateway, useIssuer, useRedis } from './support/harness';
 
 const REALM = 'Bearer realm="vora"';
-const ALICE = ['+905321110001', '+902121110001'];
+/** alice's identities, as GET /identity lists them. */
+const ALICE = [ALICE_MOBILE, ALICE_FIXED];
 
-const b64url = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url');
 const nowS = (): number => Math.floor(Date.now() / 1000);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -37,34 +32,9 @@ function expectInsufficientScope(result: HttpResult, scopes: string): void {
   expect(result.headers.get('www-authenticate')).toBe(`${REALM}, error="insufficient_scope", scope="${scopes}"`);
 }
 
-/** The RFC 9068 claims the test issuer puts in every token, for tokens built by hand. */
-function claims(issuer: TestIssuer, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  const now = nowS();
-  return { iss: issuer.issuer, aud: issuer.audience, sub: 'alice', scope: 'vora:user', iat: now, exp: now + 300, ...extra };
-}
-
 describe('security_auth against an external issuer', () => {
-  let issuer: TestIssuer;
-  let gateway: RunningGateway;
-  let rsa: SigningKey;
-  let ec: SigningKey;
-  let pss: SigningKey;
-  let ed: SigningKey;
+  const { issuer, gateway } = useGateway();
   const identity = (token: string, query = '') => http(`${gateway.url}/identity${query}`, { token });
-
-  beforeAll(async () => {
-    issuer = await TestIssuer.start();
-    rsa = issuer.keys[0];
-    ec = await TestIssuer.generateKey('ES256');
-    pss = await TestIssuer.generateKey('PS256');
-    ed = await TestIssuer.generateKey('EdDSA');
-    issuer.keys.push(ec, pss, ed);
-    gateway = await startGateway(issuer.env());
-  });
-  afterAll(async () => {
-    await gateway.close();
-    await issuer.close();
-  });
 
   it('accepts a valid token', async () => {
     const result = await identity(await issuer.sign());
@@ -171,102 +141,6 @@ describe('security_auth against an external issuer', () => {
     });
   });
 
-  describe('algorithms and keys', () => {
-    it('refuses alg none (an unsigned token)', async () => {
-      const token = `${b64url({ alg: 'none', typ: 'at+jwt' })}.${b64url(claims(issuer))}.`;
-      expectInvalidToken(await identity(token), 'the signing algorithm is not allowed');
-    });
-
-    it('refuses HS256 signed with the RSA public key as the HMAC secret', async () => {
-      const pem = createPublicKey({ key: rsa.publicJwk as never, format: 'jwk' }).export({ type: 'spki', format: 'pem' });
-      const input = `${b64url({ alg: 'HS256', typ: 'at+jwt', kid: rsa.kid })}.${b64url(claims(issuer))}`;
-      const signature = createHmac('sha256', pem).update(input).digest('base64url');
-      expectInvalidToken(await identity(`${input}.${signature}`), 'the signing algorithm is not allowed');
-    });
-
-    it('refuses an algorithm outside the allowlist (RS384)', async () => {
-      const token = await issuer.sign({ key: { ...rsa, alg: 'RS384' as never } });
-      expectInvalidToken(await identity(token), 'the signing algorithm is not allowed');
-    });
-
-    it('refuses an unknown kid', async () => {
-      const token = await issuer.sign({ header: { kid: 'no-such-key' } });
-      expectInvalidToken(await identity(token), 'the token is signed by an unknown key');
-    });
-
-    it('refuses a tampered signature', async () => {
-      const token = await issuer.sign();
-      const [header, payload, signature] = token.split('.');
-      const middle = Math.floor(signature.length / 2);
-      const flipped = signature[middle] === 'A' ? 'B' : 'A';
-      const tampered = `${header}.${payload}.${signature.slice(0, middle)}${flipped}${signature.slice(middle + 1)}`;
-      expectInvalidToken(await identity(tampered), 'the signature is invalid');
-    });
-
-    it('refuses a tampered payload', async () => {
-      const [header, , signature] = (await issuer.sign()).split('.');
-      const payload = b64url(claims(issuer, { scope: 'vora:admin' }));
-      expectInvalidToken(await identity(`${header}.${payload}.${signature}`), 'the signature is invalid');
-    });
-
-    it('refuses a garbage string', async () => {
-      expectInvalidToken(await identity('not-a-jwt'), 'the token is malformed');
-      expectInvalidToken(await identity('a.b.c'), 'the token is malformed');
-    });
-
-    it.each(['ES256', 'PS256', 'EdDSA'] as const)('accepts a %s key of the issuer', async (alg) => {
-      const key = { ES256: ec, PS256: pss, EdDSA: ed }[alg];
-      const result = await identity(await issuer.sign({ key }));
-      expect(result.status).toBe(200);
-      expect(result.body).toEqual({ identities: ALICE });
-    });
-
-    it('refuses a key used with another algorithm than its own (RS256 key, PS256 header)', async () => {
-      const token = await issuer.sign({ key: { ...rsa, alg: 'PS256' } });
-      expectInvalidToken(await identity(token), 'the token is signed by an unknown key');
-    });
-
-    describe('the header cannot choose the key', () => {
-      let attacker: TestIssuer;
-      beforeAll(async () => {
-        attacker = await TestIssuer.start();
-      });
-      afterAll(() => attacker.close());
-
-      it('ignores an embedded jwk carrying the attacker key and its kid', async () => {
-        const key = attacker.keys[0];
-        const token = await issuer.sign({ key, header: { jwk: key.publicJwk } });
-        expectInvalidToken(await identity(token), 'the token is signed by an unknown key');
-      });
-
-      it('ignores an embedded jwk when the kid names an issuer key', async () => {
-        const key = { ...attacker.keys[0], kid: rsa.kid };
-        const token = await issuer.sign({ key, header: { jwk: attacker.keys[0].publicJwk } });
-        expectInvalidToken(await identity(token), 'the signature is invalid');
-      });
-
-      it('ignores an embedded jwk without a kid', async () => {
-        const token = await issuer.sign({ key: attacker.keys[0], header: { kid: undefined, jwk: attacker.keys[0].publicJwk } });
-        expectInvalidToken(await identity(token), 'the signature is invalid');
-      });
-
-      it('never fetches a jku or x5u the token points at', async () => {
-        const key = attacker.keys[0];
-        for (const header of [
-          { jku: attacker.jwksUri },
-          { jku: attacker.jwksUri, kid: rsa.kid },
-          { x5u: `${attacker.issuer}/cert.pem`, kid: rsa.kid },
-        ]) {
-          const token = await issuer.sign({ key: { ...key, kid: header.kid ?? key.kid }, header });
-          const result = await identity(token);
-          expectError(result, 401);
-          expect(result.headers.get('www-authenticate')).toMatch(/^Bearer realm="vora", error="invalid_token"/);
-        }
-        expect(attacker.jwksRequests).toBe(0);
-      });
-    });
-  });
-
   describe('typ', () => {
     it.each(['at+jwt', 'application/at+jwt', 'JWT'])('accepts typ %s', async (typ) => {
       expect((await identity(await issuer.sign({ header: { typ } }))).status).toBe(200);
@@ -296,11 +170,7 @@ describe('security_auth against an external issuer', () => {
     });
 
     describe('AUTH_ACCEPTED_TYP narrows the accepted types', () => {
-      let narrow: RunningGateway;
-      beforeAll(async () => {
-        narrow = await startGateway({ ...issuer.env(), AUTH_ACCEPTED_TYP: 'at+jwt' });
-      });
-      afterAll(() => narrow.close());
+      const { gateway: narrow } = useGateway({ AUTH_ACCEPTED_TYP: 'at+jwt' }, { issuer });
 
       it('accepts at+jwt and refuses JWT and application/at+jwt', async () => {
         const call = async (typ: string) => http(`${narrow.url}/identity`, { token: await issuer.sign({ header: { typ } }) });
@@ -339,14 +209,14 @@ describe('security_auth against an external issuer', () => {
   describe('scopes and modes', () => {
     it('reads scopes from a space separated scope claim', async () => {
       const result = await identity(await issuer.sign({ scope: 'openid vora:ott profile' }));
-      expect(result.body).toEqual({ identities: ['+902121110001'] });
+      expect(result.body).toEqual({ identities: [ALICE_FIXED] });
     });
 
     it('reads scopes from an scp array', async () => {
       const token = await issuer.sign({ claims: { scope: undefined, scp: ['openid', 'vora:ott'] } });
       const result = await identity(token);
       expect(result.status).toBe(200);
-      expect(result.body).toEqual({ identities: ['+902121110001'] });
+      expect(result.body).toEqual({ identities: [ALICE_FIXED] });
     });
 
     it('takes admin over every other mode', async () => {
@@ -361,7 +231,7 @@ describe('security_auth against an external issuer', () => {
 
     it('takes manager over user (the manager sees group events)', async () => {
       const token = await issuer.sign({ sub: 'carol', scope: 'vora:user vora:manager' });
-      const setup = await http(`${gateway.url}/identity/setup`, { token, body: { connectionType: 'WEB', identity: '+905321110003' } });
+      const setup = await http(`${gateway.url}/identity/setup`, { token, body: { connectionType: 'WEB', identity: CAROL } });
       expect(setup.status).toBe(200);
       const result = await http(`${gateway.url}/identity/+905321110003/eventSubscription`, { token, body: { subscribeAll: true } });
       expect(result.status).toBe(200);
@@ -392,11 +262,7 @@ describe('security_auth against an external issuer', () => {
     });
 
     describe('without clock skew', () => {
-      let strict: RunningGateway;
-      beforeAll(async () => {
-        strict = await startGateway({ ...issuer.env(), AUTH_CLOCK_SKEW_S: '0' });
-      });
-      afterAll(() => strict.close());
+      const { gateway: strict } = useGateway({ AUTH_CLOCK_SKEW_S: '0' }, { issuer });
 
       it('accepts a token until exp and refuses it after, though it was cached', async () => {
         const exp = nowS() + 2;
@@ -412,19 +278,8 @@ describe('security_auth against an external issuer', () => {
 });
 
 describe('claims that are not well-formed Unicode with STORE=redis', () => {
-  let redis: TestRedis;
-  let issuer: TestIssuer;
-  let gateway: RunningGateway;
-  beforeAll(async () => {
-    redis = await startRedis();
-    issuer = await TestIssuer.start();
-    gateway = await startGateway({ ...issuer.env(), STORE: 'redis', REDIS_URL: redis.url, RATE_LIMIT_PER_MINUTE: '3' });
-  });
-  afterAll(async () => {
-    await gateway?.close();
-    await issuer?.close();
-    await redis?.close();
-  });
+  const redis = useRedis();
+  const { issuer, gateway } = useGateway(() => ({ STORE: 'redis', REDIS_URL: redis.url, RATE_LIMIT_PER_MINUTE: '3' }));
 
   it('refuses them with 401 before any Redis key is built from them, and the store keeps serving', async () => {
     for (const sub of ['\ud800', 'bob\udfff']) {
@@ -433,7 +288,7 @@ describe('claims that are not well-formed Unicode with STORE=redis', () => {
       for (let i = 0; i < 4; i++) {
         expectInvalidToken(await http(`${gateway.url}/identity`, { token }), 'the sub claim is not well-formed Unicode');
         expectInvalidToken(
-          await http(`${gateway.url}/identity/setup`, { token, body: { connectionType: 'WEB', identity: '+905321110002' } }),
+          await http(`${gateway.url}/identity/setup`, { token, body: { connectionType: 'WEB', identity: BOB } }),
           'the sub claim is not well-formed Unicode',
         );
       }
@@ -452,18 +307,8 @@ describe('claims that are not well-formed Unicode with STORE=redis', () => {
 });
 
 describe('JWKS caching', () => {
-  let issuer: TestIssuer;
-  let gateway: RunningGateway;
+  const { issuer, gateway } = useGateway();
   const identity = async (key: SigningKey) => http(`${gateway.url}/identity`, { token: await issuer.sign({ key }) });
-
-  beforeAll(async () => {
-    issuer = await TestIssuer.start();
-    gateway = await startGateway(issuer.env());
-  });
-  afterAll(async () => {
-    await gateway.close();
-    await issuer.close();
-  });
 
   it('loads the keys once at start-up and serves from the cache', async () => {
     expect(issuer.jwksRequests).toBe(1);
@@ -527,17 +372,7 @@ describe('JWKS caching', () => {
 });
 
 describe('JWKS endpoint down at start-up', () => {
-  let issuer: TestIssuer;
-  let gateway: RunningGateway;
-  beforeAll(async () => {
-    issuer = await TestIssuer.start();
-    issuer.setDown(true);
-    gateway = await startGateway(issuer.env());
-  });
-  afterAll(async () => {
-    await gateway.close();
-    await issuer.close();
-  });
+  const { issuer, gateway } = useGateway({}, { beforeStart: (issuer) => issuer.setDown(true) });
 
   it('answers 503 to a client request while no key was ever loaded', async () => {
     const token = await issuer.sign();
@@ -546,16 +381,7 @@ describe('JWKS endpoint down at start-up', () => {
 });
 
 describe('AUTH_JWKS_URI skips discovery', () => {
-  let issuer: TestIssuer;
-  let gateway: RunningGateway;
-  beforeAll(async () => {
-    issuer = await TestIssuer.start();
-    gateway = await startGateway({ ...issuer.env(), AUTH_JWKS_URI: issuer.jwksUri });
-  });
-  afterAll(async () => {
-    await gateway.close();
-    await issuer.close();
-  });
+  const { issuer, gateway } = useGateway((issuer) => ({ AUTH_JWKS_URI: issuer.jwksUri }));
 
   it('accepts tokens of the issuer', async () => {
     const result = await http(`${gateway.url}/identity`, { token: await issuer.sign() });
@@ -762,11 +588,7 @@ describe('configuration of the issuer', () => {
   );
 
   describe('an http:// issuer in production', () => {
-    let issuer: TestIssuer;
-    beforeAll(async () => {
-      issuer = await TestIssuer.start();
-    });
-    afterAll(() => issuer.close());
+    const issuer = useIssuer();
 
     it('is refused at start-up, naming AUTH_ISSUER and AUTH_ALLOW_HTTP', async () => {
       const { code, output } = await GatewayProcess.refusal({ NODE_ENV: 'production', ...issuer.env() });
@@ -793,11 +615,7 @@ describe('configuration of the issuer', () => {
 });
 
 describe('development issuer (no AUTH_ISSUER)', () => {
-  let gateway: RunningGateway;
-  beforeAll(async () => {
-    gateway = await startGateway({});
-  });
-  afterAll(() => gateway.close());
+  const { gateway } = useGateway({}, { issuer: false });
 
   it('accepts a token signed with the development key', async () => {
     const token = await gateway.app.get(DevTokenSigner).sign({ sub: 'alice', scope: 'vora:user' });
@@ -880,5 +698,44 @@ describe('development issuer (no AUTH_ISSUER)', () => {
     const result = await http(`${gateway.url}/identity`, { token });
     expect(result.status).toBe(200);
     expect(result.body).toEqual({ identities: ALICE });
+  });
+});
+
+/** An AUTH_ISSUER that cannot be reached: the log says which URL and why, so the operator can fix it. */
+describe('issuer unreachable at start-up', () => {
+  let port: number;
+  const logs = new LogCapture();
+  beforeAll(async () => {
+    port = await freePort(); // nothing listens there
+  });
+  useGateway(() => ({ AUTH_ISSUER: `http://127.0.0.1:${port}/realms/vora` }), { issuer: false, logStream: logs });
+
+  it('logs the discovery URL and the cause of the failure', async () => {
+    const url = `http://127.0.0.1:${port}/realms/vora/.well-known/openid-configuration`;
+    const warning = await eventually(() => {
+      const found = logs.records.find((record) => String(record.msg).startsWith('issuer keys not loaded yet'));
+      expect(found).toBeDefined();
+      return found!;
+    });
+    expect(warning).toMatchObject({
+      level: 40,
+      context: 'Jwks',
+      msg: `issuer keys not loaded yet: GET ${url} failed: connect ECONNREFUSED 127.0.0.1:${port}`,
+    });
+  });
+
+  it('names the JWKS URL when AUTH_JWKS_URI skips discovery', async () => {
+    const jwksLogs = new LogCapture();
+    const jwksUri = `http://127.0.0.1:${port}/certs`;
+    const other = await startGateway({ AUTH_ISSUER: 'https://issuer.example/realms/vora', AUTH_JWKS_URI: jwksUri }, { logStream: jwksLogs });
+    try {
+      await eventually(() =>
+        expect(jwksLogs.records.map((record) => record.msg)).toContain(
+          `issuer keys not loaded yet: GET ${jwksUri} failed: connect ECONNREFUSED 127.0.0.1:${port}`,
+        ),
+      );
+    } finally {
+      await other.close();
+    }
   });
 });

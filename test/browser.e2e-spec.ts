@@ -2,13 +2,12 @@ import { readFileSync } from 'node:fs';
 import { createServer, Server } from 'node:http';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { WEB_ASSETS_DIR } from '../src/common/web-assets';
+import { WEB_ASSETS_DIR } from '../src/http/web-assets';
 import { collectProblems, launchChromium } from './support/chromium';
-import { http, RunningGateway, startGateway } from './support/gateway';
 import { TcpProxy } from './support/tcp-proxy';
-import { publishAccepted } from './support/ws-client';
+import { ALICE, ALICE_FIXED, REMOTE_PARTY } from './support/fixtures';
+import { http, publishAccepted, RunningGateway, startGateway } from './support/harness';
 
-const ALICE = '+905321110001';
 const WAIT = { timeout: 10_000 };
 
 /**
@@ -112,7 +111,7 @@ describe('in a browser', () => {
       expect(await page.inputValue('#sample-mode')).toBe('vora:user');
       await page.click('#sample-signin');
       await page.waitForSelector(`#identity-list button[data-identity="${ALICE}"]`, WAIT);
-      expect(await page.$$eval('#identity-list code', (codes) => codes.map((c) => c.textContent))).toEqual([ALICE, '+902121110001']);
+      expect(await page.$$eval('#identity-list code', (codes) => codes.map((c) => c.textContent))).toEqual([ALICE, ALICE_FIXED]);
       expect(await page.textContent('#state')).toBe('signed in');
     });
 
@@ -120,7 +119,7 @@ describe('in a browser', () => {
       await page.click(`#identity-list button[data-identity="${ALICE}"]`);
       await page.waitForSelector('#state[data-state="connected"]', WAIT);
       expect(await page.textContent('#fact-identity')).toBe(ALICE);
-      await publishAccepted(gateway, platform, { event: 'CallDelivered', identity: ALICE, data: { callId: 'c-1', direction: 'terminating', remoteParty: '+905551112233' } });
+      await publishAccepted(gateway, platform, { event: 'CallDelivered', identity: ALICE, data: { callId: 'c-1', direction: 'terminating', remoteParty: REMOTE_PARTY } });
       await page.waitForSelector('#event-rows tr[data-id="1"][data-event="CallDelivered"]', WAIT);
       expect(await page.textContent('#fact-last')).toBe('1');
     });

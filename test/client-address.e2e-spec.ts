@@ -1,12 +1,5 @@
-import { eventually } from './support/eventually';
-import { http, RunningGateway, startGateway } from './support/gateway';
-import { LogCapture } from './support/log-capture';
-import { TestIssuer } from './support/test-issuer';
-import { Refusal, setupSession, TestSocket } from './support/ws-client';
-
-const ALICE = '+905321110001';
-const BOB = '+905321110002';
-const CAROL = '+905321110003';
+import { ALICE, BOB, CAROL } from './support/fixtures';
+import { eventually, http, LogCapture, Refusal, RunningGateway, setupSession, startGateway, TestSocket, useIssuer } from './support/harness';
 
 function expectAddressCap(refusal: Refusal): void {
   expect(refusal.status).toBe(429);
@@ -24,7 +17,7 @@ function expectAddressCap(refusal: Refusal): void {
  * (here 127.0.0.1) is trusted through TRUST_PROXY.
  */
 describe('client address (TRUST_PROXY)', () => {
-  let issuer: TestIssuer;
+  const issuer = useIssuer();
   let gateway: RunningGateway;
   const logs = new LogCapture();
   const sockets: TestSocket[] = [];
@@ -50,10 +43,6 @@ describe('client address (TRUST_PROXY)', () => {
     return line.req.remoteAddress;
   };
 
-  beforeAll(async () => {
-    issuer = await TestIssuer.start();
-  });
-  afterAll(() => issuer.close());
   afterEach(async () => {
     await Promise.all(sockets.splice(0).map((socket) => socket.close()));
     await gateway.close();

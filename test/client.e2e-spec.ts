@@ -2,30 +2,26 @@ import WebSocket from 'ws';
 import { VoraClient, VoraCloseError, VoraProtocolError, VoraRequestError, VoraSession } from '../client/src';
 import type { FetchLike, WebSocketConstructor } from '../client/src';
 import { SessionStore } from '../src/session/session.store';
-import { eventually } from './support/eventually';
-import { expectError, http, RunningGateway, startGateway } from './support/gateway';
 import { SessionRecorder } from './support/session-recorder';
 import { TcpProxy } from './support/tcp-proxy';
-import { TestIssuer } from './support/test-issuer';
-import { publishAccepted } from './support/ws-client';
+import { ALICE, ALICE_FIXED, BOB, REMOTE_PARTY } from './support/fixtures';
+import { expectError, http, publishAccepted, startGateway, useGateway } from './support/harness';
 
-const ALICE = '+905321110001';
-const ALICE_FIXED = '+902121110001';
-const BOB = '+905321110002';
 const NodeWebSocket = WebSocket as unknown as WebSocketConstructor;
 
 const presence = (identity: string, n: number) => ({ event: 'PresenceChanged', identity, data: { presence: `p${n}` } });
 const call = (identity: string, callId: string) => ({
   event: 'CallDelivered',
   identity,
-  data: { callId, direction: 'terminating', remoteParty: '+905551112233' },
+  data: { callId, direction: 'terminating', remoteParty: REMOTE_PARTY },
 });
 
 /** @vora/client against the real gateway in Node: Node 20's fetch and the ws package (SPEC section 11). */
 describe('@vora/client in Node', () => {
-  let issuer: TestIssuer;
-  let gateway: RunningGateway;
   let proxy: TcpProxy;
+  // Declared before the gateway's, so that the proxy closes first.
+  afterAll(() => proxy?.close());
+  const { issuer, gateway } = useGateway({ HEARTBEAT_INTERVAL_MS: '300' });
   let core: string;
   const sessions: VoraSession[] = [];
 
@@ -39,17 +35,10 @@ describe('@vora/client in Node', () => {
   };
 
   beforeAll(async () => {
-    issuer = await TestIssuer.start();
-    gateway = await startGateway({ ...issuer.env(), HEARTBEAT_INTERVAL_MS: '300' });
     proxy = await TcpProxy.start(Number(new URL(gateway.url).port));
     core = await issuer.sign({ sub: 'core', scope: 'vora:events:publish', expiresInS: 3600 });
   });
   afterEach(() => sessions.splice(0).forEach((session) => session.close()));
-  afterAll(async () => {
-    await proxy.close();
-    await gateway.close();
-    await issuer.close();
-  });
 
   it('lists the identities of the caller (GET /identity)', async () => {
     expect(await clientFor('alice').identities()).toEqual([ALICE, ALICE_FIXED]);

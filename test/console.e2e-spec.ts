@@ -1,6 +1,6 @@
 import { loadConfig } from '../src/config/load-config';
-import { expectError, http, RunningGateway, startGateway } from './support/gateway';
-import { TestIssuer } from './support/test-issuer';
+import { ALICE, ALICE_FIXED, CAROL, CAROL_FIXED } from './support/fixtures';
+import { expectError, http, startGateway, useGateway, useIssuer } from './support/harness';
 
 const CONSOLE_POLICY = [
   `default-src 'none'`,
@@ -16,9 +16,7 @@ const CONSOLE_POLICY = [
 /** /console and the development issuer's sign-in routes (SPEC section 11); the page itself runs in test/browser.e2e-spec.ts. */
 describe('the web console', () => {
   describe('with the development issuer', () => {
-    let gateway: RunningGateway;
-    beforeAll(async () => (gateway = await startGateway({})));
-    afterAll(() => gateway.close());
+    const { gateway } = useGateway({}, { issuer: false });
 
     it('serves the page and its bundle under a policy with no inline code and no other origin', async () => {
       const page = await fetch(`${gateway.url}/console`);
@@ -43,7 +41,7 @@ describe('the web console', () => {
       const result = await http(`${gateway.url}/dev-issuer/users`);
       expect(result.status).toBe(200);
       const bySub = Object.fromEntries(result.body.users.map((user: any) => [user.sub, user]));
-      expect(bySub.alice).toEqual({ sub: 'alice', username: 'alice', identities: ['+905321110001', '+902121110001'], scope: 'vora:user' });
+      expect(bySub.alice).toEqual({ sub: 'alice', username: 'alice', identities: [ALICE, ALICE_FIXED], scope: 'vora:user' });
       expect(bySub.carol.scope).toBe('vora:manager');
       expect(bySub.erin).toMatchObject({ username: 'erin.admin', identities: [], scope: 'vora:admin' });
     });
@@ -53,7 +51,7 @@ describe('the web console', () => {
       expect(minted.status).toBe(200);
       expect(minted.body).toEqual({ access_token: expect.any(String), token_type: 'Bearer', expires_in: 3600 });
       const identities = await http(`${gateway.url}/identity`, { token: minted.body.access_token });
-      expect(identities.body).toEqual({ identities: ['+905321110003', '+902121110003'] });
+      expect(identities.body).toEqual({ identities: [CAROL, CAROL_FIXED] });
 
       expectError(await http(`${gateway.url}/dev-issuer/token`, { body: { sub: 'carol', scope: 'vora:root' } }), 400, 'unknown scopes: vora:root');
       expectError(await http(`${gateway.url}/dev-issuer/token`, { body: { sub: 'carol', scope: 'openid' } }), 400, /scope must be space-separated vora: scopes/);
@@ -72,9 +70,7 @@ describe('the web console', () => {
   });
 
   describe('with an external issuer', () => {
-    let issuer: TestIssuer;
-    beforeAll(async () => (issuer = await TestIssuer.start()));
-    afterAll(() => issuer.close());
+    const issuer = useIssuer();
 
     it('is off unless CONSOLE=on, and never mints tokens', async () => {
       const gateway = await startGateway(issuer.env());

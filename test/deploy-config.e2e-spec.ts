@@ -9,7 +9,7 @@ import { join, posix } from 'node:path';
 import type { IncomingMessage } from 'node:http';
 import { BlockList } from 'node:net';
 import { parse as parseYaml } from 'yaml';
-import { ClientAddresses } from '../src/common/client-address';
+import { ClientAddresses } from '../src/http/client-address';
 import { loadConfig } from '../src/config/load-config';
 import { parseDirectory } from '../src/identity/json-directory';
 

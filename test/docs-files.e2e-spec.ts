@@ -1,7 +1,5 @@
 import { rawRequest } from './attack/attack-kit';
-import { eventually } from './support/eventually';
-import { expectError, RunningGateway, startGateway } from './support/gateway';
-import { LogCapture } from './support/log-capture';
+import { eventually, expectError, LogCapture, useGateway } from './support/harness';
 
 const PINO_WARN = 40;
 
@@ -13,12 +11,7 @@ const PINO_WARN = 40;
  */
 describe('static files under /docs', () => {
   const logs = new LogCapture();
-  let gateway: RunningGateway;
-
-  beforeAll(async () => {
-    gateway = await startGateway({ LOG_LEVEL: 'trace' }, { logStream: logs });
-  });
-  afterAll(() => gateway.close());
+  const { gateway } = useGateway({ LOG_LEVEL: 'trace' }, { issuer: false, logStream: logs });
 
   it('serves them (the cases below are refusals, not a broken file server)', async () => {
     const result = await rawRequest(gateway, '/docs/swagger-ui.css');

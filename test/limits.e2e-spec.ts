@@ -1,21 +1,13 @@
 import { connect, Socket } from 'node:net';
 import Redis from 'ioredis';
 import { rawRequest } from './attack/attack-kit';
-import { eventually } from './support/eventually';
-import { expectError, http, HttpResult, RunningGateway, startGateway } from './support/gateway';
-import { LogCapture } from './support/log-capture';
-import { faultTestsUnsupported, startRedis, TestRedis } from './support/redis-server';
-import { TestIssuer } from './support/test-issuer';
-import { Refusal, setupSession, TestSocket } from './support/ws-client';
-
-const ALICE = '+905321110001';
-const BOB = '+905321110002';
-const CAROL = '+905321110003';
+import { ALICE, BOB, CAROL, REMOTE_PARTY } from './support/fixtures';
+import { eventually, expectError, faultTestsUnsupported, http, HttpResult, LogCapture, Refusal, RunningGateway, setupSession, startGateway, TestSocket, useGateway, useIssuer, useRedis } from './support/harness';
 
 const call = (identity: string) => ({
   event: 'CallDelivered',
   identity,
-  data: { callId: 'c-1', direction: 'terminating', remoteParty: '+905551112233' },
+  data: { callId: 'c-1', direction: 'terminating', remoteParty: REMOTE_PARTY },
 });
 const batch = (size: number) => Array.from({ length: size }, () => call(ALICE));
 
@@ -40,28 +32,17 @@ function expectRefusedTooMany(refusal: Refusal, message: RegExp): void {
 }
 
 describe('limits', () => {
-  let issuer: TestIssuer;
+  const issuer = useIssuer();
   const token = (sub: string, scope = 'vora:user') => issuer.sign({ sub, scope, expiresInS: 3600 });
   const identity = async (gateway: RunningGateway, sub: string) => http(`${gateway.url}/identity`, { token: await token(sub) });
 
-  beforeAll(async () => {
-    issuer = await TestIssuer.start();
-  });
-  afterAll(async () => {
-    await issuer.close();
-  });
-
   describe('per-caller rate limits (memory store)', () => {
-    let gateway: RunningGateway;
+    const { gateway } = useGateway({ RATE_LIMIT_PER_MINUTE: '5', INGRESS_RATE_LIMIT_PER_MINUTE: '10' }, { issuer });
     let platform: string;
     const publish = (events: unknown) => http(`${gateway.url}/events`, { token: platform, body: events });
 
     beforeAll(async () => {
-      gateway = await startGateway({ ...issuer.env(), RATE_LIMIT_PER_MINUTE: '5', INGRESS_RATE_LIMIT_PER_MINUTE: '10' });
       platform = await token('core', 'vora:events:publish');
-    });
-    afterAll(async () => {
-      await gateway.close();
     });
 
     it('answers the caller 429 with the error body and Retry-After past RATE_LIMIT_PER_MINUTE, and no one else', async () => {
@@ -102,20 +83,9 @@ describe('limits', () => {
   });
 
   describe('per-caller rate limits shared through Redis', () => {
-    let redis: TestRedis;
-    let a: RunningGateway;
-    let b: RunningGateway;
-
-    beforeAll(async () => {
-      redis = await startRedis();
-      await redis.flush();
-      const env = { ...issuer.env(), STORE: 'redis', REDIS_URL: redis.url, RATE_LIMIT_PER_MINUTE: '5' };
-      [a, b] = await Promise.all([startGateway(env), startGateway(env)]);
-    });
-    afterAll(async () => {
-      await Promise.all([a?.close(), b?.close()]);
-      await redis?.close();
-    });
+    const redis = useRedis();
+    const { gateway: a } = useGateway(() => ({ STORE: 'redis', REDIS_URL: redis.url, RATE_LIMIT_PER_MINUTE: '5' }), { issuer });
+    const { gateway: b } = useGateway(() => ({ STORE: 'redis', REDIS_URL: redis.url, RATE_LIMIT_PER_MINUTE: '5' }), { issuer });
 
     it('gives a caller spread over two instances the limit once, not twice', async () => {
       for (let i = 0; i < 3; i++) expect((await identity(a, 'alice')).status).toBe(200);

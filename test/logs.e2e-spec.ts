@@ -1,10 +1,5 @@
-import { eventually } from './support/eventually';
-import { http, RunningGateway, startGateway } from './support/gateway';
-import { LogCapture } from './support/log-capture';
-import { TestIssuer } from './support/test-issuer';
-import { publish, setupSession, TestSocket } from './support/ws-client';
-
-const ALICE = '+905321110001';
+import { ALICE, BOB } from './support/fixtures';
+import { eventually, http, LogCapture, publish, setupSession, TestSocket, useGateway } from './support/harness';
 
 /**
  * JSON logs (issue 6): a request id on every line of a request, the caller's
@@ -13,23 +8,13 @@ const ALICE = '+905321110001';
 describe('logs', () => {
   const logs = new LogCapture();
   const issued: string[] = [];
-  let issuer: TestIssuer;
-  let gateway: RunningGateway;
+  const { issuer, gateway } = useGateway({ LOG_LEVEL: 'trace' }, { logStream: logs });
 
   const token = async (sub: string, scope = 'vora:user', expiresInS = 300) => {
     const signed = await issuer.sign({ sub, scope, expiresInS });
     issued.push(signed);
     return signed;
   };
-
-  beforeAll(async () => {
-    issuer = await TestIssuer.start();
-    gateway = await startGateway({ ...issuer.env(), LOG_LEVEL: 'trace' }, { logStream: logs });
-  });
-  afterAll(async () => {
-    await gateway.close();
-    await issuer.close();
-  });
 
   it('carries the request id (given or generated) and the caller on the lines of a request', async () => {
     const alice = await token('alice');
@@ -96,7 +81,7 @@ describe('logs', () => {
 
   it('never writes a token whose query key is percent-encoded, as the gateway decodes it', async () => {
     const bob = await token('bob');
-    const webSocketToken = await setupSession(gateway, bob, { identity: '+905321110002' });
+    const webSocketToken = await setupSession(gateway, bob, { identity: BOB });
     issued.push(webSocketToken);
     const requests: Array<[string, string, number]> = [
       // The gateway reads `access%5Ftoken` as access_token: the request is authenticated.

@@ -1,10 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { freePort } from './support/free-port';
-import { http, RunningGateway, startGateway } from './support/gateway';
-import { TestIssuer } from './support/test-issuer';
-import { publish, setupSession, TestSocket } from './support/ws-client';
-
-const ALICE = '+905321110001';
+import { ALICE } from './support/fixtures';
+import { freePort, http, publish, setupSession, startGateway, TestSocket, useGateway } from './support/harness';
 
 /** One sample's value from Prometheus text, by metric name and exact label set. */
 function sample(text: string, name: string, labels = ''): number | undefined {
@@ -24,17 +20,7 @@ function promtool(args: string[], input: string): { status: number | null; stdou
 }
 
 describe('/metrics (SPEC section 9)', () => {
-  let issuer: TestIssuer;
-  let gateway: RunningGateway;
-
-  beforeAll(async () => {
-    issuer = await TestIssuer.start();
-    gateway = await startGateway({ ...issuer.env(), EVENT_BUFFER_SIZE: '2' });
-  });
-  afterAll(async () => {
-    await gateway.close();
-    await issuer.close();
-  });
+  const { issuer, gateway } = useGateway({ EVENT_BUFFER_SIZE: '2' });
 
   it('counts requests, sockets, sessions, events, latency, resumes and closes in Prometheus text', async () => {
     const alice = await issuer.sign({ sub: 'alice', scope: 'vora:user' });

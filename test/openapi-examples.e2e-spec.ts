@@ -1,6 +1,7 @@
 import WebSocket from 'ws';
 import { DevTokenSigner } from '../src/auth/dev-issuer/dev-token-signer';
-import { http, RunningGateway, startGateway } from './support/gateway';
+import { ALICE } from './support/fixtures';
+import { http, useGateway } from './support/harness';
 
 /**
  * Swagger UI's "Try it out" + "Execute" with the examples the document gives,
@@ -57,19 +58,17 @@ function successStatus(operation: any): number {
 }
 
 describe("Swagger UI's examples, sent as given", () => {
-  let gateway: RunningGateway;
+  const { gateway } = useGateway({}, { issuer: false });
   let document: any;
   let tokens: { alice: string; core: string };
   let webSocketToken: string | undefined;
 
   beforeAll(async () => {
-    gateway = await startGateway({});
     document = (await http(`${gateway.url}/docs-json`)).body;
     const signer = gateway.app.get(DevTokenSigner);
     const sign = (sub: string, scope: string) => signer.sign({ sub, scope });
     tokens = { alice: await sign('alice', 'vora:user'), core: await sign('core', 'vora:events:publish') };
   });
-  afterAll(() => gateway.close());
 
   const operationOf = (name: string) => {
     const [method, path] = name.split(' ');
@@ -118,7 +117,7 @@ describe("Swagger UI's examples, sent as given", () => {
         socket.once('error', reject);
       });
       expect(status).toBe(101);
-      expect(welcome).toMatchObject({ type: 'welcome', identity: '+905321110001', mode: 'user', lastEventId: expect.any(String) });
+      expect(welcome).toMatchObject({ type: 'welcome', identity: ALICE, mode: 'user', lastEventId: expect.any(String) });
     } finally {
       socket.close();
     }

@@ -1,5 +1,5 @@
 import { STATUS_CODES } from 'node:http';
-import { http, RunningGateway, startGateway } from './support/gateway';
+import { http, startGateway, useGateway } from './support/harness';
 
 /** The seed's seven operations (seed/vora-rest-api.md), copied word for word. */
 const SEED_OPERATIONS = [
@@ -63,18 +63,16 @@ const SETUP_OUT_DESCRIPTION =
   'This will be used to authenticate the WebSocket connection which is different than the access token and will be created by the VORA Gateway. Hence this connection will be independent from the oAuth server.';
 
 describe('OpenAPI', () => {
-  let gateway: RunningGateway;
+  const { gateway } = useGateway({}, { issuer: false });
   let document: any;
   const operation = (path: string, method: string) => document.paths[path]?.[method];
 
   beforeAll(async () => {
-    gateway = await startGateway({});
     const result = await http(`${gateway.url}/docs-json`);
     expect(result.status).toBe(200);
     expect(result.headers.get('content-type')).toMatch(/^application\/json/);
     document = result.body;
   });
-  afterAll(() => gateway.close());
 
   it('serves Swagger UI at /docs without a token', async () => {
     const result = await http(`${gateway.url}/docs`);

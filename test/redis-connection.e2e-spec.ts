@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { RedisConnection } from '../src/infra/redis/redis-connection';
-import { connectRedis, startRedis, TestRedis } from './support/redis-server';
+import { connectRedis, startRedis, TestRedis } from './support/harness';
 
 let redis: TestRedis;
 let connection: RedisConnection;

@@ -5,7 +5,7 @@ import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-hos
 import { AccessGuard } from '../src/auth/access.guard';
 import { ACCESS_RULE, AccessRule } from '../src/auth/access.decorator';
 import { TokenVerifier } from '../src/auth/token-verifier';
-import { expectError, http, RunningGateway, startGateway } from './support/gateway';
+import { expectError, http, RunningGateway, useGateway } from './support/harness';
 
 interface Route {
   name: string;
@@ -24,14 +24,12 @@ const NON_NEST_ROUTES: ReadonlyArray<{ method: string; url: RegExp; why: string 
 const joinPath = (...parts: string[]) => `/${parts.flatMap((p) => p.split('/')).filter(Boolean).join('/')}`;
 
 describe('every route declares its access', () => {
-  let gateway: RunningGateway;
+  const { gateway } = useGateway({}, { issuer: false });
   let routes: Route[];
 
   beforeAll(async () => {
-    gateway = await startGateway({});
     routes = nestRoutes(gateway);
   });
-  afterAll(() => gateway.close());
 
   it('finds the controllers of the seed', () => {
     const names = routes.map((r) => `${r.method} ${r.path}`);

@@ -1,14 +1,7 @@
 import Redis from 'ioredis';
 import { INGRESS_GROUP, partitionKeys, partitionOf } from '../src/events/ingress-stream';
-import { eventually } from './support/eventually';
-import { http } from './support/gateway';
-import { GatewayProcess } from './support/gateway-process';
-import { startRedis, TestRedis } from './support/redis-server';
-import { TestIssuer } from './support/test-issuer';
-import { TestSocket } from './support/ws-client';
-
-const ALICE = '+905321110001';
-const BOB = '+905321110002';
+import { ALICE, BOB } from './support/fixtures';
+import { eventually, GatewayProcess, http, TestSocket, useIssuer, useRedis } from './support/harness';
 
 /**
  * Scale-out on one Redis (SPEC section 10), with real gateway processes:
@@ -17,9 +10,14 @@ const BOB = '+905321110002';
  * elsewhere, and ingress partitions are each read by one live instance.
  */
 describe('scale-out on Redis: three instances', () => {
-  let redis: TestRedis;
+  // Declared first, so that the instances stop before the Redis and the issuer.
+  afterAll(async () => {
+    await Promise.all([a?.kill('SIGTERM'), b?.kill('SIGTERM'), c?.kill('SIGTERM')]);
+    raw?.disconnect();
+  });
+  const redis = useRedis();
+  const issuer = useIssuer();
   let raw: Redis;
-  let issuer: TestIssuer;
   let a: GatewayProcess;
   let b: GatewayProcess;
   let c: GatewayProcess;
@@ -57,22 +55,13 @@ describe('scale-out on Redis: three instances', () => {
   });
 
   beforeAll(async () => {
-    redis = await startRedis();
     raw = new Redis(redis.url);
-    issuer = await TestIssuer.start();
     [a, b, c] = await Promise.all([start(), start(), start()]);
     alice = await issuer.sign({ sub: 'alice', scope: 'vora:user', expiresInS: 3600 });
     bob = await issuer.sign({ sub: 'bob', scope: 'vora:user', expiresInS: 3600 });
     core = await issuer.sign({ sub: 'core', scope: 'vora:events:publish', expiresInS: 3600 });
     // Every instance in the registry of the others before anything is measured.
     await eventually(async () => expect(await raw.zcard('vora:instances')).toBe(3), { timeoutMs: 10_000 });
-  });
-
-  afterAll(async () => {
-    await Promise.all([a?.kill('SIGTERM'), b?.kill('SIGTERM'), c?.kill('SIGTERM')]);
-    raw?.disconnect();
-    await issuer?.close();
-    await redis?.close();
   });
 
   it('delivers to the instance that holds the socket only; the others receive nothing, and a session without a socket costs no delivery', async () => {
@@ -217,10 +206,14 @@ describe('scale-out on Redis: three instances', () => {
 
 describe('scale-out on Redis: ingress partitions', () => {
   const PARTITIONS = 4;
-  let redis: TestRedis;
+  let gateways: GatewayProcess[] = [];
+  afterAll(async () => {
+    await Promise.all(gateways.map((g) => g.kill('SIGTERM')));
+    raw?.disconnect();
+  });
+  const redis = useRedis();
+  const issuer = useIssuer();
   let raw: Redis;
-  let issuer: TestIssuer;
-  let gateways: GatewayProcess[];
   let bob: string;
 
   const start = () =>
@@ -238,18 +231,9 @@ describe('scale-out on Redis: ingress partitions', () => {
   const pidOf = (gateway: GatewayProcess) => `-${gateway.child.pid}-`;
 
   beforeAll(async () => {
-    redis = await startRedis();
     raw = new Redis(redis.url);
-    issuer = await TestIssuer.start();
     gateways = [await start()];
     bob = await issuer.sign({ sub: 'bob', scope: 'vora:user', expiresInS: 3600 });
-  });
-
-  afterAll(async () => {
-    await Promise.all((gateways ?? []).map((g) => g.kill('SIGTERM')));
-    raw?.disconnect();
-    await issuer?.close();
-    await redis?.close();
   });
 
   it('spreads the partitions over the live instances: a lone instance reads them all, and hands some on as others start', async () => {

@@ -1,10 +1,9 @@
 import { ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { http, RunningGateway, startGateway } from './support/gateway';
-import { publish, setupSession } from './support/ws-client';
+import { ALICE, ALICE_FIXED, REMOTE_PARTY } from './support/fixtures';
+import { http, publish, setupSession, startGateway, useGateway } from './support/harness';
 
 const ROOT = join(__dirname, '..');
-const ALICE = '+905321110001';
 
 /** A script of package.json run as its npm script runs it (ts-node --transpile-only). */
 class Script {
@@ -89,7 +88,7 @@ describe('npm run token', () => {
       const script = new Script('token.ts', ['--sub', 'alice', '--scope', 'vora:user'], { DEV_KEY_DIR: gateway.config.auth.devKeyDir });
       expect(await script.exited).toBe(0);
       const result = await http(`${gateway.url}/identity`, { token: script.stdout[0] });
-      expect(result).toMatchObject({ status: 200, body: { identities: [ALICE, '+902121110001'] } });
+      expect(result).toMatchObject({ status: 200, body: { identities: [ALICE, ALICE_FIXED] } });
     } finally {
       await gateway.close();
     }
@@ -97,23 +96,21 @@ describe('npm run token', () => {
 });
 
 describe('npm run ws', () => {
-  let gateway: RunningGateway;
+  const { gateway } = useGateway({}, { issuer: false });
   let alice: string;
   let core: string;
 
   beforeAll(async () => {
-    gateway = await startGateway({});
     const token = (args: string[]) => new Script('token.ts', args, { DEV_KEY_DIR: gateway.config.auth.devKeyDir });
     const [user, platform] = [token(['--sub', 'alice']), token(['--sub', 'core', '--scope', 'vora:events:publish'])];
     await Promise.all([user.exited, platform.exited]);
     [alice, core] = [user.stdout[0], platform.stdout[0]];
   });
-  afterAll(() => gateway.close());
 
   const event = (callId: string) => ({
     event: 'CallDelivered',
     identity: ALICE,
-    data: { callId, direction: 'terminating', remoteParty: '+905551112233' },
+    data: { callId, direction: 'terminating', remoteParty: REMOTE_PARTY },
   });
 
   it('prints every message, sends what is typed, outlives its stdin, and names the close code', async () => {

@@ -1,11 +1,9 @@
-import { http, RunningGateway, startGateway } from './support/gateway';
-import { TestIssuer } from './support/test-issuer';
+import { ALICE } from './support/fixtures';
+import { http, useGateway } from './support/harness';
 
 /** Security headers on every answer (an API set; helmet's defaults for Swagger UI), with Swagger UI still working (issue 6). */
 describe('security headers', () => {
-  let gateway: RunningGateway;
-  beforeAll(async () => (gateway = await startGateway({})));
-  afterAll(() => gateway.close());
+  const { gateway } = useGateway({}, { issuer: false });
 
   it('are set on API answers, errors included', async () => {
     for (const result of [await http(`${gateway.url}/identity`), await http(`${gateway.url}/nope`)]) {
@@ -43,20 +41,11 @@ describe('security headers', () => {
 
 /** Answers that carry credentials or personal data are never stored by a cache (issue 14). */
 describe('caching of API answers', () => {
-  let issuer: TestIssuer;
-  let gateway: RunningGateway;
-  beforeAll(async () => {
-    issuer = await TestIssuer.start();
-    gateway = await startGateway(issuer.env());
-  });
-  afterAll(async () => {
-    await gateway.close();
-    await issuer.close();
-  });
+  const { issuer, gateway } = useGateway();
 
   it('forbids storing the setup answer, which carries the webSocketToken, and every other API answer', async () => {
     const token = await issuer.sign({ sub: 'alice' });
-    const setup = await http(`${gateway.url}/identity/setup`, { token, body: { connectionType: 'WEB', identity: '+905321110001' } });
+    const setup = await http(`${gateway.url}/identity/setup`, { token, body: { connectionType: 'WEB', identity: ALICE } });
     expect(setup.status).toBe(200);
     expect(setup.body.webSocketToken).toEqual(expect.any(String));
     expect(setup.headers.get('cache-control')).toBe('no-store');
@@ -74,18 +63,8 @@ describe('caching of API answers', () => {
 /** CORS answers (CORS_ORIGINS) say what they vary on and which headers a page may read (issue 14). */
 describe('CORS answer headers', () => {
   const ORIGIN = 'https://app.vora.example';
-  let issuer: TestIssuer;
-  let gateway: RunningGateway;
-  let plain: RunningGateway;
-  beforeAll(async () => {
-    issuer = await TestIssuer.start();
-    gateway = await startGateway({ ...issuer.env(), CORS_ORIGINS: ORIGIN, RATE_LIMIT_PER_MINUTE: '1' });
-    plain = await startGateway(issuer.env());
-  });
-  afterAll(async () => {
-    await Promise.all([gateway.close(), plain.close()]);
-    await issuer.close();
-  });
+  const { issuer, gateway } = useGateway({ CORS_ORIGINS: ORIGIN, RATE_LIMIT_PER_MINUTE: '1' });
+  const { gateway: plain } = useGateway({}, { issuer });
 
   it('say Vary: Origin on every answer when CORS is on: the allowed origin, another origin, and none', async () => {
     const token = await issuer.sign({ sub: 'bob' });

@@ -4,9 +4,7 @@ import { createServer, Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TEST_BUILD_DIR } from './support/build-once';
-import { eventually } from './support/eventually';
-import { freePort } from './support/free-port';
-import { GatewayProcess } from './support/gateway-process';
+import { eventually, freePort, GatewayProcess } from './support/harness';
 
 interface Exit {
   code: number | null;

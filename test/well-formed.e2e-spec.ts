@@ -1,11 +1,8 @@
 import Redis from 'ioredis';
 import { rawRequest } from './attack/attack-kit';
-import { expectError, http, RunningGateway, startGateway } from './support/gateway';
-import { startRedis, TestRedis } from './support/redis-server';
-import { TestSocket } from './support/ws-client';
-import { TestIssuer } from './support/test-issuer';
+import { ALICE } from './support/fixtures';
+import { expectError, http, TestSocket, useGateway, useRedis } from './support/harness';
 
-const ALICE = '+905321110001';
 const LONE_SURROGATE = 'the request body holds a string that is not well-formed Unicode (a lone surrogate such as \\ud800)';
 const BAD_PATH = 'a path parameter is not valid percent-encoded UTF-8';
 const BAD_QUERY = 'the query string is not valid percent-encoded UTF-8';
@@ -17,9 +14,12 @@ const BAD_QUERY = 'the query string is not valid percent-encoded UTF-8';
  * limits stay on around such requests, in memory and through Redis.
  */
 describe.each(['memory', 'redis'] as const)('well-formed request strings (STORE=%s)', (store) => {
-  let issuer: TestIssuer;
-  let redis: TestRedis | undefined;
-  let gateway: RunningGateway;
+  const redis = store === 'redis' ? useRedis() : undefined;
+  const { issuer, gateway } = useGateway(() => ({
+    RATE_LIMIT_PER_MINUTE: '1000',
+    INGRESS_RATE_LIMIT_PER_MINUTE: '1000',
+    ...(redis ? { STORE: 'redis', REDIS_URL: redis.url } : {}),
+  }));
   let alice: string;
   let platform: string;
 
@@ -28,22 +28,9 @@ describe.each(['memory', 'redis'] as const)('well-formed request strings (STORE=
   const subscription = `/identity/${encodeURIComponent(ALICE)}/eventSubscription`;
 
   beforeAll(async () => {
-    issuer = await TestIssuer.start();
-    const env: Record<string, string> = { ...issuer.env(), RATE_LIMIT_PER_MINUTE: '1000', INGRESS_RATE_LIMIT_PER_MINUTE: '1000' };
-    if (store === 'redis') {
-      redis = await startRedis();
-      await redis.flush();
-      Object.assign(env, { STORE: 'redis', REDIS_URL: redis.url });
-    }
-    gateway = await startGateway(env);
     alice = await issuer.sign({ sub: 'alice' });
     platform = await issuer.sign({ sub: 'telephony-core', scope: 'vora:events:publish' });
     expect((await http(`${gateway.url}/identity/setup`, { token: alice, body: { connectionType: 'WEB', identity: ALICE } })).status).toBe(200);
-  });
-  afterAll(async () => {
-    await gateway?.close();
-    await redis?.close();
-    await issuer?.close();
   });
 
   describe('JSON bodies', () => {
@@ -104,16 +91,10 @@ describe.each(['memory', 'redis'] as const)('well-formed request strings (STORE=
   });
 
   describe('rate limits around refused strings', () => {
-    let limited: RunningGateway;
-    beforeAll(async () => {
-      limited = await startGateway({
-        ...issuer.env(),
-        RATE_LIMIT_PER_MINUTE: '3',
-        INGRESS_RATE_LIMIT_PER_MINUTE: '2',
-        ...(redis ? { STORE: 'redis', REDIS_URL: redis.url } : {}),
-      });
-    });
-    afterAll(() => limited?.close());
+    const { gateway: limited } = useGateway(
+      () => ({ RATE_LIMIT_PER_MINUTE: '3', INGRESS_RATE_LIMIT_PER_MINUTE: '2', ...(redis ? { STORE: 'redis', REDIS_URL: redis.url } : {}) }),
+      { issuer },
+    );
 
     it('stay enforced: refused requests are answered before they cost anything, and the caller gets exactly its limit', async () => {
       const bob = await issuer.sign({ sub: 'bob' });

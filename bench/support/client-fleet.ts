@@ -4,15 +4,8 @@ import { forkTs } from './processes';
 import { Histogram } from './stats';
 import type { ClientCommand, ClientReply, ClientStats, SocketTarget } from './ws-clients';
 
-export interface FleetStats {
-  received: number;
-  unique: number;
-  duplicates: number;
-  holes: number;
-  misrouted: number;
-  closedByServer: Record<string, number>;
-  firstAt: number;
-  lastAt: number;
+/** ClientStats summed over the client processes, with the histogram and the late events merged. */
+export interface FleetStats extends Omit<ClientStats, 'latency' | 'late'> {
   latency: Histogram;
   /** See ClientStats.late, merged over the client processes. */
   late: Map<number, [count: number, maxMs: number]>;

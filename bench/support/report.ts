@@ -85,6 +85,20 @@ export function saveReport(report: BenchReport): void {
   writeFileSync(join(RESULTS_DIR, `${report.bench}.svg`), chart(report));
 }
 
+/** Runs one bench as a script: prints and saves its report, exits non-zero on failure and without waiting on stray handles. */
+export function runAsScript(run: () => Promise<BenchReport>): void {
+  run()
+    .then((report) => {
+      printReport(report);
+      saveReport(report);
+    })
+    .catch((error) => {
+      console.error(error);
+      process.exitCode = 1;
+    })
+    .finally(() => setTimeout(() => process.exit(), 100).unref());
+}
+
 export function loadReport(bench: string): BenchReport | undefined {
   try {
     return JSON.parse(readFileSync(join(RESULTS_DIR, `${bench}.json`), 'utf8')) as BenchReport;

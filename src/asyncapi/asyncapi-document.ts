@@ -1,6 +1,6 @@
 import { JsonSchema } from '../common/json-schema';
 import { EventCatalogue } from '../catalogue/catalogue';
-import { CLOSE_RULE_LIST, CloseRule } from '../gateway/close-codes';
+import { CLOSE_RULE_LIST, CloseRule } from '../gateway/protocol';
 import { CLIENT_MESSAGES, EVENT_ENVELOPE, SERVER_MESSAGES } from '../gateway/message-schemas';
 
 /** The channel's key in the document; its address is the socket's path. */

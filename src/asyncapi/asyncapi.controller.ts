@@ -1,7 +1,7 @@
 import { Controller, Get, Header } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import { Public } from '../auth/access.decorator';
-import { WebAssets } from '../common/web-assets';
+import { WebAssets } from '../http/web-assets';
 import { GatewayConfig } from '../config/gateway-config';
 import { EventCatalogue } from '../catalogue/catalogue';
 import { buildAsyncApiDocument } from './asyncapi-document';

@@ -1,7 +1,7 @@
 import { applyDecorators, createParamDecorator, ExecutionContext, SetMetadata } from '@nestjs/common';
 import { ApiBearerAuth } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
-import { Caller } from './caller';
+import { Caller, ClientCaller } from './caller';
 import { Access } from './modes';
 
 export const ACCESS_RULE = 'vora:access';
@@ -24,3 +24,16 @@ export const CurrentCaller = createParamDecorator((_: unknown, context: Executio
   if (!caller) throw new Error('CurrentCaller used on a route the access guard did not authenticate');
   return caller;
 });
+
+/**
+ * The verified caller of a client route, which always has a mode. Fails
+ * loudly if the guard did not run, or the route also admits the platform.
+ */
+export const CurrentClient = createParamDecorator((_: unknown, context: ExecutionContext): ClientCaller => {
+  const caller = context.switchToHttp().getRequest<FastifyRequest>().caller;
+  if (!caller) throw new Error('CurrentClient used on a route the access guard did not authenticate');
+  if (!isClient(caller)) throw new Error('CurrentClient used on a route that admits callers without a client mode');
+  return caller;
+});
+
+const isClient = (caller: Caller): caller is ClientCaller => caller.mode !== undefined;

@@ -3,6 +3,7 @@ import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
 import { VoraError } from '../common/vora-error';
 import { ACCESS_RULE, AccessRule } from './access.decorator';
+import { parseBearerHeader } from './bearer';
 import { Caller } from './caller';
 import { Access, MODE_SCOPE } from './modes';
 import { invalidToken, REALM, TokenVerifier } from './token-verifier';
@@ -74,13 +75,10 @@ function allows(allowed: readonly Access[], caller: Caller): boolean {
  */
 export function bearerToken(request: FastifyRequest): string | undefined {
   const query = (request.query as Record<string, unknown> | undefined)?.access_token;
-  // Another scheme (Basic, ...) carries no bearer token: RFC 6750 section 3.1 answers it like no token at all.
-  const header = /^Bearer(\s|$)/i.test(request.headers.authorization ?? '') ? request.headers.authorization : undefined;
-  const fromHeader = header?.match(/^Bearer[ ]+([^ ]+)[ ]*$/i)?.[1];
-  if (header !== undefined && !fromHeader) {
-    throw invalidToken('the Authorization header must be Bearer followed by one token');
-  }
-  if (header !== undefined && query !== undefined) {
+  const header = parseBearerHeader(request.headers.authorization);
+  if (header.kind === 'malformed') throw invalidToken('the Authorization header must be Bearer followed by one token');
+  const fromHeader = header.kind === 'token' ? header.token : undefined;
+  if (fromHeader !== undefined && query !== undefined) {
     throw new VoraError(HttpStatus.BAD_REQUEST, 'send the access token in one place only, not in the header and the query', {
       'www-authenticate': `${REALM}, error="invalid_request", error_description="the token was sent in more than one place"`,
     });

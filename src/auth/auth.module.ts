@@ -1,6 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
-import { GatewayConfig, isDevIssuer } from '../config/gateway-config';
+import { GatewayConfig } from '../config/gateway-config';
 import { AccessGuard } from './access.guard';
 import { DevIssuerModule } from './dev-issuer/dev-issuer.module';
 import { JwksKeySource } from './jwks-key-source';
@@ -10,7 +10,9 @@ import { TokenVerifier } from './token-verifier';
 @Module({})
 export class AuthModule {
   static forRoot(config: GatewayConfig): DynamicModule {
-    const keys = isDevIssuer(config)
+    const { issuer, jwksUri, allowHttp } = config.auth;
+    const keys =
+      issuer === undefined
       ? { imports: [DevIssuerModule], providers: [], exports: [DevIssuerModule] }
       : {
           imports: [],
@@ -20,9 +22,9 @@ export class AuthModule {
               provide: KeySource,
               useFactory: async () => {
                 const source = new JwksKeySource({
-                  issuer: config.auth.issuer!,
-                  jwksUri: config.auth.jwksUri,
-                  requireHttps: config.production && !config.auth.allowHttp,
+                  issuer,
+                  jwksUri,
+                  requireHttps: config.production && !allowHttp,
                 });
                 await source.warmUp();
                 return source;

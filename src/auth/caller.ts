@@ -10,6 +10,11 @@ export interface Caller {
   readonly username?: string;
 }
 
+/** The caller of a client route (`@Requires('user', 'manager')`): the guard admitted it in a client mode. */
+export interface ClientCaller extends Caller {
+  readonly mode: ClientMode;
+}
+
 declare module 'fastify' {
   interface FastifyRequest {
     caller?: Caller;

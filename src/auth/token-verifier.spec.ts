@@ -25,7 +25,7 @@ class CountingKeys extends KeySource {
 }
 
 /**
- * The verified-token cache (issue 7): bounded, and an entry lives until the
+ * The verified-token cache: bounded, and an entry lives until the
  * earlier of `exp` and 60 s, so that a key removed from the issuer stops
  * working within a minute.
  */

@@ -1,12 +1,9 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { errorBody } from './error-body';
-
 /**
  * Request strings must be well-formed Unicode (SPEC section 2): a lone
  * surrogate cannot be written as UTF-8, so a string holding one breaks
  * whatever encodes it later (Redis keys, Lua's JSON, log lines). The body
  * parser (json-body.ts) checks bodies, the router path parameters, and the
- * hook below the query.
+ * edge's request hook (http/edge.ts) the query.
  */
 
 export const MALFORMED_QUERY = 'the query string is not valid percent-encoded UTF-8';
@@ -39,12 +36,4 @@ export function malformedQuery(url: string | undefined): boolean {
   } catch {
     return true;
   }
-}
-
-/** Refuses a request whose query string is not valid percent-encoded UTF-8, with 400. */
-export function refuseMalformedQueries(fastify: FastifyInstance): void {
-  fastify.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
-    if (!malformedQuery(request.url)) return done();
-    void reply.code(400).header('content-type', 'application/json; charset=utf-8').send(errorBody(400, MALFORMED_QUERY));
-  });
 }

@@ -7,10 +7,7 @@ export class GatewayConfig {
   readonly production: boolean;
   readonly host: string;
   readonly port: number;
-  readonly store: 'memory' | 'redis';
-  readonly redisUrl?: string;
-  /** Streams the core spreads its events over (`vora:ingress`, or `vora:ingress:{p}` when more than one). */
-  readonly ingressPartitions: number;
+  readonly store: StoreConfig;
   readonly directoryFile: string;
   readonly eventsFile: string;
   readonly auth: AuthConfig;
@@ -23,6 +20,16 @@ export class GatewayConfig {
   /** Whether /console is served (CONSOLE; by default only with the development issuer). */
   readonly console: boolean;
 }
+
+/** Where sessions, subscriptions and buffers live: this process's memory, or the Redis at REDIS_URL (STORE). */
+export type StoreConfig =
+  | { readonly kind: 'memory' }
+  | {
+      readonly kind: 'redis';
+      readonly url: string;
+      /** Streams the core spreads its events over (`vora:ingress`, or `vora:ingress:{p}` when more than one). */
+      readonly ingressPartitions: number;
+    };
 
 export interface LimitsConfig {
   /** Requests per caller (`sub`) per minute on the client endpoints. */
@@ -42,10 +49,11 @@ export interface OperationsConfig {
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
 
-export interface AuthConfig {
-  /** Set when an external issuer is trusted; absent means the development issuer. */
-  readonly issuer?: string;
-  readonly jwksUri?: string;
+/** The development issuer (no AUTH_ISSUER), or an external one, whose JWKS may be named (AUTH_JWKS_URI) or discovered. */
+export type AuthConfig = AuthSettings &
+  ({ readonly issuer?: undefined; readonly jwksUri?: undefined } | { readonly issuer: string; readonly jwksUri?: string });
+
+interface AuthSettings {
   /** AUTH_ALLOW_HTTP: issuer and JWKS over plain http:// even in production. */
   readonly allowHttp: boolean;
   readonly audience: string;
@@ -101,10 +109,17 @@ export interface WebSocketConfig {
 export interface HoldUpConfig {
   /** How long a woken mobile client has to answer `ready` (HOLDUP_TIMEOUT_MS). */
   readonly timeoutMs: number;
-  readonly push: { readonly adapter: 'webhook' | 'none'; readonly webhookUrl?: string; readonly secret?: string };
-  /** Where outcomes go besides the `vora:egress` stream (with Redis). */
-  readonly callback: { readonly url?: string; readonly secret?: string };
+  readonly push: PushConfig;
+  /** Where outcomes go besides the `vora:egress` stream (with Redis), when PLATFORM_CALLBACK_URL is set. */
+  readonly callback?: SignedWebhookConfig;
 }
 
-export const isDevIssuer = (config: GatewayConfig): boolean =>
-  !config.auth.issuer && !config.auth.jwksUri;
+export interface SignedWebhookConfig {
+  readonly url: string;
+  readonly secret: string;
+}
+
+/** PUSH_ADAPTER: nothing can wake a mobile app, or a push service behind a signed webhook. */
+export type PushConfig = { readonly adapter: 'none' } | ({ readonly adapter: 'webhook' } & SignedWebhookConfig);
+
+export const isDevIssuer = (config: GatewayConfig): boolean => config.auth.issuer === undefined;

@@ -120,15 +120,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     production,
     host: env.HOST ?? '0.0.0.0',
     port: int('PORT', 3000, 0, 65535),
-    store: store as GatewayConfig['store'],
-    redisUrl,
-    // A power of two is not needed: the partition is CRC32 mod P.
-    ingressPartitions: int('INGRESS_PARTITIONS', 1, 1, 256),
+    // Without its URL, STORE=redis is a problem above (loadConfig throws). A power of two is not needed: the partition is CRC32 mod P.
+    store:
+      store === 'redis' && redisUrl
+        ? { kind: 'redis', url: redisUrl, ingressPartitions: int('INGRESS_PARTITIONS', 1, 1, 256) }
+        : { kind: 'memory' },
     directoryFile: env.DIRECTORY_FILE ?? 'config/directory.json',
     eventsFile: env.EVENTS_FILE ?? 'config/events.json',
     auth: {
-      issuer,
-      jwksUri,
+      // A JWKS without an issuer is a problem above (loadConfig throws): without one, the development issuer runs.
+      ...(issuer ? { issuer, jwksUri } : { issuer: undefined, jwksUri: undefined }),
       allowHttp,
       audience: env.AUTH_AUDIENCE || 'vora-gateway',
       clockSkewS: int('AUTH_CLOCK_SKEW_S', 30, 0, 300),
@@ -163,8 +164,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     },
     holdUp: {
       timeoutMs: int('HOLDUP_TIMEOUT_MS', 10_000, 100, 120_000),
-      push: { adapter: pushAdapter as 'webhook' | 'none', webhookUrl: pushWebhookUrl, secret: env.PUSH_WEBHOOK_SECRET },
-      callback: { url: callbackUrl, secret: callbackSecret },
+      // With a problem in these, loadConfig throws below: a returned config has what its adapter needs.
+      push:
+        pushAdapter === 'webhook' && pushWebhookUrl && env.PUSH_WEBHOOK_SECRET
+          ? { adapter: 'webhook', url: pushWebhookUrl, secret: env.PUSH_WEBHOOK_SECRET }
+          : { adapter: 'none' },
+      callback: callbackUrl && callbackSecret ? { url: callbackUrl, secret: callbackSecret } : undefined,
     },
     limits: {
       ratePerMinute: int('RATE_LIMIT_PER_MINUTE', 600, 1),

@@ -1,7 +1,7 @@
 import { Controller, Get, Header } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import { Public } from '../auth/access.decorator';
-import { WebAssets } from '../common/web-assets';
+import { WebAssets } from '../http/web-assets';
 
 /** The console's files, bundled by `npm run build:web` (src/console/page, with @vora/client). */
 export const CONSOLE_ASSETS = ['index.html', 'console.js', 'console.css'] as const;

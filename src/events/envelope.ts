@@ -27,7 +27,7 @@ export function frameTail(event: EnvelopeSource, identity: string): string {
  * parts until something reads it by index; reading one character flattens it.
  * A tail lives in its session's buffer until pushed out, and as a tree it
  * would keep about 510 bytes in a dozen objects, where flat it keeps 185 in
- * one: less for every garbage collection to copy and mark (issue 7).
+ * one: less for every garbage collection to copy and mark.
  */
 function flat(text: string): string {
   text.charCodeAt(0);

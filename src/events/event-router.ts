@@ -32,7 +32,7 @@ function mapOf<V>(keys: readonly string[], values: readonly V[]): Map<string, V>
 }
 
 const candidatesOf = (event: PublishedEvent, candidates: Candidates): Session[] =>
-  event.group === undefined ? candidates.byIdentity.get(event.identity!)! : candidates.byGroup.get(event.group)!;
+  event.group === undefined ? candidates.byIdentity.get(event.identity)! : candidates.byGroup.get(event.group)!;
 
 /**
  * One buffer entry per recipient session. The envelope differs per recipient identity only, so it is
@@ -149,7 +149,7 @@ export class EventRouter implements OnModuleInit {
    * batch's (the buffer numbers appends in the order they are issued, so ids
    * follow the order of acceptance), and its deliveries go to the bus after
    * the previous batch's. With Redis a batch then costs about one round trip
-   * of the routing order rather than four (issue 7, redis-delivery).
+   * of the routing order rather than four.
    */
   route(events: readonly PublishedEvent[], { retried = false }: { retried?: boolean } = {}): Promise<void> {
     const acceptedAt = Date.now();
@@ -243,9 +243,9 @@ export class EventRouter implements OnModuleInit {
   private async lookUpTargets(events: readonly PublishedEvent[]): Promise<Candidates> {
     const identities = new Set<string>();
     const groups = new Set<string>();
-    for (const { identity, group } of events) {
-      if (group === undefined) identities.add(identity!);
-      else groups.add(group);
+    for (const event of events) {
+      if (event.group === undefined) identities.add(event.identity);
+      else groups.add(event.group);
     }
     const identityList = [...identities];
     const groupList = [...groups];

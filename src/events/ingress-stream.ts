@@ -93,7 +93,7 @@ export class IngressStreamConsumer extends IngressStream implements OnApplicatio
     config: GatewayConfig,
   ) {
     super();
-    const count = config.ingressPartitions;
+    const count = config.store.kind === 'redis' ? config.store.ingressPartitions : 1;
     this.partitions = Array.from(
       { length: count },
       (_, p) => new IngressPartition(partitionKeys(p, count), `${instances.self}`, redis, catalogue, router, metrics),

@@ -3,7 +3,7 @@ import { RouteConfig } from '@nestjs/platform-fastify';
 import { ApiAcceptedResponse, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Requires } from '../auth/access.decorator';
 import { ApiErrorResponse, ApiRateLimited, EXAMPLE_IDENTITY } from '../common/api-responses';
-import { INGRESS_ROUTE } from '../common/route-config';
+import { INGRESS_ROUTE } from '../http/route-config';
 import { EventCatalogue } from '../catalogue/catalogue';
 import { Metrics } from '../infra/metrics/metrics';
 import { EventRouter } from './event-router';

@@ -7,13 +7,22 @@ export const MAX_DATA_BYTES = 16 * 1024;
 const FIELDS = new Set(['event', 'identity', 'group', 'data', 'occurredAt']);
 const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/i;
 
-/** An event as the telephony core publishes it (SPEC section 6), before routing. */
-export interface PublishedEvent {
+/** An event as the telephony core publishes it (SPEC section 6), before routing: for one identity, or for a group. */
+export type PublishedEvent = IdentityEvent | GroupEvent;
+
+export interface IdentityEvent extends EventFields {
+  readonly identity: string;
+  readonly group?: undefined;
+}
+
+/** Reaches the sessions the group's managers opened in manager mode. */
+export interface GroupEvent extends EventFields {
+  readonly identity?: undefined;
+  readonly group: string;
+}
+
+interface EventFields {
   readonly event: string;
-  /** Set for identity events. */
-  readonly identity?: string;
-  /** Set for group events. */
-  readonly group?: string;
   readonly timestamp: string;
   readonly data: Readonly<Record<string, unknown>>;
   /** `data` serialized once: its size is checked on it, and every envelope embeds it. */
@@ -78,10 +87,11 @@ function parseOne(item: unknown, catalogue: EventCatalogue, receivedAt: string):
     }
     timestamp = occurredAt.toISOString();
   }
+  // Both keys on every event, in this order: one object shape for the router to read.
+  const target = entry.target === 'identity' ? { identity: identity as string, group: undefined } : { identity: undefined, group: group as string };
   return {
     event: entry.name,
-    identity: identity as string | undefined,
-    group: group as string | undefined,
+    ...target,
     timestamp,
     data: data as Record<string, unknown>,
     dataJson,

@@ -12,7 +12,7 @@ const SWEEP_EVERY_MS = 10_000;
  * frame written to a socket is garbage once sent, and rebuilding it for a
  * replay is a concatenation, while a kept frame would hold its tail and a
  * flattened copy of itself in the old generation for as long as the ring
- * keeps it (issue 7: GC was a quarter of the routing time).
+ * keeps it.
  */
 class Ring {
   nextId = 1;
@@ -58,7 +58,7 @@ class Ring {
 /**
  * Rings in a plain map with their expiry on the ring itself, rather than an
  * ExpiringMap: an append then costs one lookup and one clock read per batch
- * instead of two lookups and three clock reads per event (issue 7).
+ * instead of two lookups and three clock reads per event.
  */
 @Injectable()
 export class MemoryEventBufferStore extends EventBufferStore implements OnModuleDestroy {

@@ -184,11 +184,13 @@ export class RedisEventBufferStore extends EventBufferStore {
     this.client = redis.client;
     this.capacity = config.ws.eventBufferSize;
     this.ttlMs = config.session.idleTtlS * 1000;
-    this.client.defineCommand('voraBufferOpen', { numberOfKeys: 2, lua: OPEN });
-    this.client.defineCommand('voraBufferAppendOnce', { numberOfKeys: 1, lua: APPEND_ONCE });
-    this.client.defineCommand('voraBufferReadAfter', { numberOfKeys: 1, lua: READ_AFTER, readOnly: true });
-    this.client.defineCommand('voraBufferMarkWritten', { numberOfKeys: 2, lua: MARK_WRITTEN });
-    this.client.defineCommand('voraBufferContinueFrom', { numberOfKeys: 1, lua: CONTINUE_FROM });
+    redis.loadScripts({
+      voraBufferOpen: { keys: 2, lua: OPEN },
+      voraBufferAppendOnce: { keys: 1, lua: APPEND_ONCE },
+      voraBufferReadAfter: { keys: 1, lua: READ_AFTER, readOnly: true },
+      voraBufferMarkWritten: { keys: 2, lua: MARK_WRITTEN },
+      voraBufferContinueFrom: { keys: 1, lua: CONTINUE_FROM },
+    });
   }
 
   async open(sessionId: string): Promise<void> {

@@ -91,7 +91,7 @@ export class ClientConnection {
   private closing = false;
   private closeListener?: (connection: ClientConnection) => void;
 
-  // Listeners shared by every socket rather than closures per connection: memory per idle socket is a target (issue 7).
+  // Listeners shared by every socket rather than closures per connection: memory per idle socket is a target.
   private static readonly onSocketMessage = function (this: OwnedSocket, data: RawData, isBinary: boolean): void {
     this[OWNER]!.onMessage(data, isBinary);
   };

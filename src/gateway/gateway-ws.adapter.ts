@@ -3,8 +3,9 @@ import type { Duplex } from 'node:stream';
 import { INestApplicationContext, Logger } from '@nestjs/common';
 import { WsAdapter } from '@nestjs/platform-ws';
 import { WebSocket, WebSocketServer } from 'ws';
-import { refuseConnection } from '../common/client-errors';
-import { errorBody } from '../common/error-body';
+import { REALM } from '../auth/token-verifier';
+import { refuseConnection } from '../http/client-errors';
+import { errorAnswer } from '../common/error-body';
 import { StoreUnavailableError } from '../common/store-unavailable';
 import { WebSocketConfig } from '../config/gateway-config';
 import { HandshakeService } from './handshake.service';
@@ -13,7 +14,7 @@ type VerifyCallback = (accept: boolean, code?: number, message?: string, headers
 
 const log = new Logger('WebSocket');
 
-/** One error listener for every socket rather than a closure each: memory per idle socket is a target (issue 7). */
+/** One error listener for every socket rather than a closure each: memory per idle socket is a target. */
 function logSocketError(this: WebSocket, error: Error): void {
   log.error(`socket error: ${error.message}`);
 }
@@ -101,8 +102,7 @@ function isPath(url: string | undefined, path: string): boolean {
 }
 
 function refuse(done: VerifyCallback, status: number, message: string, extra: Readonly<Record<string, string>> = {}): void {
-  const body = JSON.stringify(errorBody(status, message));
-  const headers: Record<string, string> = { ...extra, 'Content-Type': 'application/json' };
-  if (status === 401) headers['WWW-Authenticate'] = 'Bearer realm="vora"';
-  done(false, status, body, headers);
+  const challenge: Record<string, string> = status === 401 ? { 'WWW-Authenticate': REALM } : {};
+  const answer = errorAnswer(status, message, { ...extra, ...challenge });
+  done(false, status, answer.body, { ...answer.headers });
 }

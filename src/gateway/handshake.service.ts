@@ -1,8 +1,10 @@
 import { IncomingMessage } from 'node:http';
 import { HttpStatus, Injectable } from '@nestjs/common';
-import { ClientAddresses } from '../common/client-address';
+import { parseBearerHeader } from '../auth/bearer';
+import { ClientAddresses } from '../http/client-address';
 import { MALFORMED_QUERY, malformedQuery } from '../common/well-formed';
 import { GatewayConfig } from '../config/gateway-config';
+import { DrainState } from '../lifecycle/drain-state';
 import { FailedHandshakes } from '../limits/failed-handshakes';
 import { Session } from '../session/session';
 import { SessionService } from '../session/session.service';
@@ -50,12 +52,10 @@ export class HandshakeService {
    * which no clock predicts; a heartbeat is the pace at which dead ones are cut.
    */
   private readonly capRetryAfterS: string;
-  /** Set when shutdown begins: no new socket is accepted. */
-  private isDraining = false;
-
   constructor(
     config: GatewayConfig,
     private readonly sessions: SessionService,
+    private readonly drainState: DrainState,
   ) {
     this.allowedOrigins = new Set(config.ws.allowedOrigins);
     this.caps = new SocketCaps(config.limits);
@@ -65,16 +65,17 @@ export class HandshakeService {
     this.capRetryAfterS = String(Math.max(1, Math.ceil(config.ws.heartbeatIntervalMs / 1000)));
   }
 
+  /** Once shutdown begins, no new socket is accepted. */
   get draining(): boolean {
-    return this.isDraining;
+    return this.drainState.isDraining;
   }
 
   drain(): void {
-    this.isDraining = true;
+    this.drainState.begin();
   }
 
   async verify(request: IncomingMessage): Promise<HandshakeResult> {
-    if (this.isDraining) return refuse(HttpStatus.SERVICE_UNAVAILABLE, 'the gateway is shutting down; reconnect to resume');
+    if (this.drainState.isDraining) return refuse(HttpStatus.SERVICE_UNAVAILABLE, 'the gateway is shutting down; reconnect to resume');
     const origin = request.headers.origin;
     // Native apps send no Origin; browsers must come from an allowed one when a list is set.
     if (origin && this.allowedOrigins.size && !this.allowedOrigins.has(origin)) {
@@ -93,7 +94,9 @@ export class HandshakeService {
     if (malformedQuery(request.url)) return refuse(HttpStatus.BAD_REQUEST, MALFORMED_QUERY);
     const query = new URL(request.url ?? '/', 'http://gateway').searchParams;
     const header = request.headers.authorization;
-    const fromHeader = header?.match(/^Bearer[ ]+([^ ]+)[ ]*$/i)?.[1];
+    // Only a well-formed Bearer header carries the token; any Authorization header counts as a place it was sent.
+    const bearer = parseBearerHeader(header);
+    const fromHeader = bearer.kind === 'token' ? bearer.token : undefined;
     const fromQuery = query.get('token');
     if (header !== undefined && fromQuery !== null) {
       return refuse(HttpStatus.BAD_REQUEST, 'send the webSocketToken in one place only, not in the header and the query');

@@ -34,7 +34,7 @@ export class SocketCaps {
   private readonly socketsBySession = new Map<string, number>();
   private readonly sessionsByUser = new Map<string, number>();
   private readonly byIp = new Map<string, Map<string, number>>();
-  /** One close listener for every connection rather than a closure each: memory per idle socket is a target (issue 7). */
+  /** One close listener for every connection rather than a closure each: memory per idle socket is a target. */
   private readonly releaseOnClose: (this: HoldingSocket) => void;
 
   constructor(private readonly limits: LimitsConfig) {

@@ -49,7 +49,7 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
 
   constructor(
     private readonly config: GatewayConfig,
-    private readonly events: DeliveryBus,
+    private readonly deliveryBus: DeliveryBus,
     private readonly cluster: ClusterEvents,
     private readonly sessions: SessionService,
     private readonly buffer: EventBufferStore,
@@ -74,7 +74,7 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
   }
 
   async onModuleInit(): Promise<void> {
-    this.events.onDeliveries((deliveries) => this.dispatch(deliveries));
+    this.deliveryBus.onDeliveries((deliveries) => this.dispatch(deliveries));
     await this.cluster.listen('SessionEnded', ({ sessionId, code, reason }) => {
       const connection = this.connections.get(sessionId);
       if (!connection) return;
@@ -188,10 +188,11 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
    * then it is restored so that the socket keeps working.
    *
    * A pass over the sockets is spread over the interval, BEAT_SHARE or more
-   * sockets a tick: pinging all at once makes every client answer at once,
-   * and at 10,000 sockets that burst held the event loop, and deliveries, for
-   * tens of milliseconds. A small instance still beats all its sockets in one
-   * tick, so that their store work shares its round trips.
+   * sockets a tick: pinging thousands of sockets at once makes every client
+   * answer at once, and that burst holds the event loop, and deliveries, for
+   * a while every interval (docs/benchmarks.md). A small instance still beats
+   * all its sockets in one tick, so that their store work shares its round
+   * trips.
    */
   private async beat(): Promise<void> {
     if (!this.pass) {

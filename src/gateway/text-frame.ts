@@ -9,7 +9,7 @@ import type { WebSocket } from 'ws';
  * cork: Node then takes its writev path, which copies the string into a
  * buffer of its own on every call and costs a write request and a chunk list
  * more. Events are written per event and recipient, the gateway's hottest
- * path (issue 7). Ordering with frames `ws` writes itself (welcome, pings,
+ * path. Ordering with frames `ws` writes itself (welcome, pings,
  * close) holds because with permessage-deflate off `ws` writes every frame
  * synchronously to the same socket; `bufferedAmount` still counts these bytes.
  */

@@ -4,7 +4,7 @@ import { Injectable, OnModuleDestroy } from '@nestjs/common';
 import { HealthIndicatorService } from '@nestjs/terminus';
 import { KeySource } from '../auth/key-source';
 import { SessionStore } from '../session/session.store';
-import { DrainState } from './drain-state';
+import { DrainState } from '../lifecycle/drain-state';
 
 const STALL_MS = 5_000;
 const HEAP_LIMIT_RATIO = 0.95;

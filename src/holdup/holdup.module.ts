@@ -20,15 +20,14 @@ import { NoOutcomeStream, OutcomeStream, StreamOutcomeReporter } from './stream-
     {
       provide: PushSender,
       inject: [GatewayConfig],
-      useFactory: (config: GatewayConfig) =>
-        config.holdUp.push.adapter === 'webhook' ? new WebhookPushSender(config.holdUp.push) : new NoPushSender(),
+      useFactory: ({ holdUp: { push } }: GatewayConfig) => (push.adapter === 'webhook' ? new WebhookPushSender(push) : new NoPushSender()),
     },
     {
       provide: OutcomeReporter,
       inject: [GatewayConfig, OutcomeStream],
       useFactory: (config: GatewayConfig, stream: OutcomeStream) => {
         const reporters: OutcomeReporter[] = [];
-        if (config.holdUp.callback.url) reporters.push(new WebhookOutcomeReporter(config.holdUp.callback));
+        if (config.holdUp.callback) reporters.push(new WebhookOutcomeReporter(config.holdUp.callback));
         reporters.push(stream);
         return new FanOutOutcomeReporter(reporters);
       },

@@ -66,7 +66,8 @@ export class HoldUpService implements OnModuleInit, OnModuleDestroy {
 
   private async onRouted(event: PublishedEvent, recipients: readonly RoutedRecipient[]): Promise<void> {
     const callId = event.data.callId;
-    if (event.data.direction !== 'terminating' || typeof callId !== 'string') return;
+    // Only an identity event names a callee whose sessions can be held up.
+    if (event.group !== undefined || event.data.direction !== 'terminating' || typeof callId !== 'string') return;
     try {
       const asleep: RoutedRecipient[] = [];
       for (const recipient of recipients) {
@@ -78,7 +79,7 @@ export class HoldUpService implements OnModuleInit, OnModuleDestroy {
       const startedAt = Date.now();
       const call: PendingCall = {
         callId,
-        identity: event.identity!,
+        identity: event.identity,
         sessionIds: asleep.map((r) => r.session.id),
         startedAt,
         deadline: startedAt + this.config.holdUp.timeoutMs,

@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { HoldUpConfig } from '../config/gateway-config';
+import { SignedWebhookConfig } from '../config/gateway-config';
 import { OutcomeReport } from './holdup';
 import { postSigned } from './signed-webhook';
 
@@ -12,12 +12,12 @@ const CALLBACK_WINDOW_MS = 30_000;
 
 /** PLATFORM_CALLBACK_URL, signed like the push, retried for a while on 5xx. */
 export class WebhookOutcomeReporter extends OutcomeReporter {
-  constructor(private readonly config: HoldUpConfig['callback']) {
+  constructor(private readonly config: SignedWebhookConfig) {
     super();
   }
 
   async report(outcome: OutcomeReport): Promise<void> {
-    await postSigned(this.config.url!, this.config.secret!, outcome, Date.now() + CALLBACK_WINDOW_MS);
+    await postSigned(this.config.url, this.config.secret, outcome, Date.now() + CALLBACK_WINDOW_MS);
   }
 }
 

@@ -1,4 +1,4 @@
-import { HoldUpConfig } from '../config/gateway-config';
+import { SignedWebhookConfig } from '../config/gateway-config';
 import { PushRequest } from './holdup';
 import { postSigned, WebhookAttempt } from './signed-webhook';
 
@@ -9,12 +9,12 @@ export abstract class PushSender {
 }
 
 export class WebhookPushSender extends PushSender {
-  constructor(private readonly config: HoldUpConfig['push']) {
+  constructor(private readonly config: SignedWebhookConfig) {
     super();
   }
 
   send(request: PushRequest, deadline: number): Promise<WebhookAttempt> {
-    return postSigned(this.config.webhookUrl!, this.config.secret!, request, deadline);
+    return postSigned(this.config.url, this.config.secret, request, deadline);
   }
 }
 

@@ -15,6 +15,6 @@ export function byStore<T>(port: Port<T>, adapters: { readonly memory: Type<T>; 
     provide: port,
     inject: [GatewayConfig, ModuleRef],
     useFactory: (config: GatewayConfig, refs: ModuleRef): Promise<T> =>
-      refs.create(config.store === 'redis' ? adapters.redis : adapters.memory),
+      refs.create(config.store.kind === 'redis' ? adapters.redis : adapters.memory),
   };
 }

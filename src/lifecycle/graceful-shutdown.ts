@@ -1,8 +1,7 @@
-import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { HandshakeService } from '../gateway/handshake.service';
-import { DrainState } from '../health/drain-state';
+import type { FastifyRequest } from 'fastify';
+import { DrainState } from './drain-state';
 
 const POLL_MS = 20;
 
@@ -13,37 +12,19 @@ const POLL_MS = 20;
  * those requests accepted were written to them) and the stores.
  */
 @Injectable()
-export class GracefulShutdown implements OnModuleInit {
+export class GracefulShutdown {
   private readonly log = new Logger('Shutdown');
-  /** Requests received and not yet answered (a Set: an aborted request may be reported twice). */
-  private readonly inFlight = new Set<FastifyRequest>();
+  /** Requests received and not yet answered, kept by the HTTP edge (http/edge.ts; a Set: an aborted request may be reported twice). */
+  readonly inFlight = new Set<FastifyRequest>();
 
   constructor(
     private readonly adapterHost: HttpAdapterHost,
     private readonly drainState: DrainState,
-    private readonly handshakes: HandshakeService,
   ) {}
-
-  onModuleInit(): void {
-    const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
-    fastify.addHook('onRequest', (request, _reply, done) => {
-      this.inFlight.add(request);
-      done();
-    });
-    fastify.addHook('onResponse', (request, _reply, done) => {
-      this.inFlight.delete(request);
-      done();
-    });
-    fastify.addHook('onRequestAbort', (request, done) => {
-      this.inFlight.delete(request);
-      done();
-    });
-  }
 
   /** Resolves once no request is in flight, or at the deadline. */
   async drain(deadline: number): Promise<void> {
     this.drainState.begin();
-    this.handshakes.drain();
     // Stops the listener only; Fastify's own close later tolerates the server being closed already.
     this.adapterHost.httpAdapter.getHttpServer().close();
     this.log.log(`draining: ${this.inFlight.size} request(s) in flight`);

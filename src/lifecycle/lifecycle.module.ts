@@ -1,12 +1,10 @@
 import { Module } from '@nestjs/common';
-import { GatewayModule } from '../gateway/gateway.module';
-import { HealthModule } from '../health/health.module';
+import { DrainState } from './drain-state';
 import { GracefulShutdown } from './graceful-shutdown';
 
-/** Process lifecycle: wires the drain of health, gateway and HTTP server together (composition root only). */
+/** Process lifecycle: the one drain flag (readiness and the WebSocket handshake read it) and the drain of the HTTP server. */
 @Module({
-  imports: [HealthModule, GatewayModule],
-  providers: [GracefulShutdown],
-  exports: [GracefulShutdown],
+  providers: [DrainState, GracefulShutdown],
+  exports: [DrainState, GracefulShutdown],
 })
 export class LifecycleModule {}

@@ -2,6 +2,7 @@ import { CanActivate, ExecutionContext, HttpStatus, Injectable } from '@nestjs/c
 import type { FastifyRequest } from 'fastify';
 import { VoraError } from '../common/vora-error';
 import { GatewayConfig, LimitsConfig } from '../config/gateway-config';
+import { isIngress } from '../http/route-config';
 import { RATE_WINDOW_MS, RateLimitStore } from './rate-limit.store';
 
 /**
@@ -49,10 +50,6 @@ export class RateLimitGuard implements CanActivate {
         : `rate limit exceeded: at most ${limit} events per minute per caller; retry in ${retryAfterS} s`;
     throw new VoraError(HttpStatus.TOO_MANY_REQUESTS, message, { 'retry-after': String(retryAfterS) });
   }
-}
-
-function isIngress(request: FastifyRequest): boolean {
-  return (request.routeOptions?.config as { ingress?: boolean } | undefined)?.ingress === true;
 }
 
 /** What a POST /events body costs: its events (a batch is an array), at least 1 for anything else. */

@@ -64,7 +64,7 @@ export class RedisRateLimitStore extends RateLimitStore {
   constructor(private readonly redis: RedisConnection) {
     super();
     this.client = redis.client;
-    this.client.defineCommand('voraRateTake', { numberOfKeys: 1, lua: TAKE });
+    redis.loadScripts({ voraRateTake: { keys: 1, lua: TAKE } });
   }
 
   async take(caller: string, bucket: RateBucket, cost: number, limit: number): Promise<RateDecision> {

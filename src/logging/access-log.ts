@@ -1,39 +1,44 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger as Pino } from 'pino';
-import { ClientAddresses } from '../common/client-address';
-import { redactUrl } from './redact';
+import { ClientAddresses } from '../http/client-address';
+import { redactHeaders, redactUrl } from './redact';
 
 /** Probes and scrapes every few seconds would drown the lines that matter. */
-const QUIET_PATHS = ['/health/', '/metrics'];
+const isQuiet = (url: string): boolean => url.startsWith('/health/') || url.startsWith('/metrics');
 
 /**
  * One line per answered request, with its id (request-id.ts), the caller's
  * `sub` when the access guard resolved one, and the client's address
  * (client-address.ts: behind a trusted proxy the client's, not the proxy's).
- * Written from a Fastify hook, so it also covers what Nest never sees
- * (unknown routes, refused URLs, preflights); at `LOG_LEVEL=warn` and above
- * only server errors are written.
+ * Written from the edge's response hook (http/edge.ts), so it also covers
+ * what Nest never sees (unknown routes, refused URLs, preflights); at
+ * `LOG_LEVEL=warn` and above only server errors are written. The logger's
+ * destination is asynchronous (logger.ts): the line is queued, not written,
+ * on the request's path.
  */
-export function registerAccessLog(fastify: FastifyInstance, log: Pino, addresses: ClientAddresses): void {
-  fastify.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
+export class AccessLog {
+  constructor(
+    private readonly log: Pino,
+    private readonly addresses: ClientAddresses,
+  ) {}
+
+  write(request: FastifyRequest, reply: FastifyReply): void {
     const level = reply.statusCode >= 500 ? 'error' : 'info';
-    if (log.isLevelEnabled(level) && !QUIET_PATHS.some((path) => request.url.startsWith(path))) {
-      log[level](
-        {
-          req: {
-            id: request.id,
-            method: request.method,
-            url: redactUrl(request.url),
-            remoteAddress: addresses.of(request.raw),
-            headers: request.headers,
-          },
-          res: { statusCode: reply.statusCode },
-          responseTime: Math.round(reply.elapsedTime),
-          sub: request.caller?.sub,
+    if (!this.log.isLevelEnabled(level) || isQuiet(request.url)) return;
+    this.log[level](
+      {
+        req: {
+          id: request.id,
+          method: request.method,
+          url: redactUrl(request.url),
+          remoteAddress: this.addresses.of(request.raw),
+          headers: redactHeaders(request.headers),
         },
-        'request completed',
-      );
-    }
-    done();
-  });
+        res: { statusCode: reply.statusCode },
+        responseTime: Math.round(reply.elapsedTime),
+        sub: request.caller?.sub,
+      },
+      'request completed',
+    );
+  }
 }

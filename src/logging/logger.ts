@@ -11,18 +11,56 @@ export interface LoggingOptions {
 }
 
 /**
- * The process's one pino logger. Secrets a request line could carry are
- * censored by path; URLs are redacted where they are serialized (redact.ts).
+ * The process's one pino logger. The access log is the only line that
+ * carries a request's headers and URL, and it censors their secrets itself
+ * (redact.ts).
  */
 export function createLogger(config: GatewayConfig, options: LoggingOptions = {}): Pino {
   const pinoOptions = {
     level: options.silent ? 'silent' : config.ops.logLevel,
-    redact: {
-      paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["sec-websocket-protocol"]'],
-      censor: '[REDACTED]',
-    },
   };
-  return options.logStream ? pino(pinoOptions, options.logStream) : pino(pinoOptions);
+  if (options.logStream) return pino(pinoOptions, options.logStream);
+  if (options.silent) return pino(pinoOptions);
+  return pino(pinoOptions, stdoutDestination());
+}
+
+/** Bytes of lines gathered before one write: a write per line would be a system call per request. */
+const WRITE_AT_BYTES = 4096;
+/** The longest a line waits for others before it is written anyway. */
+const WRITE_AFTER_MS = 100;
+
+type SonicBoom = ReturnType<typeof pino.destination>;
+
+let stdout: SonicBoom | undefined;
+
+/**
+ * Standard output, written asynchronously: a line is queued on the request's
+ * path and written off it, with the lines around it, once 4 KiB have gathered
+ * or 100 ms have passed. One per process, so every logger shares the queue
+ * that `flushLogs` and `flushLogsSync` empty; pino also empties it
+ * synchronously when the process exits (`process.exit` included).
+ */
+function stdoutDestination(): SonicBoom {
+  stdout ??= pino.destination({ dest: 1, sync: false, minLength: WRITE_AT_BYTES, periodicFlush: WRITE_AFTER_MS });
+  return stdout;
+}
+
+/** Resolves once every queued line is written (graceful shutdown, before the process exits). */
+export function flushLogs(): Promise<void> {
+  const destination = stdout;
+  if (!destination) return Promise.resolve();
+  // The callback carries fsync's error on a pipe (EINVAL): the lines are written all the same.
+  return new Promise((resolve) => destination.flush(() => resolve()));
+}
+
+/** Writes every queued line now, blocking (a fatal error: the event loop may never turn again). */
+export function flushLogsSync(): void {
+  if (!stdout) return;
+  try {
+    stdout.flushSync();
+  } catch {
+    // Not open yet, or closed: nothing can be written.
+  }
 }
 
 /** Nest's `Logger` lines (start-up, sockets, stores, errors) as pino JSON with their context. */

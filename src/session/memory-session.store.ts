@@ -9,7 +9,7 @@ const SWEEP_EVERY_MS = 10_000;
  * A live session and what the memory adapters keep about it, in one object:
  * every index points at the record, and presence (MemoryPresenceStore) is two
  * fields of it rather than an entry of its own. Memory per idle session is a
- * target (issue 7).
+ * target.
  */
 class SessionRecord {
   /** Where the socket that holds the session is (MemoryPresenceStore), until presenceExpiresAt. */
@@ -58,10 +58,6 @@ export class MemorySessionStore extends SessionStore implements OnModuleDestroy 
     if (this.record(session.id)) return false;
     this.put(session, ttlS);
     return true;
-  }
-
-  async get(id: string): Promise<Session | undefined> {
-    return this.record(id)?.session;
   }
 
   async findByTokenHash(tokenHash: string): Promise<Session | undefined> {

@@ -6,8 +6,8 @@ import {
   execPipeline,
   execPipelineReplies,
   isWellFormed,
-  keyPart,
   RedisConnection,
+  userKey,
   viaRedis,
 } from '../infra/redis/redis-connection';
 import {
@@ -29,14 +29,6 @@ import { OpenResult, SessionStore } from './session.store';
  * still there. A pointer alone opens nothing: every lookup checks the session.
  */
 const POINTER_GRACE_MS = 5_000;
-
-/**
- * The hash tag of everything that belongs to one user: its sessions and its
- * subscriptions share a Redis Cluster slot, so open() can enforce the
- * per-user limit in one script. The sub is URI-encoded (keyPart) so that
- * braces in it cannot end the tag early.
- */
-export const userKey = (sub: string, suffix: string): string => `vora:{u:${keyPart(sub)}}:${suffix}`;
 
 /** See docs/scaling.md for the whole layout. */
 const keys = {
@@ -287,13 +279,15 @@ export class RedisSessionStore extends SessionStore {
   constructor(private readonly redis: RedisConnection) {
     super();
     this.client = redis.client;
-    this.client.defineCommand('voraSessionOpen', { numberOfKeys: 2, lua: OPEN });
-    this.client.defineCommand('voraSessionGet', { numberOfKeys: 2, lua: GET, readOnly: true });
-    this.client.defineCommand('voraSessionList', { numberOfKeys: 2, lua: LIST, readOnly: true });
-    this.client.defineCommand('voraSessionTouch', { numberOfKeys: 2, lua: TOUCH });
-    this.client.defineCommand('voraSessionRemove', { numberOfKeys: 2, lua: REMOVE });
-    this.client.defineCommand('voraSessionRestore', { numberOfKeys: 2, lua: RESTORE });
-    this.client.defineCommand('voraIdentityExtend', { numberOfKeys: 1, lua: EXTEND_IDENTITY });
+    redis.loadScripts({
+      voraSessionOpen: { keys: 2, lua: OPEN },
+      voraSessionGet: { keys: 2, lua: GET, readOnly: true },
+      voraSessionList: { keys: 2, lua: LIST, readOnly: true },
+      voraSessionTouch: { keys: 2, lua: TOUCH },
+      voraSessionRemove: { keys: 2, lua: REMOVE },
+      voraSessionRestore: { keys: 2, lua: RESTORE },
+      voraIdentityExtend: { keys: 1, lua: EXTEND_IDENTITY },
+    });
   }
 
   async open(session: Session, limits: { ttlS: number; maxPerUser: number }): Promise<OpenResult> {
@@ -331,11 +325,6 @@ export class RedisSessionStore extends SessionStore {
     if (!replaced) return { opened: true };
     await this.dropPointers(replaced);
     return { opened: true, replaced };
-  }
-
-  async get(id: string): Promise<Session | undefined> {
-    const sub = await this.subOf(id, () => viaRedis(() => this.client.get(keys.id(id))));
-    return sub === undefined ? undefined : this.getOf(sub, id);
   }
 
   async findByTokenHash(tokenHash: string): Promise<Session | undefined> {

@@ -1,7 +1,7 @@
 import { Body, Controller, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiBody, ApiExtraModels, ApiOkResponse, ApiOperation, ApiParam, ApiTags, getSchemaPath } from '@nestjs/swagger';
-import { CurrentCaller, Requires } from '../auth/access.decorator';
-import { Caller } from '../auth/caller';
+import { CurrentClient, Requires } from '../auth/access.decorator';
+import { ClientCaller } from '../auth/caller';
 import { ApiClientRateLimited, ApiSeedErrors, EXAMPLE_IDENTITY } from '../common/api-responses';
 import { SetupIn, SetupOut } from './session.dto';
 import { SessionService } from './session.service';
@@ -41,7 +41,7 @@ export class SessionController {
     },
   })
   @ApiClientRateLimited()
-  async setup(@CurrentCaller() caller: Caller, @Body() input: SetupIn): Promise<SetupOut> {
+  async setup(@CurrentClient() caller: ClientCaller, @Body() input: SetupIn): Promise<SetupOut> {
     return { webSocketToken: await this.sessions.setup(caller, input) };
   }
 
@@ -62,7 +62,7 @@ export class SessionController {
     404: { summary: 'No session (or already logged out)', message: `there is no live session for identity ${EXAMPLE_IDENTITY}` },
   })
   @ApiClientRateLimited()
-  async logout(@CurrentCaller() caller: Caller, @Param('identity') identity: string): Promise<void> {
+  async logout(@CurrentClient() caller: ClientCaller, @Param('identity') identity: string): Promise<void> {
     await this.sessions.logout(caller, identity);
   }
 }

@@ -1,6 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import { Caller } from '../auth/caller';
+import { ClientCaller } from '../auth/caller';
 import { ClusterEvents, SessionEnded } from '../cluster/cluster-events';
 import { VoraError } from '../common/vora-error';
 import { GatewayConfig } from '../config/gateway-config';
@@ -43,7 +43,7 @@ export class SessionService {
   }
 
   /** Opens a session and returns its webSocketToken, the only time it is seen in clear. */
-  async setup(caller: Caller, input: SetupIn): Promise<string> {
+  async setup(caller: ClientCaller, input: SetupIn): Promise<string> {
     await this.identities.assertOwns(caller, input.identity);
     const holdUpMode = input.holdUpMode ?? false;
     if (holdUpMode && input.connectionType !== 'MOBILE') {
@@ -55,7 +55,7 @@ export class SessionService {
     const session: Session = {
       id: randomUUID(),
       sub: caller.sub,
-      mode: caller.mode!,
+      mode: caller.mode,
       identity: input.identity,
       connectionType: input.connectionType,
       holdUpMode,
@@ -78,7 +78,7 @@ export class SessionService {
   }
 
   /** Ends every session of the caller on that identity and forgets its subscription. */
-  async logout(caller: Caller, identity: string): Promise<void> {
+  async logout(caller: ClientCaller, identity: string): Promise<void> {
     await this.identities.assertOwns(caller, identity);
     const sessions = (await this.store.listByUser(caller.sub)).filter((s) => s.identity === identity);
     if (!sessions.length) throw VoraError.notFound(`there is no live session for identity ${identity}`);

@@ -16,7 +16,6 @@ export abstract class SessionStore {
    * user would then hold more than `maxPerUser` sessions. Atomic.
    */
   abstract open(session: Session, limits: { ttlS: number; maxPerUser: number }): Promise<OpenResult>;
-  abstract get(id: string): Promise<Session | undefined>;
   abstract findByTokenHash(tokenHash: string): Promise<Session | undefined>;
   abstract listByUser(sub: string): Promise<Session[]>;
   /**
@@ -25,11 +24,6 @@ export abstract class SessionStore {
    * loop in memory, two round trips to Redis) rather than one promise each.
    */
   abstract listByIdentities(identities: readonly string[]): Promise<Session[][]>;
-  /** One identity's live sessions: the same lookup, for callers that have one. */
-  async listByIdentity(identity: string): Promise<Session[]> {
-    const [sessions] = await this.listByIdentities([identity]);
-    return sessions;
-  }
   /** Extends the session's life (not past its lifetime); false when it has expired or was removed. */
   abstract touch(session: Session, ttlS: number): Promise<boolean>;
   /** Removes the session and its token; returns what was removed. */

@@ -1,8 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import Redis from 'ioredis';
-import { execPipeline, RedisConnection, viaRedis } from '../infra/redis/redis-connection';
+import { execPipeline, RedisConnection, userKey, viaRedis } from '../infra/redis/redis-connection';
 import { isBoolean, isStringArray, isWrongType, Malformed, readJsonRecord } from '../infra/redis/stored-value';
-import { userKey } from '../session/redis-session.store';
 import { StoredSubscription, SubscriptionStore } from './subscription.store';
 
 /** STRING → subscription JSON, in the user's slot next to its sessions. */
@@ -12,11 +10,8 @@ const SUBSCRIPTION_SHAPE = { subscribeAll: isBoolean, events: isStringArray };
 
 @Injectable()
 export class RedisSubscriptionStore extends SubscriptionStore {
-  private readonly client: Redis;
-
   constructor(private readonly redis: RedisConnection) {
     super();
-    this.client = redis.client;
   }
 
   /** Undefined when there is none, or when what is stored is not a subscription (reported: the caller's default applies). */
@@ -24,7 +19,7 @@ export class RedisSubscriptionStore extends SubscriptionStore {
     const key = keyOf(sub, identity);
     let json: string | null;
     try {
-      json = await viaRedis(() => this.client.get(key));
+      json = await viaRedis(() => this.redis.client.get(key));
     } catch (error) {
       if (!isWrongType(error)) throw error;
       return this.bad(key, 'the key holds another type');
@@ -35,14 +30,14 @@ export class RedisSubscriptionStore extends SubscriptionStore {
   }
 
   async put(sub: string, identity: string, subscription: StoredSubscription, ttlS: number): Promise<void> {
-    await viaRedis(() => this.client.set(keyOf(sub, identity), encode(subscription), 'PX', ttlS * 1000));
+    await viaRedis(() => this.redis.client.set(keyOf(sub, identity), encode(subscription), 'PX', ttlS * 1000));
   }
 
   async putIfAbsent(sub: string, identity: string, subscription: StoredSubscription, ttlS: number): Promise<void> {
     const key = keyOf(sub, identity);
     // SET NX keeps a subscription that exists; the PEXPIRE after it refreshes the TTL either way.
     await execPipeline(
-      this.client.pipeline().set(key, encode(subscription), 'PX', ttlS * 1000, 'NX').pexpire(key, ttlS * 1000),
+      this.redis.client.pipeline().set(key, encode(subscription), 'PX', ttlS * 1000, 'NX').pexpire(key, ttlS * 1000),
     );
   }
 
@@ -52,7 +47,7 @@ export class RedisSubscriptionStore extends SubscriptionStore {
   }
 
   async delete(sub: string, identity: string): Promise<void> {
-    await viaRedis(() => this.client.del(keyOf(sub, identity)));
+    await viaRedis(() => this.redis.client.del(keyOf(sub, identity)));
   }
 
   private bad(key: string, problem: string): undefined {

@@ -36,7 +36,7 @@ export class SubscriptionCache implements OnModuleInit, OnModuleDestroy {
    * recipient, so what one check touches is kept small: one map lookup and a
    * set most entries share (nearly every session subscribes to all it may
    * receive), rather than nested maps and a set per entry, which at 10,000
-   * sessions cost four times as much in cache misses (issue 7). Entries older
+   * sessions cost four times as much in cache misses. Entries older
    * than MAX_AGE_MS count as absent and are swept, so sessions that end without
    * a logout (idle expiry) do not leave entries behind.
    */

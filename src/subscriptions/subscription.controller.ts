@@ -1,7 +1,7 @@
 import { Body, Controller, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiBody, ApiExtraModels, ApiOkResponse, ApiOperation, ApiParam, ApiTags, getSchemaPath } from '@nestjs/swagger';
-import { CurrentCaller, Requires } from '../auth/access.decorator';
-import { Caller } from '../auth/caller';
+import { CurrentClient, Requires } from '../auth/access.decorator';
+import { ClientCaller } from '../auth/caller';
 import { ApiClientRateLimited, ApiSeedErrors, EXAMPLE_IDENTITY } from '../common/api-responses';
 import { EFFECTIVE_SUBSCRIPTION_SCHEMA, EffectiveSubscription, EventsIn } from './subscription.dto';
 import { SubscriptionService } from './subscription.service';
@@ -40,7 +40,7 @@ export class SubscriptionController {
   })
   @ApiClientRateLimited()
   change(
-    @CurrentCaller() caller: Caller,
+    @CurrentClient() caller: ClientCaller,
     @Param('identity') identity: string,
     @Body() input: EventsIn,
   ): Promise<EffectiveSubscription> {

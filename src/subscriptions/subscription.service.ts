@@ -1,5 +1,5 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
-import { Caller } from '../auth/caller';
+import { ClientCaller } from '../auth/caller';
 import { ClientMode } from '../auth/modes';
 import { ClusterEvents } from '../cluster/cluster-events';
 import { Session } from '../session/session';
@@ -32,16 +32,16 @@ export class SubscriptionService implements OnModuleInit {
     this.sessionEvents.on('subscriptionReleased', ({ sub, identity }) => this.store.delete(sub, identity));
   }
 
-  async change(caller: Caller, identity: string, input: EventsIn): Promise<EffectiveSubscription> {
+  async change(caller: ClientCaller, identity: string, input: EventsIn): Promise<EffectiveSubscription> {
     await this.identities.assertOwns(caller, identity);
     const live = (await this.sessions.listByUser(caller.sub)).some((s) => s.identity === identity);
     if (!live) throw VoraError.notFound(`there is no live session for identity ${identity}; call /identity/setup first`);
 
-    const subscription = this.validate(caller.mode!, input);
+    const subscription = this.validate(caller.mode, input);
     await this.store.put(caller.sub, identity, subscription, this.config.session.idleTtlS);
     // Answered once no instance routes by the old subscription.
     await this.cluster.publish('SubscriptionChanged', { sub: caller.sub, identity }, { settled: true });
-    return this.effective(caller.mode!, subscription);
+    return this.effective(caller.mode, subscription);
   }
 
   /** The subscription a session of this mode receives under. */

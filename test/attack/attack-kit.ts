@@ -2,6 +2,7 @@ import { request as httpRequest, createServer, IncomingMessage, Server } from 'n
 import { AddressInfo, connect, Socket } from 'node:net';
 import { createHash, randomBytes } from 'node:crypto';
 import { expectError, http, HttpResult, RunningGateway } from '../support/gateway';
+import { eventually } from '../support/eventually';
 
 /** Shared tools of the attack suite: hand-built tokens, raw HTTP and raw WebSocket frames. */
 
@@ -18,6 +19,14 @@ export function expectInvalidToken(result: HttpResult, description?: string): vo
   expect(result.body.error).toBe('Unauthorized');
   const challenge = result.headers.get('www-authenticate') ?? '';
   expect(challenge).toMatch(/^Bearer realm="vora", error="invalid_token", error_description="[\x20\x21\x23-\x5b\x5d-\x7e]*"$/);
+}
+
+/** RFC 6750 invalid_token for exactly this reason: the description in the message and, as it is, in the challenge. */
+export function expectInvalidTokenExactly(result: HttpResult, description: string): void {
+  expectError(result, 401);
+  expect(result.body.error).toBe('Unauthorized');
+  expect(result.body.message).toBe(`the access token is invalid: ${description}`);
+  expect(result.headers.get('www-authenticate')).toBe(`${REALM}, error="invalid_token", error_description="${description}"`);
 }
 
 /** True when a parsed body is exactly the seed's ResponseStatusVoraError for that status. */
@@ -109,14 +118,12 @@ export function startAttackerServer(body: unknown): Promise<AttackerServer> {
   );
 }
 
-/** Resolves true once `condition` holds, false when `timeoutMs` passed first (bounded polling, not a timed assertion). */
-export async function within(timeoutMs: number, condition: () => boolean | Promise<boolean>, intervalMs = 20): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await condition()) return true;
-    if (Date.now() >= deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
+/** True once `condition` holds, false when `timeoutMs` passed first: `eventually`, for checks where not holding is an answer. */
+export function within(timeoutMs: number, condition: () => boolean | Promise<boolean>, intervalMs = 20): Promise<boolean> {
+  return eventually(condition, { timeoutMs, intervalMs }).then(
+    () => true,
+    () => false,
+  );
 }
 
 // ---------------------------------------------------------------------------

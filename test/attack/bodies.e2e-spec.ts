@@ -1,8 +1,8 @@
 import { SessionStore } from '../../src/session/session.store';
 import { SubscriptionStore } from '../../src/subscriptions/subscription.store';
-import { expectError, http, HttpResult, RunningGateway, startGateway } from '../support/gateway';
-import { TestIssuer } from '../support/test-issuer';
 import { expectLive, isErrorBody, rawExchange, rawRequest } from './attack-kit';
+import { ALICE, BOB } from '../support/fixtures';
+import { expectError, http, HttpResult, useGateway } from '../support/harness';
 
 /**
  * Hostile request bodies: prototype poisoning, sizes at and just over the
@@ -10,16 +10,17 @@ import { expectLive, isErrorBody, rawExchange, rawRequest } from './attack-kit';
  * odd numbers and strings, and every content type that is not JSON.
  */
 
-const ALICE = '+905321110001';
-const BOB = '+905321110002';
 const INGRESS_MAX = 64 * 1024;
 const CLIENT_MAX = 16 * 1024;
 const POISONED = 'the request body contains a forbidden key (__proto__ or constructor)';
 const TOO_LARGE = /^the request body is larger than this endpoint accepts/;
 
 describe('attack: request bodies', () => {
-  let issuer: TestIssuer;
-  let gateway: RunningGateway;
+  const { issuer, gateway } = useGateway({
+    INGRESS_MAX_BODY_BYTES: String(INGRESS_MAX),
+    RATE_LIMIT_PER_MINUTE: '100000',
+    INGRESS_RATE_LIMIT_PER_MINUTE: '1000000',
+  });
   let alice: string;
   let bob: string;
   let platform: string;
@@ -40,22 +41,11 @@ describe('attack: request bodies', () => {
   const route = (name: string) => routes().find(([n]) => n === name)!;
 
   beforeAll(async () => {
-    issuer = await TestIssuer.start();
-    gateway = await startGateway({
-      ...issuer.env(),
-      INGRESS_MAX_BODY_BYTES: String(INGRESS_MAX),
-      RATE_LIMIT_PER_MINUTE: '100000',
-      INGRESS_RATE_LIMIT_PER_MINUTE: '1000000',
-    });
     alice = await issuer.sign({ sub: 'alice' });
     bob = await issuer.sign({ sub: 'bob' });
     platform = await issuer.sign({ sub: 'telephony-core', scope: 'vora:events:publish' });
     // eventSubscription needs a live session to get past its 404.
     expect((await http(`${gateway.url}/identity/setup`, { token: alice, body: { connectionType: 'WEB', identity: ALICE } })).status).toBe(200);
-  });
-  afterAll(async () => {
-    await gateway?.close();
-    await issuer?.close();
   });
 
   describe('prototype poisoning', () => {

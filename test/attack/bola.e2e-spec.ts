@@ -1,11 +1,8 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { SessionStore } from '../../src/session/session.store';
 import { SubscriptionStore } from '../../src/subscriptions/subscription.store';
-import { expectError, http, HttpResult, RunningGateway, startGateway } from '../support/gateway';
-import { TestIssuer } from '../support/test-issuer';
-import { publish, setupSession, TestSocket } from '../support/ws-client';
 import { rawRequest } from './attack-kit';
+import { ALICE, BOB, REMOTE_PARTY, SAMPLE_DIRECTORY } from '../support/fixtures';
+import { expectError, http, HttpResult, publish, setupSession, TestSocket, useGateway } from '../support/harness';
 
 /**
  * Broken object level authorization: every user of the sample directory tries
@@ -13,13 +10,8 @@ import { rawRequest } from './attack-kit';
  * while the owners hold live sessions and sockets. Nothing may change for them.
  */
 
-interface DirectoryUser {
-  sub: string;
-  username: string;
-  identities: string[];
-  fixedNumber?: string;
-}
-const DIRECTORY = (JSON.parse(readFileSync(join(__dirname, '../../config/directory.json'), 'utf8')) as { users: DirectoryUser[] }).users;
+type DirectoryUser = (typeof SAMPLE_DIRECTORY.users)[number];
+const DIRECTORY = SAMPLE_DIRECTORY.users;
 
 /** The mode each sample user logs in with, and so the identities each may use (SPEC section 1). */
 const MODES: Record<string, 'user' | 'manager' | 'ott' | 'admin'> = {
@@ -40,11 +32,9 @@ const usable = (user: DirectoryUser): string[] => {
 const EVERY_IDENTITY = [...new Set(DIRECTORY.flatMap((u) => [...u.identities, ...(u.fixedNumber ? [u.fixedNumber] : []), u.username, u.sub]))];
 
 const VICTIM_EVENTS = ['CallDelivered', 'CallCleared'];
-const ALICE = '+905321110001';
 
 describe('attack: broken object level authorization', () => {
-  let issuer: TestIssuer;
-  let gateway: RunningGateway;
+  const { issuer, gateway } = useGateway({ RATE_LIMIT_PER_MINUTE: '100000' });
   let platform: string;
   /** One live socket per (owner, identity) that can receive events. */
   const victims: Array<{ sub: string; identity: string; socket: TestSocket }> = [];
@@ -57,8 +47,6 @@ describe('attack: broken object level authorization', () => {
   };
 
   beforeAll(async () => {
-    issuer = await TestIssuer.start();
-    gateway = await startGateway({ ...issuer.env(), RATE_LIMIT_PER_MINUTE: '100000' });
     platform = await issuer.sign({ sub: 'telephony-core', scope: 'vora:events:publish' });
     for (const user of DIRECTORY) {
       const token = await tokenOf(user.sub);
@@ -81,8 +69,6 @@ describe('attack: broken object level authorization', () => {
   });
   afterAll(async () => {
     for (const { socket } of victims) await socket.close();
-    await gateway?.close();
-    await issuer?.close();
   });
 
   describe.each(DIRECTORY.map((user) => [user.sub, user] as const))('%s as the attacker', (_sub, attacker) => {
@@ -242,7 +228,7 @@ describe('attack: broken object level authorization', () => {
         numbers.map(({ identity }, i) => ({
           event: 'CallDelivered',
           identity,
-          data: { callId: `bola-${i}`, direction: 'terminating', remoteParty: '+905551112233' },
+          data: { callId: `bola-${i}`, direction: 'terminating', remoteParty: REMOTE_PARTY },
         })),
       );
       expect(result.status).toBe(202);
@@ -250,6 +236,50 @@ describe('attack: broken object level authorization', () => {
         const event = await socket.nextMatching((m) => m.type === 'event');
         expect(event).toMatchObject({ event: 'CallDelivered', identity, data: { callId: `bola-${i}` } });
       }
+    });
+  });
+});
+
+describe('attack: broken object level authorization', () => {
+  // Rate limits high enough that the refusals are never throttled.
+  const { issuer, gateway } = useGateway({ RATE_LIMIT_PER_MINUTE: '100000' });
+
+  describe("a valid token used on another user's identity", () => {
+    let bob: string;
+    beforeAll(async () => {
+      // Alice holds a live session, so that a refusal cannot be a 404 in disguise.
+      const alice = await issuer.sign({ sub: 'alice' });
+      const setup = await http(`${gateway.url}/identity/setup`, { token: alice, body: { connectionType: 'MOBILE', identity: ALICE } });
+      expect(setup.status).toBe(200);
+      bob = await issuer.sign({ sub: 'bob' });
+    });
+
+    const forbidden = (result: HttpResult) => {
+      expectError(result, 403, `identity ${ALICE} is not assigned to this account`);
+      expect(result.body.error).toBe('Forbidden');
+    };
+
+    it('answers 403 to setup', async () => {
+      forbidden(await http(`${gateway.url}/identity/setup`, { token: bob, body: { connectionType: 'MOBILE', identity: ALICE } }));
+    });
+
+    it('answers 403 to eventSubscription', async () => {
+      forbidden(await http(`${gateway.url}/identity/${encodeURIComponent(ALICE)}/eventSubscription`, { token: bob, body: { subscribeAll: true } }));
+    });
+
+    it('answers 403 to logout, and alice keeps her session', async () => {
+      forbidden(await http(`${gateway.url}/logout/${encodeURIComponent(ALICE)}`, { token: bob, method: 'POST' }));
+      const alice = await issuer.sign({ sub: 'alice' });
+      const subscription = await http(`${gateway.url}/identity/${encodeURIComponent(ALICE)}/eventSubscription`, {
+        token: alice,
+        body: { subscribeAll: true },
+      });
+      expect(subscription.status).toBe(200);
+    });
+
+    it("lets bob use his own identity (the refusals are about ownership, not bob's token)", async () => {
+      const setup = await http(`${gateway.url}/identity/setup`, { token: bob, body: { connectionType: 'WEB', identity: BOB } });
+      expect(setup.status).toBe(200);
     });
   });
 });

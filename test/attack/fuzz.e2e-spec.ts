@@ -1,10 +1,9 @@
 import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { http, RunningGateway, startGateway } from '../support/gateway';
-import { TestIssuer } from '../support/test-issuer';
-import { setupSession, TestSocket } from '../support/ws-client';
 import { ERROR_KEYS, expectLive, rawRequest, within } from './attack-kit';
+import { ALICE, ALICE_FIXED, BOB, CAROL } from '../support/fixtures';
+import { http, setupSession, TestSocket, useGateway } from '../support/harness';
 
 /**
  * Property-based fuzzing of every request body and every client WebSocket
@@ -14,7 +13,6 @@ import { ERROR_KEYS, expectLive, rawRequest, within } from './attack-kit';
  * shrunk input; FC_SEED=<seed> replays a run.
  */
 
-const ALICE = '+905321110001';
 const MAX_PAYLOAD = 1024;
 const HTTP_RUNS = 200;
 const WS_RUNS = 100;
@@ -26,7 +24,7 @@ const settings = (numRuns: number) => ({ numRuns, timeout: ANSWER_WITHIN_MS, see
 const EVENT_NAMES = (JSON.parse(readFileSync(join(__dirname, '../../config/events.json'), 'utf8')) as { events: { name: string }[] }).events.map(
   (e) => e.name,
 );
-const IDENTITIES = ['+905321110001', '+902121110001', '+905321110002', '+905321110003', 'erin.admin', ''];
+const IDENTITIES = [ALICE, ALICE_FIXED, BOB, CAROL, 'erin.admin', ''];
 
 /** Values a field may plausibly hold, mixed with anything at all. */
 const anything = fc.jsonValue({ maxDepth: 3 });
@@ -53,27 +51,19 @@ const objectOf = (fields: string[]): fc.Arbitrary<Record<string, unknown>> =>
     .map(([known, extra, withExtra]) => (withExtra ? { ...extra, ...known } : known));
 
 describe('attack: property-based fuzzing', () => {
-  let issuer: TestIssuer;
-  let gateway: RunningGateway;
+  const { issuer, gateway } = useGateway({
+    WS_MAX_PAYLOAD_BYTES: String(MAX_PAYLOAD),
+    RATE_LIMIT_PER_MINUTE: '1000000',
+    INGRESS_RATE_LIMIT_PER_MINUTE: '1000000',
+    MAX_SOCKETS_PER_USER: '1000',
+    MAX_SESSIONS_PER_USER: '100',
+  });
   let alice: string;
   let platform: string;
 
   beforeAll(async () => {
-    issuer = await TestIssuer.start();
-    gateway = await startGateway({
-      ...issuer.env(),
-      WS_MAX_PAYLOAD_BYTES: String(MAX_PAYLOAD),
-      RATE_LIMIT_PER_MINUTE: '1000000',
-      INGRESS_RATE_LIMIT_PER_MINUTE: '1000000',
-      MAX_SOCKETS_PER_USER: '1000',
-      MAX_SESSIONS_PER_USER: '100',
-    });
     alice = await issuer.sign({ sub: 'alice', expiresInS: 3600 });
     platform = await issuer.sign({ sub: 'telephony-core', scope: 'vora:events:publish', expiresInS: 3600 });
-  });
-  afterAll(async () => {
-    await gateway?.close();
-    await issuer?.close();
   });
 
   /** 2xx, or 4xx with exactly the seed's error body as application/json. Never 5xx. */

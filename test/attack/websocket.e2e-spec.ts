@@ -1,8 +1,7 @@
 import { connect, Socket } from 'node:net';
-import { http, RunningGateway, startGateway } from '../support/gateway';
-import { TestIssuer } from '../support/test-issuer';
-import { publish, Refusal, setupSession, TestSocket } from '../support/ws-client';
 import { encodeFrame, FrameOptions, isErrorBody, Opcode, rawExchange, RawWsClient, within } from './attack-kit';
+import { ALICE, BOB, CAROL, DAVE, OSCAR_FIXED, REMOTE_PARTY } from '../support/fixtures';
+import { http, publish, Refusal, RunningGateway, setupSession, startGateway, TestSocket, useGateway } from '../support/harness';
 
 /**
  * The WebSocket endpoint under attack: stolen or stale webSocketTokens,
@@ -10,17 +9,13 @@ import { encodeFrame, FrameOptions, isErrorBody, Opcode, rawExchange, RawWsClien
  * socket, and clients that hold connections open by sending slowly.
  */
 
-const ALICE = '+905321110001';
-const BOB = '+905321110002';
-const CAROL = '+905321110003';
-const DAVE = '+905321110004';
 const MAX_PAYLOAD = 4096;
 const CONSOLE = 'https://console.vora.example';
 
 const callEvent = (identity: string, callId: string) => ({
   event: 'CallDelivered',
   identity,
-  data: { callId, direction: 'terminating', remoteParty: '+905551112233' },
+  data: { callId, direction: 'terminating', remoteParty: REMOTE_PARTY },
 });
 
 function expectRefused(refusal: Refusal, status: number, message: string | RegExp): void {
@@ -32,25 +27,17 @@ function expectRefused(refusal: Refusal, status: number, message: string | RegEx
 }
 
 describe('attack: the WebSocket endpoint', () => {
-  let issuer: TestIssuer;
-  let gateway: RunningGateway;
+  const { issuer, gateway } = useGateway({
+    WS_MAX_PAYLOAD_BYTES: String(MAX_PAYLOAD),
+    RATE_LIMIT_PER_MINUTE: '100000',
+    MAX_SOCKETS_PER_USER: '1000',
+    WS_ALLOWED_ORIGINS: CONSOLE,
+  });
   let platform: string;
   const tokenOf = (sub: string, scope = 'vora:user') => issuer.sign({ sub, scope });
 
   beforeAll(async () => {
-    issuer = await TestIssuer.start();
-    gateway = await startGateway({
-      ...issuer.env(),
-      WS_MAX_PAYLOAD_BYTES: String(MAX_PAYLOAD),
-      RATE_LIMIT_PER_MINUTE: '100000',
-      MAX_SOCKETS_PER_USER: '1000',
-      WS_ALLOWED_ORIGINS: CONSOLE,
-    });
     platform = await issuer.sign({ sub: 'telephony-core', scope: 'vora:events:publish' });
-  });
-  afterAll(async () => {
-    await gateway?.close();
-    await issuer?.close();
   });
 
   describe('webSocketToken reuse', () => {
@@ -96,7 +83,7 @@ describe('attack: the WebSocket endpoint', () => {
   describe('cross-site WebSocket hijacking: Origin', () => {
     let token: string;
     beforeAll(async () => {
-      token = await setupSession(gateway, await tokenOf('oscar', 'vora:ott'), { identity: '+902121110005', connectionType: 'WEB' });
+      token = await setupSession(gateway, await tokenOf('oscar', 'vora:ott'), { identity: OSCAR_FIXED, connectionType: 'WEB' });
     });
 
     it.each([
@@ -115,7 +102,7 @@ describe('attack: the WebSocket endpoint', () => {
     it('accepts the allowed origin and a native client without Origin', async () => {
       for (const headers of [{ origin: CONSOLE }, {}] as Array<Record<string, string>>) {
         const { socket, welcome } = await TestSocket.connect(gateway, { token, headers });
-        expect(welcome.identity).toBe('+902121110005');
+        expect(welcome.identity).toBe(OSCAR_FIXED);
         await socket.close();
       }
     });

@@ -23,7 +23,7 @@ const adapters = contractAdapters(
     return { buffer, close: async () => buffer.onModuleDestroy() };
   },
   async (url, env: Record<string, string>): Promise<Harness> => {
-    const connection = await connectRedis(url, env);
+    const connection = await connectRedis(url);
     const config: GatewayConfig = redisConfig(url, env);
     return { buffer: new RedisEventBufferStore(connection, config), close: () => connection.close() };
   },

@@ -184,9 +184,9 @@ function pong(port: number): Promise<boolean> {
  * The gateway's own connection pair to `url`, ready for use, as one gateway
  * instance would hold it. Nest's logger is silenced unless TEST_LOGS is set.
  */
-export async function connectRedis(url: string, env: Record<string, string> = {}): Promise<RedisConnection> {
+export async function connectRedis(url: string): Promise<RedisConnection> {
   if (!process.env.TEST_LOGS) Logger.overrideLogger(false);
-  const connection = new RedisConnection(redisConfig(url, env), new Metrics());
+  const connection = new RedisConnection(url, new Metrics());
   if (!(await connection.ready(START_TIMEOUT_MS))) {
     await connection.close();
     throw new Error(`no connection to ${url} within ${START_TIMEOUT_MS} ms`);

@@ -256,12 +256,3 @@ export async function publishAccepted(gateway: RunningGateway, platformToken: st
     throw new Error(`publish failed: ${result.status} ${JSON.stringify(result.body)}`);
   }
 }
-
-/** Polls a condition until it holds, or fails after `timeoutMs` (for state that no message announces). */
-export async function eventually(condition: () => boolean | Promise<boolean>, timeoutMs = 5_000, what = 'the condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}

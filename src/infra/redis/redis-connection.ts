@@ -1,8 +1,7 @@
-import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import Redis, { ChainableCommander, RedisOptions } from 'ioredis';
-import { ExpiringMap } from '../../common/expiring-map';
+import { ExpiringMap } from './expiring-map';
 import { StoreUnavailableError } from '../../common/store-unavailable';
-import { GatewayConfig } from '../../config/gateway-config';
 import { Metrics } from '../metrics/metrics';
 import { StoredRecord } from './stored-value';
 
@@ -19,6 +18,13 @@ const UNAVAILABLE_REPLY = /^(LOADING|BUSY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|READON
 
 type Handler = (message: string) => void;
 
+/** A Lua script run as a command: how many of its arguments are keys, and whether it only reads. */
+export interface LuaScript {
+  readonly keys: number;
+  readonly lua: string;
+  readonly readOnly?: boolean;
+}
+
 /**
  * The two Redis connections of one gateway instance: one for commands and
  * one in subscriber mode for pub/sub (a subscribed connection can run no
@@ -26,7 +32,6 @@ type Handler = (message: string) => void;
  * commands fail at once with StoreUnavailableError instead of queueing, so
  * requests answer 503 rather than hang.
  */
-@Injectable()
 export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
   readonly client: Redis;
   readonly subscriber: Redis;
@@ -38,11 +43,10 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
   private readonly badValuesLogged = new ExpiringMap<string, true>(BAD_VALUE_LOG_EVERY_MS);
 
   constructor(
-    config: GatewayConfig,
+    url: string,
     private readonly metrics: Metrics,
   ) {
-    if (!config.redisUrl) throw new Error('REDIS_URL is required when STORE=redis');
-    const where = addressOf(config.redisUrl);
+    const where = addressOf(url);
     const common: RedisOptions = {
       lazyConnect: false,
       connectTimeout: CONNECT_TIMEOUT_MS,
@@ -51,7 +55,7 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
       // Capped backoff with jitter, never null: the gateway outlives any Redis outage.
       retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), RETRY_CAP_MS) + Math.floor(Math.random() * 100),
     };
-    this.client = new Redis(config.redisUrl, {
+    this.client = new Redis(url, {
       ...common,
       connectionName: 'vora-gateway',
       enableOfflineQueue: false,
@@ -61,7 +65,7 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
       autoResendUnfulfilledCommands: false,
       commandTimeout: COMMAND_TIMEOUT_MS,
     });
-    this.subscriber = new Redis(config.redisUrl, {
+    this.subscriber = new Redis(url, {
       ...common,
       connectionName: 'vora-gateway-sub',
       // SUBSCRIBE issued while Redis is away waits for the connection; ioredis then
@@ -130,6 +134,18 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
     add(turn.pipeline);
     const to = turn.pipeline.length;
     return viaRedis(async () => repliesOf((await turn.replies).slice(from, to)));
+  }
+
+  /**
+   * Defines each Lua script as a command of that name on the command
+   * connection and its pipelines (ioredis runs it by EVALSHA, and by EVAL when
+   * Redis has lost its script cache). Each adapter declares the commands'
+   * types on ioredis's RedisCommander next to its scripts.
+   */
+  loadScripts(scripts: Readonly<Record<string, LuaScript>>): void {
+    for (const [name, { keys, lua, readOnly }] of Object.entries(scripts)) {
+      this.client.defineCommand(name, readOnly ? { numberOfKeys: keys, lua, readOnly } : { numberOfKeys: keys, lua });
+    }
   }
 
   /**
@@ -328,3 +344,11 @@ async function quit(redis: Redis): Promise<void> {
   }
   redis.disconnect();
 }
+
+/**
+ * A key under the hash tag of everything that belongs to one user: its
+ * sessions and its subscriptions share a Redis Cluster slot, so a script can
+ * read or enforce both at once (the per-user session limit). The sub is
+ * URI-encoded (keyPart) so that braces in it cannot end the tag early.
+ */
+export const userKey = (sub: string, suffix: string): string => `vora:{u:${keyPart(sub)}}:${suffix}`;

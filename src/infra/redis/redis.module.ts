@@ -1,5 +1,6 @@
 import { DynamicModule, Global, Module } from '@nestjs/common';
 import { GatewayConfig } from '../../config/gateway-config';
+import { Metrics } from '../metrics/metrics';
 import { RedisConnection } from './redis-connection';
 
 /**
@@ -11,8 +12,9 @@ import { RedisConnection } from './redis-connection';
 @Module({})
 export class RedisModule {
   static forRoot(config: GatewayConfig): DynamicModule {
-    return config.store === 'redis'
-      ? { module: RedisModule, providers: [RedisConnection], exports: [RedisConnection] }
-      : { module: RedisModule };
+    const { store } = config;
+    if (store.kind !== 'redis') return { module: RedisModule };
+    const connection = { provide: RedisConnection, inject: [Metrics], useFactory: (metrics: Metrics) => new RedisConnection(store.url, metrics) };
+    return { module: RedisModule, providers: [connection], exports: [RedisConnection] };
   }
 }
