@@ -95,7 +95,13 @@ export class RedisClusterEvents extends ClusterEvents {
   }
 
   private async heard(message: string, listeners: ReadonlyArray<ClusterListener<never>>): Promise<void> {
-    const { ackTo, ackId, ...event } = JSON.parse(message) as SettleFields & Record<string, unknown>;
+    let parsed: SettleFields & Record<string, unknown>;
+    try {
+      parsed = JSON.parse(message);
+    } catch {
+      return this.log.error(`ignored a cluster event that is not JSON: ${message.slice(0, 80)}`);
+    }
+    const { ackTo, ackId, ...event } = parsed;
     await Promise.all(
       listeners.map(async (listener) => {
         try {

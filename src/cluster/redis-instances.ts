@@ -1,4 +1,5 @@
 import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { Result } from 'ioredis';
 import { RedisConnection } from '../infra/redis/redis-connection';
 import { Instances, newInstanceId } from './instances';
 
@@ -19,6 +20,12 @@ redis.call('ZADD', KEYS[1], ms + tonumber(ARGV[2]), ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ms)
 return redis.call('ZRANGE', KEYS[1], 0, -1)`;
 
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    voraInstancesBeat(key: string, instanceId: string, ttlMs: number): Result<string[], Context>;
+  }
+}
+
 /** One command per instance per second, whatever the number of sockets. */
 @Injectable()
 export class RedisInstances extends Instances implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -29,10 +36,12 @@ export class RedisInstances extends Instances implements OnApplicationBootstrap,
 
   constructor(private readonly redis: RedisConnection) {
     super();
+    redis.loadScripts({ voraInstancesBeat: { keys: 1, lua: BEAT } });
   }
 
-  onApplicationBootstrap(): void {
-    void this.beat();
+  /** In the registry before the gateway listens: the others count this instance alive before it takes a socket. */
+  async onApplicationBootstrap(): Promise<void> {
+    await this.beat();
     this.timer = setInterval(() => void this.beat(), BEAT_MS);
     this.timer.unref();
   }
@@ -63,13 +72,13 @@ export class RedisInstances extends Instances implements OnApplicationBootstrap,
   /** Public for tests that must not wait for the next beat. */
   async beat(): Promise<void> {
     try {
-      const members = (await this.redis.client.eval(BEAT, 1, INSTANCES_KEY, this.self, INSTANCE_TTL_MS)) as string[];
+      const members = await this.redis.client.voraInstancesBeat(INSTANCES_KEY, this.self, INSTANCE_TTL_MS);
       const live = new Set(members);
       live.add(this.self);
       this.live = live;
     } catch (error) {
       // Redis away: keep the last view; readiness reports the store.
-      this.logger.debug?.(`beat failed: ${(error as Error).message}`);
+      this.logger.debug(`beat failed: ${(error as Error).message}`);
     }
   }
 }

@@ -61,14 +61,15 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
     this.idleTtlMs = config.session.idleTtlS * 1000;
   }
 
+  /**
+   * SESSION_IDLE_TTL_S. A presence record lives that long too, as its session
+   * would without a socket: it is refreshed with the session's TTLs, not at
+   * every ping. A crashed instance's records are left behind, but routing
+   * also asks whether their instance is alive, which it knows within seconds.
+   */
   private readonly idleTtlMs: number;
 
-  /**
-   * A presence record lives as long as its session would without a socket:
-   * it is refreshed with the session's TTLs, not at every ping. A crashed
-   * instance's records are left behind, but routing also asks whether their
-   * instance is alive, which it knows within a few seconds.
-   */
+  /** Where this instance holds the connection: its presence record and its claims say so. */
   private holderOf(connection: ClientConnection): SocketHolder {
     return { instanceId: this.instances.self, connectionId: connection.id };
   }
