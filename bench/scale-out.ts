@@ -20,7 +20,7 @@ import { options } from './support/options';
 import { cpuSeconds, ServerProcess } from './support/processes';
 import { Publisher } from './support/publisher';
 import { ownRedis } from './support/redis';
-import { counted, redisCounters } from './support/redis-stats';
+import { commandStats, counted, redisCounters } from './support/redis-stats';
 import { BenchReport, limitTarget, ratioTarget, Row, runAsScript, TargetResult } from './support/report';
 import { nowMs, round, sleep } from './support/stats';
 import { GatewayWorld } from './support/world';
@@ -37,6 +37,8 @@ interface CapacityRun {
   /** Bytes Redis sent over the phase, per instance, per delivered event. */
   bytesPerInstancePerEvent: number;
   commandsPerEvent: number;
+  /** The busiest Redis commands of the run (setup included). */
+  topCommands: string;
 }
 
 async function waitFor(fleet: ClientFleet, count: number, idleMs = 10_000): Promise<Awaited<ReturnType<ClientFleet['stats']>>> {
@@ -89,8 +91,14 @@ async function capacity(world: GatewayWorld, instances: number): Promise<Capacit
       targets.map((t) => t.identity),
       world.platformToken,
     );
+    // Every instance routes an event to every identity first: the phase measures warm routing caches, the steady state,
+    // not each instance's first look at each session (which a longer run would amortize).
+    let warmed = 0;
+    for (const gateway of gateways) {
+      warmed += await new Publisher([gateway.url], publisher.identities, world.platformToken).publishToEach(publisher.identities, 100);
+    }
     const warm = await publisher.paced(2_000, options.scaleOut.rate, 100);
-    await waitFor(fleet, warm.published);
+    await waitFor(fleet, warmed + warm.published);
     await fleet.reset();
 
     const cpu = () => gateways.reduce((sum, g) => sum + cpuSeconds(g.pid), 0);
@@ -114,11 +122,13 @@ async function capacity(world: GatewayWorld, instances: number): Promise<Capacit
       cpuUsPerEventAboveIdle: (Math.max(0, cpuSpent - idleSpent) / delivered) * 1e6,
       bytesPerInstancePerEvent: spent.outputBytes / instances / delivered,
       commandsPerEvent: spent.commands / delivered,
+      topCommands: (await commandStats(redis.url)).slice(0, 8).map((c) => `${c.command} ${c.calls}`).join(', '),
     };
     console.log(
       `capacity, ${instances} instances: ${run.delivered} delivered, ${round(run.cpuUsPerEvent)} µs CPU/event summed ` +
         `(${round(run.cpuUsPerEventAboveIdle)} above idle), ` +
-        `${round(run.bytesPerInstancePerEvent)} B from Redis per instance per event, ${round(run.commandsPerEvent)} commands/event`,
+        `${round(run.bytesPerInstancePerEvent)} B from Redis per instance per event, ${round(run.commandsPerEvent)} commands/event; ` +
+        `busiest: ${run.topCommands}`,
     );
     return run;
   } finally {
@@ -188,6 +198,8 @@ export async function runScaleOut(): Promise<BenchReport> {
     faults: { gateway: four.lost + four.duplicated + two.lost + two.duplicated, baseline: 0 },
     notes: [
       'every instance, the redis-server and the clients share the same 2 cores; CPU is the instances\' sum, so a flat figure means an added instance adds no work to the others',
+      `busiest Redis commands, 2 instances: ${two.topCommands}`,
+      `busiest Redis commands, 4 instances: ${four.topCommands}`,
     ],
     date: new Date().toISOString(),
     load: loadavg(),
