@@ -16,6 +16,7 @@
  */
 import { loadavg } from 'node:os';
 import { ClientFleet } from './support/client-fleet';
+import { drain } from './support/delivery-run';
 import { options } from './support/options';
 import { cpuSeconds, ServerProcess } from './support/processes';
 import { Publisher } from './support/publisher';
@@ -39,18 +40,6 @@ interface CapacityRun {
   commandsPerEvent: number;
   /** The busiest Redis commands of the run (setup included). */
   topCommands: string;
-}
-
-async function waitFor(fleet: ClientFleet, count: number, idleMs = 10_000): Promise<Awaited<ReturnType<ClientFleet['stats']>>> {
-  let stats = await fleet.stats();
-  let last = stats.received;
-  let progressAt = nowMs();
-  while (stats.unique < count && nowMs() - progressAt < idleMs) {
-    await sleep(100);
-    stats = await fleet.stats();
-    if (stats.received !== last) [last, progressAt] = [stats.received, nowMs()];
-  }
-  return stats;
 }
 
 async function idleCost(world: GatewayWorld): Promise<{ perSocketPerMinute: number; sockets: number; seconds: number }> {
@@ -98,7 +87,7 @@ async function capacity(world: GatewayWorld, instances: number): Promise<Capacit
       warmed += await new Publisher([gateway.url], publisher.identities, world.platformToken).publishToEach(publisher.identities, 100);
     }
     const warm = await publisher.paced(2_000, options.scaleOut.rate, 100);
-    await waitFor(fleet, warmed + warm.published);
+    await drain(fleet, warmed + warm.published);
     await fleet.reset();
 
     const cpu = () => gateways.reduce((sum, g) => sum + cpuSeconds(g.pid), 0);
@@ -109,7 +98,7 @@ async function capacity(world: GatewayWorld, instances: number): Promise<Capacit
     const cpuBefore = cpu();
     const redisBefore = await redisCounters(redis.url);
     const paced = await publisher.paced(options.scaleOut.durationS * 1000, options.scaleOut.rate, 100);
-    const stats = await waitFor(fleet, paced.published);
+    const stats = await drain(fleet, paced.published);
     const spent = counted(await redisCounters(redis.url), redisBefore);
     const cpuSpent = cpu() - cpuBefore;
     const delivered = stats.unique || 1;

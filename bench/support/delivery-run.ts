@@ -47,7 +47,7 @@ export interface DeliveryRun {
 }
 
 /** Waits until every published event arrived, or until no progress for `idleMs`. */
-async function drain(fleet: ClientFleet, published: number, idleMs = 10_000): Promise<FleetStats> {
+export async function drain(fleet: ClientFleet, published: number, idleMs = 10_000): Promise<FleetStats> {
   let stats = await fleet.stats();
   let last = stats.received;
   let lastProgress = nowMs();

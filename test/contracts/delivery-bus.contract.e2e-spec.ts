@@ -60,10 +60,12 @@ describe.each(adapters)('DeliveryBus contract: %s', (name, make) => {
    * delivery has gone round (pub/sub drops what is published before).
    */
   const listening = async (): Promise<void> => {
-    const probe = delivery(PROBE, 1);
+    let n = 0;
     await eventually(async () => {
+      // Each probe its own id: once the latest arrived, none sent before it can still come (one connection, in order).
+      const probe = delivery(PROBE, ++n);
       await harness.a.deliver(harness.ids.b, [probe]);
-      expect(received.b.flat()).toContainEqual(probe);
+      await eventually(() => expect(received.b.flat()).toContainEqual(probe), { timeoutMs: 200 });
     });
   };
   /** What a handler received, without probes (which may still be arriving) or empty batches. */
