@@ -15,11 +15,12 @@ import { runMemory } from './memory';
 import { runReconnect } from './reconnect';
 import { runRedisDelivery } from './redis-delivery';
 import { runRest } from './rest';
+import { runScaleOut } from './scale-out';
 import { DeliveryRun } from './support/delivery-run';
 import { RESULTS_DIR } from './support/options';
 import { BenchReport, limitTarget, loadReport, printReport, saveReport, TargetResult } from './support/report';
 
-const BENCHES = ['rest', 'delivery', 'memory', 'reconnect', 'redis-delivery'] as const;
+const BENCHES = ['rest', 'delivery', 'memory', 'reconnect', 'redis-delivery', 'scale-out'] as const;
 type Bench = (typeof BENCHES)[number];
 
 export function machine(): string {
@@ -54,6 +55,7 @@ async function main(): Promise<void> {
     if (bench === 'memory') done(await runMemory());
     if (bench === 'reconnect') done(await runReconnect());
     if (bench === 'redis-delivery') done(await runRedisDelivery(memoryRuns));
+    if (bench === 'scale-out') done(await runScaleOut());
     console.log(`(${bench}: ${Math.round((Date.now() - started) / 1000)} s)`);
   }
 

@@ -132,7 +132,7 @@ describe('a gateway on Redis holding values it did not write', () => {
     expect((await first.socket.events(3)).map((e) => e.id)).toEqual(['1', '2', '3']);
     await first.socket.close();
     const before = await badValues('buffer-meta');
-    await raw.hset(`vora:{s:${sessionId}}:meta`, 'seq', 'three', 'written', 'x');
+    await raw.hset(`vora:{s:${sessionId}}:meta`, 'written', 'x');
 
     // Without lastEventId: after the written marker, read as 0.
     const { socket, welcome } = await connect({ token });
@@ -141,7 +141,7 @@ describe('a gateway on Redis holding values it did not write', () => {
     await publishAccepted(gateway, core, seqEvents(4, 1));
     expect(await socket.nextEvent()).toMatchObject({ id: '4', data: { seq: 4 } });
     expect(socket.pending()).toEqual([]);
-    expect(await badValues('buffer-meta')).toBeGreaterThanOrEqual(before + 2);
+    expect(await badValues('buffer-meta')).toBeGreaterThanOrEqual(before + 1);
   });
 
   it('a malformed pending call: the socket opens, and a ready for it is answered as for a call that is not waiting', async () => {

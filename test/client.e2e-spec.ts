@@ -21,7 +21,9 @@ describe('@vora/client in Node', () => {
   let proxy: TcpProxy;
   // Declared before the gateway's, so that the proxy closes first.
   afterAll(() => proxy?.close());
-  const { issuer, gateway } = useGateway({ HEARTBEAT_INTERVAL_MS: '300' });
+  // A short idle TTL makes the heartbeat refresh sessions every couple of seconds, so that it finds one
+  // that vanished from the store (as an expired one does) soon: the 4001 tests remove sessions that way.
+  const { issuer, gateway } = useGateway({ HEARTBEAT_INTERVAL_MS: '300', SESSION_IDLE_TTL_S: '6' });
   let core: string;
   const sessions: VoraSession[] = [];
 

@@ -3,11 +3,12 @@ import { StoreUnavailableError } from '../src/common/store-unavailable';
 import { EventCatalogue } from '../src/catalogue/catalogue';
 import { EventRouter } from '../src/events/event-router';
 import { PublishedEvent } from '../src/events/ingress';
+import { MemoryInstances } from '../src/cluster/memory-instances';
 import { INGRESS_GROUP, INGRESS_STREAM, IngressStreamConsumer } from '../src/events/ingress-stream';
 import { Metrics } from '../src/infra/metrics/metrics';
 import { RedisConnection } from '../src/infra/redis/redis-connection';
 import { ALICE, BOB } from './support/fixtures';
-import { connectRedis, eventually, http, setupSession, TestSocket, useGateway, useRedis } from './support/harness';
+import { connectRedis, eventually, http, redisConfig, setupSession, TestSocket, useGateway, useRedis } from './support/harness';
 
 /** Spelled out rather than imported: the stream the core and operators read (SPEC section 6). */
 const DEAD_LETTERS = 'vora:ingress:dead';
@@ -120,7 +121,7 @@ describe('vora:ingress with entries that cannot be routed', () => {
     }
 
     const start = (router: FailingRouter) => {
-      consumer = new IngressStreamConsumer(connection, catalogue, router as unknown as EventRouter, metrics);
+      consumer = new IngressStreamConsumer(connection, catalogue, router as unknown as EventRouter, metrics, new MemoryInstances(), redisConfig(redis.url));
       consumer.onApplicationBootstrap();
     };
     const add = async (identity: string, seq: number | string) =>

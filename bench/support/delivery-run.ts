@@ -2,6 +2,7 @@ import { ClientFleet, FleetStats } from './client-fleet';
 import { options } from './options';
 import { cpuSeconds, ServerProcess } from './processes';
 import { Publisher, PublishResult } from './publisher';
+import { counted, RedisCounters, redisCounters } from './redis-stats';
 import { nowMs, sleep } from './stats';
 import { LATE_MS, type SocketTarget } from './ws-clients';
 
@@ -25,6 +26,8 @@ export interface PhaseResult {
    * With the servers' figure it tells where a saturated machine's CPU went.
    */
   otherCpuUsPerEvent: { clients: number; publisher: number; redis?: number };
+  /** With Redis: what Redis did during the phase (every instance's commands, heartbeats included). */
+  redis?: RedisCounters;
   /** Paced runs: slots the publisher could not keep. */
   late: number;
   /**
@@ -44,7 +47,7 @@ export interface DeliveryRun {
 }
 
 /** Waits until every published event arrived, or until no progress for `idleMs`. */
-async function drain(fleet: ClientFleet, published: number, idleMs = 10_000): Promise<FleetStats> {
+export async function drain(fleet: ClientFleet, published: number, idleMs = 10_000): Promise<FleetStats> {
   let stats = await fleet.stats();
   let last = stats.received;
   let lastProgress = nowMs();
@@ -115,15 +118,17 @@ function spent(after: CpuReading, before: CpuReading): CpuReading {
  * One delivery measurement against already running servers: open a socket
  * per target (client processes), warm up, then a full-speed phase and a
  * paced phase, each drained completely and checked for losses and duplicates.
- * `redisPid`: the run's redis-server, whose CPU is then reported too.
+ * `redis`: the run's redis-server, whose CPU and commands are then reported too.
  */
 export async function deliveryRun(
   servers: ServerProcess[],
   targets: SocketTarget[],
   token: string | undefined,
   label: string,
-  redisPid?: number,
+  redis?: { readonly pid?: number; readonly url: string },
 ): Promise<DeliveryRun> {
+  const redisPid = redis?.pid;
+  const redisNow = async () => (redis ? redisCounters(redis.url) : undefined);
   const { durationS, pacedRate, batchSize, pacedBatchSize, inFlight, clientProcesses } = options.delivery;
   const fleet = await ClientFleet.start(clientProcesses);
   try {
@@ -148,15 +153,21 @@ export async function deliveryRun(
 
     await fleet.reset();
     let cpuBefore = cpu();
+    let redisBefore = await redisNow();
     const full = await publisher.fullSpeed(durationS * 1000, batchSize, inFlight);
     const fullPhase = phaseResult(full, await drain(fleet, full.published), spent(cpu(), cpuBefore));
+    const redisAfterFull = await redisNow();
+    if (redisBefore && redisAfterFull) fullPhase.redis = counted(redisAfterFull, redisBefore);
     fullPhase.lost += warmPhase.lost;
     fullPhase.duplicated += warmPhase.duplicated;
 
     await fleet.reset();
     cpuBefore = cpu();
+    redisBefore = await redisNow();
     const paced = await publisher.paced(durationS * 1000, pacedRate, pacedBatchSize);
     const pacedPhase = phaseResult(paced, await drain(fleet, paced.published), spent(cpu(), cpuBefore));
+    const redisAfterPaced = await redisNow();
+    if (redisBefore && redisAfterPaced) pacedPhase.redis = counted(redisAfterPaced, redisBefore);
     console.log(
       `${label}: full ${Math.round(fullPhase.rate)} ev/s (p50 ${fullPhase.p50} ms, p99 ${fullPhase.p99} ms), ` +
         `paced ${Math.round(pacedPhase.rate)} ev/s (p50 ${pacedPhase.p50} ms, p99 ${pacedPhase.p99} ms), ` +

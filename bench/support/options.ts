@@ -49,6 +49,15 @@ export const options = {
   redis: {
     sizes: list('BENCH_REDIS_SIZES', [1000, 5000, 10_000], [200]),
   },
+  scaleOut: {
+    /** Idle sockets held open, and for how long, to count what they cost Redis. */
+    idleSockets: num('BENCH_IDLE_SOCKETS', 10_000, 500),
+    idleS: num('BENCH_IDLE_S', 120, 15),
+    /** The moderate load run on 2 and then 4 instances: well inside what 2 cores carry. */
+    sockets: num('BENCH_CAPACITY_SOCKETS', 2000, 200),
+    rate: num('BENCH_CAPACITY_RATE', 4000, 1000),
+    durationS: num('BENCH_CAPACITY_DURATION_S', 10, 3),
+  },
   memory: {
     sessions: num('BENCH_MEMORY_SESSIONS', 10_000, 500),
   },

@@ -26,7 +26,7 @@ export class Publisher {
 
   constructor(
     private readonly urls: readonly string[],
-    private readonly identities: readonly string[],
+    readonly identities: readonly string[],
     private readonly token?: string,
   ) {}
 

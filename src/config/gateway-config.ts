@@ -22,7 +22,14 @@ export class GatewayConfig {
 }
 
 /** Where sessions, subscriptions and buffers live: this process's memory, or the Redis at REDIS_URL (STORE). */
-export type StoreConfig = { readonly kind: 'memory' } | { readonly kind: 'redis'; readonly url: string };
+export type StoreConfig =
+  | { readonly kind: 'memory' }
+  | {
+      readonly kind: 'redis';
+      readonly url: string;
+      /** Streams the core spreads its events over (`vora:ingress`, or `vora:ingress:{p}` when more than one). */
+      readonly ingressPartitions: number;
+    };
 
 export interface LimitsConfig {
   /** Requests per caller (`sub`) per minute on the client endpoints. */

@@ -70,7 +70,7 @@ describe('loadConfig', () => {
     expect(config.http.corsOrigins).toEqual(['https://a.example', 'https://b.example']);
     expect(config.session).toEqual({ maxSessionsPerUser: 2, idleTtlS: 60, maxLifetimeS: 7200, recheckIntervalS: 30 });
     expect(config.ws).toMatchObject({ messageBurst: 10, messagesPerSecond: 2 });
-    expect(config.store).toEqual({ kind: 'redis', url: 'redis://localhost:6379' });
+    expect(config.store).toEqual({ kind: 'redis', url: 'redis://localhost:6379', ingressPartitions: 1 });
   });
 
   it('treats empty values as unset', () => {
@@ -211,7 +211,14 @@ describe('loadConfig', () => {
   });
 
   it.each(['redis://localhost:6379', 'rediss://user:secret@redis.example:6380/2'])('takes REDIS_URL=%s', (value) => {
-    expect(loadConfig({ STORE: 'redis', REDIS_URL: value }).store).toEqual({ kind: 'redis', url: value });
+    expect(loadConfig({ STORE: 'redis', REDIS_URL: value }).store).toEqual({ kind: 'redis', url: value, ingressPartitions: 1 });
+  });
+
+  it('reads INGRESS_PARTITIONS with Redis, from 1 to 256', () => {
+    const redis = { STORE: 'redis', REDIS_URL: 'redis://localhost:6379' };
+    expect(loadConfig({ ...redis, INGRESS_PARTITIONS: '4' }).store).toMatchObject({ kind: 'redis', ingressPartitions: 4 });
+    expect(problemsOf({ ...redis, INGRESS_PARTITIONS: '0' })).toEqual([expect.stringMatching(/^INGRESS_PARTITIONS/)]);
+    expect(problemsOf({ ...redis, INGRESS_PARTITIONS: '257' })).toEqual([expect.stringMatching(/^INGRESS_PARTITIONS/)]);
   });
 
   describe('TRUST_PROXY', () => {

@@ -120,8 +120,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     production,
     host: env.HOST ?? '0.0.0.0',
     port: int('PORT', 3000, 0, 65535),
-    // Without its URL, STORE=redis is a problem above (loadConfig throws).
-    store: store === 'redis' && redisUrl ? { kind: 'redis', url: redisUrl } : { kind: 'memory' },
+    // Without its URL, STORE=redis is a problem above (loadConfig throws). A power of two is not needed: the partition is CRC32 mod P.
+    store:
+      store === 'redis' && redisUrl
+        ? { kind: 'redis', url: redisUrl, ingressPartitions: int('INGRESS_PARTITIONS', 1, 1, 256) }
+        : { kind: 'memory' },
     directoryFile: env.DIRECTORY_FILE ?? 'config/directory.json',
     eventsFile: env.EVENTS_FILE ?? 'config/events.json',
     auth: {

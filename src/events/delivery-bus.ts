@@ -1,12 +1,14 @@
 import { Delivery } from './event-buffer.store';
 
 /**
- * Hands buffered events to whichever instance holds each session's socket.
- * In memory mode that is this process; with Redis it is a pub/sub channel
- * every instance listens on. At-most-once: a socket that sees a hole in the
- * ids reads the missing events back from the buffer.
+ * Hands buffered events to the instance that holds each session's socket,
+ * and to that one only. In memory mode that is this process; with Redis each
+ * instance has a pub/sub channel of its own. At-most-once: a socket that sees
+ * a hole in the ids reads the missing events back from the buffer.
  */
 export abstract class DeliveryBus {
-  abstract deliver(deliveries: readonly Delivery[]): Promise<void>;
+  /** `instanceId`: the holder of every one of the deliveries' sockets. */
+  abstract deliver(instanceId: string, deliveries: readonly Delivery[]): Promise<void>;
+  /** Receives the deliveries for the sockets this instance holds. */
   abstract onDeliveries(handler: (deliveries: readonly Delivery[]) => void): void;
 }

@@ -4,6 +4,8 @@ import { MemoryClusterEvents } from '../cluster/memory-cluster-events';
 import { GatewayConfig } from '../config/gateway-config';
 import { IdentityService } from '../identity/identity.service';
 import { JsonDirectory } from '../identity/json-directory';
+import { MemoryInstances } from '../cluster/memory-instances';
+import { MemoryPresenceStore } from '../session/memory-presence.store';
 import { MemorySessionStore } from '../session/memory-session.store';
 import { MemorySubscriptionStore } from '../subscriptions/memory-subscription.store';
 import { CONNECTION_TYPES, Session } from '../session/session';
@@ -17,6 +19,7 @@ import { MemoryEventBufferStore } from './memory-event-buffer.store';
 import { MemoryDeliveryBus } from './memory-delivery-bus';
 import { SubscriptionCache } from '../subscriptions/subscription-cache';
 import { SubscriptionService } from '../subscriptions/subscription.service';
+import { RoutingTable } from './routing-table';
 
 const ALICE = '+905321110001';
 const ALICE_FIXED = '+902121110001';
@@ -51,11 +54,18 @@ describe('EventRouter', () => {
   let deliveryBus: MemoryDeliveryBus;
   let sessionEvents: SessionEvents;
   let router: EventRouter;
+  let table: RoutingTable;
+  let presence: MemoryPresenceStore;
+  let instances: MemoryInstances;
   let delivered: Delivery[][];
   let counter = 0;
 
-  /** Opens a session; sessions are keyed by (sub, identity, connectionType), so each gets the next free type. */
-  async function open(sub: string, identity: string, mode: ClientMode = 'user'): Promise<Session> {
+  /**
+   * Opens a session as the setup does, with a socket on this instance unless
+   * `socket` is false; sessions are keyed by (sub, identity, connectionType),
+   * so each gets the next free type.
+   */
+  async function open(sub: string, identity: string, mode: ClientMode = 'user', socket = true): Promise<Session> {
     const taken = (await sessions.listByUser(sub)).filter((s) => s.identity === identity).map((s) => s.connectionType);
     const connectionType = CONNECTION_TYPES.find((type) => !taken.includes(type));
     if (!connectionType) throw new Error(`no connection type left for ${sub} on ${identity}`);
@@ -71,8 +81,18 @@ describe('EventRouter', () => {
       expiresAt: new Date(Date.now() + 86_400_000).toISOString(),
     };
     await sessions.open(session, { ttlS: 60, maxPerUser: 100 });
+    await sessionEvents.emit('opened', session);
+    await cluster.publish('SessionOpened', { sessionId: session.id, sub, identity });
+    if (socket) await connect(session);
     return session;
   }
+
+  /** A socket of the session opened on this instance, as the socket registry announces it. */
+  const connect = async (session: Session, connectionId = `c-${session.id}`) => {
+    const holder = { instanceId: instances.self, connectionId };
+    await presence.connected(session.id, holder, 60_000);
+    await cluster.publish('SocketClaimed', { sessionId: session.id, ...holder });
+  };
 
   const route = (body: unknown) => router.route(parsePublished(body, catalogue));
   const call = (identity: string, event = 'CallDelivered', data: Record<string, unknown> = {}) => ({ event, identity, data });
@@ -95,12 +115,16 @@ describe('EventRouter', () => {
     const service = new SubscriptionService(config, catalogue, subscriptionStore, sessions, undefined as unknown as IdentityService, cluster, sessionEvents);
     const cache = new SubscriptionCache(service, cluster);
     await cache.onModuleInit();
-    router = new EventRouter(sessions, directory, cache, buffer, deliveryBus, sessionEvents, new Metrics(), config);
-    router.onModuleInit();
+    presence = new MemoryPresenceStore(sessions);
+    instances = new MemoryInstances();
+    table = new RoutingTable(sessions, presence, directory, instances, cluster);
+    router = new EventRouter(table, cluster, cache, buffer, deliveryBus, sessionEvents, new Metrics(), config);
+    await router.onModuleInit();
     delivered = [];
     deliveryBus.onDeliveries((deliveries) => delivered.push([...deliveries]));
   });
   afterEach(() => {
+    table.onModuleDestroy();
     sessions.onModuleDestroy();
     subscriptionStore.onModuleDestroy();
     buffer.onModuleDestroy();
@@ -142,10 +166,12 @@ describe('EventRouter', () => {
       ]);
     });
 
-    it('are kept for a session with no socket: routing does not depend on sockets', async () => {
-      const session = await open('alice', ALICE);
+    it('are kept for a session with no socket, and handed to no instance', async () => {
+      const session = await open('alice', ALICE, 'user', false);
+      const deliver = jest.spyOn(deliveryBus, 'deliver');
       await route([call(ALICE), call(ALICE)]);
       expect((await buffer.readAfter(session.id, 0)).newestId).toBe(2);
+      expect(deliver).not.toHaveBeenCalled();
     });
   });
 
@@ -343,6 +369,7 @@ describe('EventRouter', () => {
   it('drops the buffer of a session that ended', async () => {
     const session = await open('alice', ALICE);
     await route(call(ALICE));
+    await cluster.publish('SessionEnded', { sessionId: session.id, code: 4000, sub: 'alice', identity: ALICE });
     await sessions.remove(session.id);
     await sessionEvents.emit('ended', session);
     expect(await buffer.readAfter(session.id, 0)).toEqual({ events: [], oldestId: 0, newestId: 0 });

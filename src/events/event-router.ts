@@ -1,19 +1,21 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
+import { ClusterEvents } from '../cluster/cluster-events';
 import { GatewayConfig } from '../config/gateway-config';
-import { Directory } from '../identity/directory';
 import { Metrics } from '../infra/metrics/metrics';
 import { Session } from '../session/session';
 import { SessionEvents } from '../session/session-events';
-import { SessionStore } from '../session/session.store';
 import { frameTail } from './envelope';
 import { AppendEntry, Delivery, EventBufferStore } from './event-buffer.store';
 import { DeliveryBus } from './delivery-bus';
 import { PublishedEvent } from './ingress';
 import { SubscriptionCache } from '../subscriptions/subscription-cache';
+import { RoutingTable } from './routing-table';
 
 export interface RoutedRecipient {
   readonly session: Session;
   readonly delivery: Delivery;
+  /** Whether a socket of the session was open, on a live instance, when the event was handed on. */
+  readonly connected: boolean;
 }
 
 /** The candidate sessions of one batch's targets (identities, groups), each looked up once. */
@@ -69,8 +71,18 @@ export type RouteTap = (event: PublishedEvent, recipients: readonly RoutedRecipi
 /**
  * The one place events are routed: matched against the subscriptions of the
  * sessions of their identity (or of the managers of their group), appended to
- * each matching session's buffer with its next id, then handed to whichever
- * socket holds the session.
+ * each matching session's buffer with its next id, then handed to the
+ * instance that holds the session's socket, if one is open. Who the sessions
+ * are, where their sockets are and what they subscribe to come from this
+ * instance's caches (RoutingTable, SubscriptionCache): per event, Redis is
+ * only written.
+ *
+ * The cluster events that change those caches are settled: their publisher
+ * (a setup, a logout, a socket that opens, a subscription change) waits for
+ * every instance to have heard them. This instance answers only once the
+ * batches it routed with the old view are handed on, so what the publisher
+ * does next (answer the client, replay the buffer to the new socket) comes
+ * after them.
  */
 @Injectable()
 export class EventRouter implements OnModuleInit {
@@ -82,8 +94,8 @@ export class EventRouter implements OnModuleInit {
   private readonly taps = new Map<string, RouteTap[]>();
 
   constructor(
-    private readonly sessions: SessionStore,
-    private readonly directory: Directory,
+    private readonly table: RoutingTable,
+    private readonly cluster: ClusterEvents,
     private readonly subscriptionCache: SubscriptionCache,
     private readonly buffer: EventBufferStore,
     private readonly deliveryBus: DeliveryBus,
@@ -96,9 +108,32 @@ export class EventRouter implements OnModuleInit {
 
   private readonly bufferSize: number;
 
-  onModuleInit(): void {
+  async onModuleInit(): Promise<void> {
+    this.sessionEvents.on('opened', (session) => this.buffer.open(session.id));
     // The subscription cache forgets the session's entry on its own (SessionEnded reaches every instance).
     this.sessionEvents.on('ended', (session) => this.buffer.drop(session.id));
+    await this.cluster.listen('SessionOpened', ({ sub, identity }) => {
+      this.table.opened(sub, identity);
+      return this.routedSoFar();
+    });
+    await this.cluster.listen('SessionEnded', ({ sessionId, sub, identity }) => {
+      this.table.sessionEnded(sessionId, sub, identity);
+      return this.routedSoFar();
+    });
+    await this.cluster.listen('SocketClaimed', ({ sessionId, instanceId, connectionId }) => {
+      this.table.claimed(sessionId, { instanceId, connectionId });
+      return this.routedSoFar();
+    });
+    await this.cluster.listen('SocketReleased', ({ sessionId, instanceId, connectionId }) => {
+      this.table.released(sessionId, { instanceId, connectionId });
+    });
+    // The subscription cache evicts on its own; the change holds once what was routed before it is handed on.
+    await this.cluster.listen('SubscriptionChanged', () => this.routedSoFar());
+  }
+
+  /** Settles once every batch routed so far was handed on (its failure is its caller's). */
+  private routedSoFar(): Promise<unknown> {
+    return this.deliveriesHandedOn;
   }
 
   tap(eventName: string, listener: RouteTap): void {
@@ -116,12 +151,12 @@ export class EventRouter implements OnModuleInit {
    * the previous batch's. With Redis a batch then costs about one round trip
    * of the routing order rather than four.
    */
-  route(events: readonly PublishedEvent[]): Promise<void> {
+  route(events: readonly PublishedEvent[], { retried = false }: { retried?: boolean } = {}): Promise<void> {
     const acceptedAt = Date.now();
     const candidates = this.lookUpTargets(events);
     // Awaited in turn, perhaps after it failed: not an unhandled rejection meanwhile.
     candidates.catch(() => undefined);
-    const issued = this.appendsIssued.then(() => this.issueAppend(events, candidates, acceptedAt));
+    const issued = this.appendsIssued.then(() => this.issueAppend(events, candidates, { acceptedAt, retried }));
     this.appendsIssued = issued.catch(() => undefined);
     const routed = this.deliveriesHandedOn.then(() => issued).then((append) => this.handOn(events, append));
     this.deliveriesHandedOn = routed.catch(() => undefined);
@@ -132,8 +167,9 @@ export class EventRouter implements OnModuleInit {
   private async issueAppend(
     events: readonly PublishedEvent[],
     lookedUp: Promise<Candidates>,
-    acceptedAt: number,
+    options: { acceptedAt: number; retried: boolean },
   ): Promise<IssuedAppend | undefined> {
+    const { acceptedAt } = options;
     const candidates = await lookedUp;
     const entries: AppendEntry[] = [];
     const recipients: Session[][] = [];
@@ -151,7 +187,7 @@ export class EventRouter implements OnModuleInit {
       recipients.push(sessions);
     }
     if (!entries.length) return undefined;
-    const appended = this.buffer.append(entries, acceptedAt);
+    const appended = this.buffer.append(entries, options);
     appended.catch(() => undefined);
     return { appended, recipients };
   }
@@ -160,16 +196,23 @@ export class EventRouter implements OnModuleInit {
     if (!append) return;
     // Aligned with the entries; undefined where a session had already taken the stream entry.
     const appended = await append.appended;
-    const deliveries: Delivery[] = [];
+    // By holding instance, in the order of the appends; sessions without an open socket keep theirs buffered.
+    const byHolder = new Map<string, Delivery[]>();
+    let buffered = 0;
     let dropped = 0;
     for (const delivery of appended) {
       if (delivery === undefined) continue;
-      deliveries.push(delivery);
+      buffered++;
       // A ring of EVENT_BUFFER_SIZE drops its oldest event with every append past its size.
       if (delivery.id > this.bufferSize) dropped++;
+      const holder = this.table.holderOf(delivery.sessionId);
+      if (holder === undefined) continue;
+      const deliveries = byHolder.get(holder);
+      if (deliveries) deliveries.push(delivery);
+      else byHolder.set(holder, [delivery]);
     }
-    await this.deliveryBus.deliver(deliveries);
-    this.metrics.eventsBuffered.inc(deliveries.length);
+    await Promise.all([...byHolder].map(([holder, deliveries]) => this.deliveryBus.deliver(holder, deliveries)));
+    this.metrics.eventsBuffered.inc(buffered);
     if (dropped) this.metrics.eventsDroppedFromBuffers.inc(dropped);
     if (this.taps.size) this.notifyTaps(events, append.recipients, appended);
   }
@@ -190,17 +233,13 @@ export class EventRouter implements OnModuleInit {
       const routed: RoutedRecipient[] = [];
       sessions.forEach((session, i) => {
         const delivery = appended[first + i];
-        if (delivery) routed.push({ session, delivery });
+        if (delivery) routed.push({ session, delivery, connected: this.table.holderOf(session.id) !== undefined });
       });
       if (routed.length) for (const tap of listeners) tap(event, routed);
     });
   }
 
-  /**
-   * Looks up the candidates of every target of the batch, each once and all at
-   * once: with Redis the batch then costs a round trip or two rather than two
-   * per event.
-   */
+  /** The candidates of every target of the batch, each looked up once; nearly always from the routing table's memory. */
   private async lookUpTargets(events: readonly PublishedEvent[]): Promise<Candidates> {
     const identities = new Set<string>();
     const groups = new Set<string>();
@@ -211,16 +250,9 @@ export class EventRouter implements OnModuleInit {
     const identityList = [...identities];
     const groupList = [...groups];
     const [sessionsOfIdentities, sessionsOfGroups] = await Promise.all([
-      identityList.length ? this.sessions.listByIdentities(identityList) : [],
-      Promise.all(groupList.map((group) => this.managerSessions(group))),
+      identityList.length ? this.table.sessionsOf(identityList) : [],
+      Promise.all(groupList.map((group) => this.table.managerSessionsOf(group))),
     ]);
     return { byIdentity: mapOf(identityList, sessionsOfIdentities), byGroup: mapOf(groupList, sessionsOfGroups) };
-  }
-
-  /** Group events reach the sessions that managers of the group opened in manager mode, and nobody else. */
-  private async managerSessions(group: string): Promise<Session[]> {
-    const managers = await this.directory.managersOf(group);
-    const sessions = await Promise.all(managers.map((manager) => this.sessions.listByUser(manager.sub)));
-    return sessions.flat().filter((session) => session.mode === 'manager');
   }
 }

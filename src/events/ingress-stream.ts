@@ -1,9 +1,10 @@
-import { hostname } from 'node:os';
-import { randomBytes } from 'node:crypto';
+import { crc32 } from 'node:zlib';
 import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import Redis from 'ioredis';
 import { parse as parseJson } from 'secure-json-parse';
 import { StoreUnavailableError } from '../common/store-unavailable';
+import { Instances } from '../cluster/instances';
+import { GatewayConfig } from '../config/gateway-config';
 import { Metrics } from '../infra/metrics/metrics';
 import { RedisConnection, viaRedis } from '../infra/redis/redis-connection';
 import { EventCatalogue } from '../catalogue/catalogue';
@@ -14,6 +15,22 @@ export const INGRESS_STREAM = 'vora:ingress';
 export const INGRESS_GROUP = 'vora-gateway';
 /** The instance holding this lease is the one consumer reading the stream. */
 export const INGRESS_LEASE = 'vora:ingress:reader';
+
+/**
+ * The stream and lease of partition p of P. With one partition, `vora:ingress`
+ * as it always was; with more, hash-tagged so that a partition's stream and
+ * lease share a Redis Cluster slot and the partitions spread over the shards.
+ */
+export function partitionKeys(p: number, partitions: number): { readonly stream: string; readonly lease: string } {
+  if (partitions === 1) return { stream: INGRESS_STREAM, lease: INGRESS_LEASE };
+  return { stream: `${INGRESS_STREAM}:{${p}}`, lease: `${INGRESS_STREAM}:{${p}}:reader` };
+}
+
+/** The partition the core writes an event to: CRC32 (IEEE) of the identity, or of `group:<name>`, mod P. */
+export function partitionOf(target: { readonly identity: string } | { readonly group: string }, partitions: number): number {
+  const key = 'group' in target ? `group:${target.group}` : target.identity;
+  return crc32(Buffer.from(key, 'utf8')) % partitions;
+}
 /** Where entries that cannot be routed go, with their fields, `error` and `sourceId` (SPEC section 6). */
 export const INGRESS_DEAD_LETTERS = 'vora:ingress:dead';
 /** Routing attempts of an entry, alone, before it goes to the dead letters: a failure that lasts is not bad luck. */
@@ -23,6 +40,8 @@ const LEASE_MS = 6_000;
 const BLOCK_MS = 2_000;
 const BATCH = 500;
 const IDLE_RETRY_MS = 1_000;
+/** An instance above its share gives up at most one partition this often, so that leases settle rather than swing. */
+const GIVE_UP_EVERY_MS = 1_000;
 /** Between two attempts at an entry that failed; every attempt together stays far below the lease. */
 const ROUTING_RETRY_MS = 200;
 /** The dead letters keep about this many entries (`XADD MAXLEN ~`): enough to inspect, never unbounded. */
@@ -48,11 +67,87 @@ export abstract class IngressStream {}
 export class NoIngressStream extends IngressStream {}
 
 /**
- * Consumes `vora:ingress` (SPEC section 6) as one consumer group. Only the
- * holder of a short lease reads, so that entries are routed in stream order
- * (two instances reading side by side could route neighbouring events of one
- * identity out of order). A new holder first claims whatever the previous one
- * left pending, so a crashed instance's entries are routed by a live one.
+ * Consumes the ingress stream (SPEC section 6), or its partitions (section
+ * 10), as one consumer group. Each partition is read by the holder of its
+ * own short lease, so that its entries are routed in stream order (two
+ * instances reading one stream side by side could route neighbouring events
+ * of one identity out of order); an identity's events all go to one
+ * partition, so their order holds. Leases spread over the live instances: no
+ * instance takes more than its share, ⌈P/N⌉, and one above it gives one up
+ * now and then, so that a new instance gets partitions and a dead one's are
+ * taken over once its lease expires.
+ */
+@Injectable()
+export class IngressStreamConsumer extends IngressStream implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly partitions: IngressPartition[];
+  private running = false;
+  private loops: Promise<void>[] = [];
+  private lastGiveUp = 0;
+
+  constructor(
+    private readonly redis: RedisConnection,
+    catalogue: EventCatalogue,
+    router: EventRouter,
+    private readonly metrics: Metrics,
+    private readonly instances: Instances,
+    config: GatewayConfig,
+  ) {
+    super();
+    const count = config.store.kind === 'redis' ? config.store.ingressPartitions : 1;
+    this.partitions = Array.from(
+      { length: count },
+      (_, p) => new IngressPartition(partitionKeys(p, count), `${instances.self}`, redis, catalogue, router, metrics),
+    );
+  }
+
+  onApplicationBootstrap(): void {
+    this.running = true;
+    this.loops = this.partitions.map((partition) => this.run(partition));
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    this.running = false;
+    for (const partition of this.partitions) partition.stop();
+    await Promise.all(this.loops);
+    await Promise.all(this.partitions.map((partition) => partition.release()));
+  }
+
+  /** The streams whose lease this instance holds now. */
+  heldStreams(): string[] {
+    return this.partitions.filter((partition) => partition.held).map((partition) => partition.stream);
+  }
+
+  private share(): number {
+    return Math.ceil(this.partitions.length / Math.max(1, this.instances.count()));
+  }
+
+  private heldCount(): number {
+    let held = 0;
+    for (const partition of this.partitions) if (partition.held) held++;
+    return held;
+  }
+
+  private async run(partition: IngressPartition): Promise<void> {
+    while (this.running) {
+      const worked = await partition.step({
+        mayTake: () => this.heldCount() < this.share(),
+        shouldGiveUp: () => this.shouldGiveUp(),
+      });
+      this.metrics.ingressPartitionsHeld.set(this.heldCount());
+      if (!worked && this.running) await pause(IDLE_RETRY_MS);
+    }
+  }
+
+  private shouldGiveUp(): boolean {
+    if (this.heldCount() <= this.share() || Date.now() - this.lastGiveUp < GIVE_UP_EVERY_MS) return false;
+    this.lastGiveUp = Date.now();
+    return true;
+  }
+}
+
+/**
+ * One stream and its lease. A new holder first claims whatever the previous
+ * one left pending, so a crashed instance's entries are routed by a live one.
  * Entries are acknowledged after routing; an instance killed between the two
  * leaves its last batch to be routed again, and the buffers skip what each
  * session already took (by entry id), so every event is buffered once.
@@ -64,14 +159,14 @@ export class NoIngressStream extends IngressStream {}
  * to the dead letters too. Redis being unreachable is not the entry's fault:
  * that is retried for as long as it lasts, and counts no attempt.
  */
-@Injectable()
-export class IngressStreamConsumer extends IngressStream implements OnApplicationBootstrap, BeforeApplicationShutdown {
+class IngressPartition {
   private readonly log = new Logger('IngressStream');
-  private readonly consumer = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  readonly stream: string;
+  private readonly lease: string;
+  /** Blocking reads need a connection of their own, without the command timeout; made when first needed. */
   private reader?: Redis;
-  private running = false;
-  private loop?: Promise<void>;
-  private leader = false;
+  private stopped = false;
+  held = false;
   /** Cleared when Redis answers NOGROUP (it restarted empty), so the group is created again. */
   private groupReady = false;
   /** Set when an entry failed to route and waits, pending, for another attempt before anything after it. */
@@ -80,53 +175,56 @@ export class IngressStreamConsumer extends IngressStream implements OnApplicatio
   private readonly failures = new Map<string, number>();
 
   constructor(
+    keys: { readonly stream: string; readonly lease: string },
+    private readonly consumer: string,
     private readonly redis: RedisConnection,
     private readonly catalogue: EventCatalogue,
     private readonly router: EventRouter,
     private readonly metrics: Metrics,
   ) {
-    super();
+    this.stream = keys.stream;
+    this.lease = keys.lease;
   }
 
-  onApplicationBootstrap(): void {
-    // Blocking reads need a connection of their own, without the command timeout.
-    this.reader = this.redis.client.duplicate({ connectionName: 'vora-gateway-ingress', commandTimeout: undefined });
-    this.reader.on('error', () => undefined);
-    this.running = true;
-    this.loop = this.run();
-  }
-
-  async beforeApplicationShutdown(): Promise<void> {
-    this.running = false;
+  stop(): void {
+    this.stopped = true;
     this.reader?.disconnect();
-    await this.loop;
-    if (this.leader) await this.redis.client.eval(RELEASE, 1, INGRESS_LEASE, this.consumer).catch(() => undefined);
   }
 
-  private async run(): Promise<void> {
-    while (this.running) {
-      try {
-        await this.ensureGroup();
-        if (!(await this.holdLease())) {
-          await pause(IDLE_RETRY_MS);
-          continue;
-        }
-        if (this.retrying) {
-          this.retrying = false;
-          await pause(ROUTING_RETRY_MS);
-          await this.claimPending();
-        } else {
-          await this.readOnce();
-        }
-      } catch (error) {
-        if (!this.running) break;
-        const message = (error as Error).message;
-        // A Redis that restarted empty has lost the group: create it again.
-        if (message.includes('NOGROUP')) this.groupReady = false;
-        else if (this.leader) this.log.warn(`reading ${INGRESS_STREAM} failed: ${message}`);
-        this.leader = false;
-        await pause(IDLE_RETRY_MS);
+  async release(): Promise<void> {
+    if (!this.held) return;
+    this.held = false;
+    await this.redis.client.eval(RELEASE, 1, this.lease, this.consumer).catch(() => undefined);
+  }
+
+  /** One turn of the partition's loop; false when there was nothing to do (not held, or failed) and the loop should pause. */
+  async step(policy: { mayTake(): boolean; shouldGiveUp(): boolean }): Promise<boolean> {
+    try {
+      await this.ensureGroup();
+      if (!this.held && !policy.mayTake()) return false;
+      if (!(await this.holdLease())) return false;
+      if (policy.shouldGiveUp()) {
+        // Between batches: nothing of this partition is being routed, nothing is pending here.
+        await this.release();
+        this.log.log(`this instance (${this.consumer}) hands ${this.stream} on to another`);
+        return false;
       }
+      if (this.retrying) {
+        this.retrying = false;
+        await pause(ROUTING_RETRY_MS);
+        await this.claimPending();
+      } else {
+        await this.readOnce();
+      }
+      return true;
+    } catch (error) {
+      if (this.stopped) return false;
+      const message = (error as Error).message;
+      // A Redis that restarted empty has lost the group: create it again.
+      if (message.includes('NOGROUP')) this.groupReady = false;
+      else if (this.held) this.log.warn(`reading ${this.stream} failed: ${message}`);
+      this.held = false;
+      return false;
     }
   }
 
@@ -134,7 +232,7 @@ export class IngressStreamConsumer extends IngressStream implements OnApplicatio
     if (this.groupReady) return;
     try {
       // From the start of the stream: events added before any gateway ran are not lost.
-      await this.redis.client.xgroup('CREATE', INGRESS_STREAM, INGRESS_GROUP, '0', 'MKSTREAM');
+      await this.redis.client.xgroup('CREATE', this.stream, INGRESS_GROUP, '0', 'MKSTREAM');
     } catch (error) {
       if (!String((error as Error).message).includes('BUSYGROUP')) throw error;
     }
@@ -143,15 +241,15 @@ export class IngressStreamConsumer extends IngressStream implements OnApplicatio
 
   /** Takes or renews the lease; on taking it, claims what the previous holder left pending. */
   private async holdLease(): Promise<boolean> {
-    const held = (await this.redis.client.eval(ACQUIRE, 1, INGRESS_LEASE, this.consumer, LEASE_MS)) === 1;
+    const held = (await this.redis.client.eval(ACQUIRE, 1, this.lease, this.consumer, LEASE_MS)) === 1;
     // The next holder claims and counts for itself.
     if (!held) this.failures.clear();
-    if (held && !this.leader) {
-      this.leader = true;
-      this.log.log(`this instance (${this.consumer}) now reads ${INGRESS_STREAM}`);
+    if (held && !this.held) {
+      this.held = true;
+      this.log.log(`this instance (${this.consumer}) now reads ${this.stream}`);
       await this.claimPending();
     }
-    this.leader = held;
+    this.held = held;
     return held;
   }
 
@@ -159,7 +257,7 @@ export class IngressStreamConsumer extends IngressStream implements OnApplicatio
     let cursor = '0-0';
     do {
       const [next, entries] = (await this.redis.client.xautoclaim(
-        INGRESS_STREAM,
+        this.stream,
         INGRESS_GROUP,
         this.consumer,
         0,
@@ -168,13 +266,14 @@ export class IngressStreamConsumer extends IngressStream implements OnApplicatio
         BATCH,
       )) as [string, StreamEntry[]];
       // Nothing after an entry that waits for another attempt may pass it.
-      if (!(await this.handle(entries.filter((entry) => entry && entry[1])))) return;
+      if (!(await this.handle(entries.filter((entry) => entry && entry[1]), true))) return;
       cursor = next;
-    } while (cursor !== '0-0' && this.running);
+    } while (cursor !== '0-0' && !this.stopped);
   }
 
   private async readOnce(): Promise<void> {
-    const reply = (await this.reader!.xreadgroup(
+    this.reader ??= this.newReader();
+    const reply = (await this.reader.xreadgroup(
       'GROUP',
       INGRESS_GROUP,
       this.consumer,
@@ -183,18 +282,19 @@ export class IngressStreamConsumer extends IngressStream implements OnApplicatio
       'BLOCK',
       BLOCK_MS,
       'STREAMS',
-      INGRESS_STREAM,
+      this.stream,
       '>',
     )) as Array<[string, StreamEntry[]]> | null;
-    if (reply) await this.handle(reply[0][1]);
+    if (reply) await this.handle(reply[0][1], false);
   }
 
   /**
    * Routes the entries in order and acknowledges them; an entry that does not
    * parse, or keeps failing to route, goes to the dead letters. False when an
    * entry failed and waits (pending, with those after it) for another attempt.
+   * `retried`: the entries were claimed, so some may have been buffered already.
    */
-  private async handle(entries: StreamEntry[]): Promise<boolean> {
+  private async handle(entries: StreamEntry[], retried: boolean): Promise<boolean> {
     const routable: RoutableEntry[] = [];
     for (const [id, fields] of entries) {
       try {
@@ -206,13 +306,13 @@ export class IngressStreamConsumer extends IngressStream implements OnApplicatio
       }
     }
     if (!routable.length) return true;
-    if (!(await this.route(routable))) {
+    if (!(await this.route(routable, retried))) {
       await this.acknowledge(routable);
       return true;
     }
-    // One of them fails: alone, it holds back only itself and what follows it.
+    // One of them fails: alone, it holds back only itself and what follows it. Part of the batch may be buffered.
     for (const entry of routable) {
-      const failure = await this.route([entry]);
+      const failure = await this.route([entry], true);
       if (!failure) {
         this.failures.delete(entry.id);
         await this.acknowledge([entry]);
@@ -221,7 +321,7 @@ export class IngressStreamConsumer extends IngressStream implements OnApplicatio
       const attempts = (this.failures.get(entry.id) ?? 0) + 1;
       if (attempts < MAX_ROUTING_ATTEMPTS) {
         this.failures.set(entry.id, attempts);
-        this.log.warn(`routing ${INGRESS_STREAM} entry ${entry.id} failed (attempt ${attempts} of ${MAX_ROUTING_ATTEMPTS}): ${failure.message}`);
+        this.log.warn(`routing ${this.stream} entry ${entry.id} failed (attempt ${attempts} of ${MAX_ROUTING_ATTEMPTS}): ${failure.message}`);
         this.retrying = true;
         return false;
       }
@@ -232,9 +332,9 @@ export class IngressStreamConsumer extends IngressStream implements OnApplicatio
   }
 
   /** Undefined once routed; the failure otherwise. Redis being unreachable is thrown: no entry is to blame. */
-  private async route(entries: readonly RoutableEntry[]): Promise<Error | undefined> {
+  private async route(entries: readonly RoutableEntry[], retried: boolean): Promise<Error | undefined> {
     try {
-      await this.router.route(entries.map((entry) => entry.event));
+      await this.router.route(entries.map((entry) => entry.event), { retried });
     } catch (error) {
       if (error instanceof StoreUnavailableError) throw error;
       return error as Error;
@@ -244,7 +344,7 @@ export class IngressStreamConsumer extends IngressStream implements OnApplicatio
   }
 
   private async acknowledge(entries: ReadonlyArray<{ readonly id: string }>): Promise<void> {
-    await viaRedis(() => this.redis.client.xack(INGRESS_STREAM, INGRESS_GROUP, ...entries.map((entry) => entry.id)));
+    await viaRedis(() => this.redis.client.xack(this.stream, INGRESS_GROUP, ...entries.map((entry) => entry.id)));
   }
 
   /**
@@ -257,13 +357,19 @@ export class IngressStreamConsumer extends IngressStream implements OnApplicatio
       await viaRedis(() =>
         this.redis.client.xadd(INGRESS_DEAD_LETTERS, 'MAXLEN', '~', DEAD_LETTERS_KEPT, '*', ...fields, 'error', error, 'sourceId', id),
       );
-      this.log.warn(`moved ${INGRESS_STREAM} entry ${id} to ${INGRESS_DEAD_LETTERS}: ${error}`);
+      this.log.warn(`moved ${this.stream} entry ${id} to ${INGRESS_DEAD_LETTERS}: ${error}`);
     } catch (failure) {
       if (failure instanceof StoreUnavailableError) throw failure;
-      this.log.error(`dropped ${INGRESS_STREAM} entry ${id} (${error}): ${INGRESS_DEAD_LETTERS} refused it: ${(failure as Error).message}`);
+      this.log.error(`dropped ${this.stream} entry ${id} (${error}): ${INGRESS_DEAD_LETTERS} refused it: ${(failure as Error).message}`);
     }
     await this.acknowledge([{ id }]);
     this.metrics.ingressDeadLetters.inc({ reason });
+  }
+
+  private newReader(): Redis {
+    const reader = this.redis.client.duplicate({ connectionName: 'vora-gateway-ingress', commandTimeout: undefined });
+    reader.on('error', () => undefined);
+    return reader;
   }
 }
 

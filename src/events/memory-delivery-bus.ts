@@ -5,7 +5,8 @@ import { DeliveryBus } from './delivery-bus';
 export class MemoryDeliveryBus extends DeliveryBus {
   private readonly handlers: Array<(deliveries: readonly Delivery[]) => void> = [];
 
-  async deliver(deliveries: readonly Delivery[]): Promise<void> {
+  /** One instance: every socket is this process's. */
+  async deliver(_instanceId: string, deliveries: readonly Delivery[]): Promise<void> {
     for (const handler of this.handlers) handler(deliveries);
   }
 

@@ -7,13 +7,18 @@ const ids = (events: ReadonlyArray<{ id: number } | undefined>) => events.map((e
 
 describe('MemoryEventBufferStore', () => {
   let buffer: MemoryEventBufferStore;
-  const create = (eventBufferSize: number, idleTtlS = 60) =>
-    new MemoryEventBufferStore({ ws: { eventBufferSize }, session: { idleTtlS } } as GatewayConfig);
+  /** A buffer with the sessions 'a' and 'b' set up (their buffers opened). */
+  const create = async (eventBufferSize: number, idleTtlS = 60) => {
+    const created = new MemoryEventBufferStore({ ws: { eventBufferSize }, session: { idleTtlS } } as GatewayConfig);
+    await created.open('a');
+    await created.open('b');
+    return created;
+  };
   const appendTo = (sessionId: string, from: number, to: number) =>
     buffer.append(Array.from({ length: to - from + 1 }, (_, i) => ({ sessionId, tail: tail(from + i) })));
 
-  beforeEach(() => {
-    buffer = create(5);
+  beforeEach(async () => {
+    buffer = await create(5);
   });
   afterEach(() => buffer.onModuleDestroy());
 
@@ -73,7 +78,7 @@ describe('MemoryEventBufferStore', () => {
 
   it('keeps a single event with a buffer of one', async () => {
     buffer.onModuleDestroy();
-    buffer = create(1);
+    buffer = await create(1);
     await appendTo('a', 1, 3);
     expect(await buffer.readAfter('a', 0)).toEqual({ events: [{ id: 3, frame: `${FRAME_HEAD}3${tail(3)}` }], oldestId: 3, newestId: 3 });
   });
@@ -85,28 +90,30 @@ describe('MemoryEventBufferStore', () => {
     expect(await buffer.lastWritten('a')).toBe(2);
     await buffer.markWritten('a', 1);
     expect(await buffer.lastWritten('a')).toBe(2);
-    await buffer.markWritten('b', 5);
-    expect(await buffer.lastWritten('b')).toBe(0);
+    await buffer.markWritten('nobody', 5);
+    expect(await buffer.lastWritten('nobody')).toBe(0);
   });
 
-  it('drops a session’s events and restarts its ids', async () => {
+  it('drops a session’s events, buffers nothing for it after, and restarts its ids when opened again', async () => {
     await appendTo('a', 1, 3);
     await appendTo('b', 1, 1);
     await buffer.drop('a');
     expect(await buffer.readAfter('a', 0)).toEqual({ events: [], oldestId: 0, newestId: 0 });
     expect((await buffer.readAfter('b', 0)).newestId).toBe(1);
+    expect(ids(await appendTo('a', 1, 1))).toEqual([undefined]);
+    await buffer.open('a');
     expect(ids(await appendTo('a', 1, 1))).toEqual([1]);
   });
 
   describe('expiry', () => {
-    beforeEach(() => {
+    beforeEach(async () => {
       jest.useFakeTimers({ now: 1_000_000 });
       buffer.onModuleDestroy();
-      buffer = create(5, 10);
+      buffer = await create(5, 10);
     });
     afterEach(() => jest.useRealTimers());
 
-    it('frees a buffer SESSION_IDLE_TTL_S after its creation, however often it was appended to since', async () => {
+    it('frees a buffer SESSION_IDLE_TTL_S after its opening, however often it was appended to since', async () => {
       await appendTo('a', 1, 2);
       jest.setSystemTime(1_000_000 + 9_000);
       await appendTo('a', 3, 3);

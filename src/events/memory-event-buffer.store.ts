@@ -1,7 +1,7 @@
 import { Injectable, OnModuleDestroy } from '@nestjs/common';
 import { GatewayConfig } from '../config/gateway-config';
 import { frameOf } from './envelope';
-import { AppendEntry, BufferedEvent, BufferSlice, Delivery, EventBufferStore, isNewerSource } from './event-buffer.store';
+import { AppendEntry, AppendOptions, BufferedEvent, BufferSlice, Delivery, EventBufferStore, isNewerSource } from './event-buffer.store';
 
 /** How often rings past their TTL are freed; until then they are only invisible. */
 const SWEEP_EVERY_MS = 10_000;
@@ -79,13 +79,18 @@ export class MemoryEventBufferStore extends EventBufferStore implements OnModule
     clearInterval(this.sweeper);
   }
 
-  async append(entries: readonly AppendEntry[], acceptedAt?: number): Promise<Array<Delivery | undefined>> {
+  async open(sessionId: string): Promise<void> {
+    this.rings.set(sessionId, new Ring(this.capacity, Date.now() + this.ttlMs));
+  }
+
+  async append(entries: readonly AppendEntry[], { acceptedAt }: AppendOptions = {}): Promise<Array<Delivery | undefined>> {
     const now = Date.now();
     const appended = new Array<Delivery | undefined>(entries.length);
     for (let i = 0; i < entries.length; i++) {
       const { sessionId, tail, sourceId } = entries[i];
-      let ring = this.live(sessionId, now);
-      if (!ring) this.rings.set(sessionId, (ring = new Ring(this.capacity, now + this.ttlMs)));
+      const ring = this.live(sessionId, now);
+      if (!ring) continue;
+      // Checked whether retried or not: in memory it costs nothing, and it is exact either way.
       if (sourceId !== undefined) {
         if (ring.lastSource !== undefined && !isNewerSource(sourceId, ring.lastSource)) continue;
         ring.lastSource = sourceId;

@@ -1,42 +1,45 @@
-import { randomUUID } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
+import { Instances } from '../cluster/instances';
+import { Metrics } from '../infra/metrics/metrics';
 import { RedisConnection, viaRedis } from '../infra/redis/redis-connection';
 import { Delivery } from './event-buffer.store';
 import { DeliveryBus } from './delivery-bus';
 
-/**
- * Every instance hears every delivery and hands on those whose sessions it
- * holds. One channel for the whole cluster: see docs/scaling.md for when to
- * shard it.
- */
-export const DELIVERIES_CHANNEL = 'vora:deliveries';
+/** Each instance hears on a channel of its own the deliveries for the sockets it holds, and nothing else. */
+export const deliveriesChannel = (instanceId: string): string => `vora:deliveries:{${instanceId}}`;
 
 /**
- * Each message is `<origin> ` and then one line per delivery, `<sessionId>
- * <id> <acceptedAt or -> <frame>`: the instance that routed the batch hands it
- * to its own sockets at once, and skips its own message when Redis echoes it,
- * so that it neither waits a round trip for its own sessions nor parses what
- * it wrote. Lines rather than JSON: a frame is JSON text, which has no raw
- * line break, so it travels as it is instead of escaped inside another JSON
- * string, and is read back by slicing instead of parsing.
+ * Each message is one line per delivery, `<sessionId> <id> <acceptedAt or ->
+ * <frame>`. Deliveries for this instance's own sockets are handed on at once,
+ * without a round trip. Lines rather than JSON: a frame is JSON text, which
+ * has no raw line break, so it travels as it is instead of escaped inside
+ * another JSON string, and is read back by slicing instead of parsing.
  */
 @Injectable()
 export class RedisDeliveryBus extends DeliveryBus {
   private readonly logger = new Logger('DeliveryBus');
   private readonly handlers: Array<(deliveries: readonly Delivery[]) => void> = [];
-  private readonly origin = randomUUID();
-  private readonly ownPrefix = `${this.origin} `;
+  private readonly channel: string;
   private subscribed = false;
 
-  constructor(private readonly redis: RedisConnection) {
+  constructor(
+    private readonly redis: RedisConnection,
+    private readonly instances: Instances,
+    private readonly metrics: Metrics,
+  ) {
     super();
+    this.channel = deliveriesChannel(instances.self);
   }
 
-  async deliver(deliveries: readonly Delivery[]): Promise<void> {
+  async deliver(instanceId: string, deliveries: readonly Delivery[]): Promise<void> {
     if (!deliveries.length) return;
-    this.handOn(deliveries);
-    const message = this.ownPrefix + deliveryLines(deliveries);
-    await viaRedis(() => this.redis.client.publish(DELIVERIES_CHANNEL, message));
+    if (instanceId === this.instances.self) {
+      this.metrics.busDeliveries.inc({ direction: 'own' }, deliveries.length);
+      return this.handOn(deliveries);
+    }
+    this.metrics.busDeliveries.inc({ direction: 'sent' }, deliveries.length);
+    const message = deliveryLines(deliveries);
+    await viaRedis(() => this.redis.client.publish(deliveriesChannel(instanceId), message));
   }
 
   onDeliveries(handler: (deliveries: readonly Delivery[]) => void): void {
@@ -44,16 +47,16 @@ export class RedisDeliveryBus extends DeliveryBus {
     if (this.subscribed) return;
     this.subscribed = true;
     // Not awaited: the port's registration is synchronous, and start-up must not wait for Redis.
-    void this.redis.subscribe(DELIVERIES_CHANNEL, (message) => this.receive(message));
+    void this.redis.subscribe(this.channel, (message) => this.receive(message));
   }
 
   private receive(message: string): void {
-    if (message.startsWith(this.ownPrefix)) return;
-    const deliveries = readDeliveryLines(message, message.indexOf(' ') + 1);
+    const deliveries = readDeliveryLines(message, 0);
     if (typeof deliveries === 'string') {
-      this.logger.error(`ignored a malformed message on ${DELIVERIES_CHANNEL}: ${deliveries}`);
+      this.logger.error(`ignored a malformed message on ${this.channel}: ${deliveries}`);
       return;
     }
+    this.metrics.busDeliveries.inc({ direction: 'received' }, deliveries.length);
     this.handOn(deliveries);
   }
 

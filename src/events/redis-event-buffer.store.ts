@@ -1,67 +1,55 @@
 import { Injectable } from '@nestjs/common';
 import Redis, { Result } from 'ioredis';
 import { GatewayConfig } from '../config/gateway-config';
-import { execPipeline, RedisConnection, viaRedis } from '../infra/redis/redis-connection';
-import { FRAME_HEAD, frameOf } from './envelope';
-import { AppendEntry, BufferedEvent, BufferSlice, Delivery, EventBufferStore } from './event-buffer.store';
+import { execPipelineReplies, RedisConnection, viaRedis } from '../infra/redis/redis-connection';
+import { frameOf } from './envelope';
+import { AppendEntry, AppendOptions, BufferedEvent, BufferSlice, Delivery, EventBufferStore } from './event-buffer.store';
 
 /**
- * One session's buffer is two keys in the slot `{s:<sessionId>}`: a HASH with
- * `seq` (the newest id ever assigned) and `written` (the newest id written to
- * a socket), and a LIST of the newest frames, oldest first. The list holds
- * consecutive ids, so the id of any element follows from `seq` and its length.
+ * One session's buffer is two keys in the slot `{s:<sessionId>}`: a STREAM of
+ * its newest events, whose entry ids are `0-<event id>` (Redis numbers them:
+ * `XADD … 0-*`), each entry `t <tail>` and, for an event from the ingress
+ * stream, `s <entry id>`; and a HASH `meta` with `written`, the newest id
+ * written to a socket. The stream exists from the session's setup on
+ * (`open`): an append made with NOMKSTREAM then finds no buffer for a session
+ * that ended, and buffers nothing for it.
+ *
+ * An append is one XADD per event, not a script: Redis runs one command for
+ * it, where a script runs its own call and every call inside it.
  */
 const keys = {
+  events: (sessionId: string) => `vora:{s:${sessionId}}:events`,
   meta: (sessionId: string) => `vora:{s:${sessionId}}:meta`,
-  frames: (sessionId: string) => `vora:{s:${sessionId}}:frames`,
 };
 
 /**
- * Helpers of every buffer script (KEYS: meta, frames). Lua 5.1 prints large
- * numbers in exponent form; ids must stay decimal. A meta field that is not
- * what the scripts write (tonumber would also take ' 7', '1e3' or 'nan') is
- * repaired or read as missing, and its name returned, rather than failing
- * every later call on the buffer.
+ * An empty stream KEYS[1] whose next id is 0-<lastId + 1>: an entry added and
+ * deleted makes the stream, XSETID takes its id back.
  */
-const PRELUDE = `
-local function int(n) return string.format('%d', n) end
-local function counter(v)
-  if type(v) == 'string' and #v <= 15 and string.match(v, '^%d+$') then return tonumber(v) end
-  return nil
-end
--- The id of the newest frame kept (0 without frames): every other id follows from it.
-local function newest_frame_id(head)
-  local last = redis.call('LINDEX', KEYS[2], -1)
-  if not last or string.sub(last, 1, #head) ~= head then return 0 end
-  return counter(string.match(string.sub(last, #head + 1), '^(%d+)')) or 0
-end
--- seq as stored, or, when it is not a counter, as the frames tell it; and whether it had to be.
-local function seq_of(stored, head)
-  if not stored then return 0, false end
-  local seq = counter(stored)
-  if seq then return seq, false end
-  return newest_frame_id(head), true
+const CREATE = `
+local function create(last_id, ttl_ms)
+  local placeholder = '0-' .. string.format('%d', last_id + 1)
+  redis.call('XADD', KEYS[1], placeholder, 'o', '1')
+  redis.call('XDEL', KEYS[1], placeholder)
+  redis.call('XSETID', KEYS[1], '0-' .. string.format('%d', last_id))
+  redis.call('PEXPIRE', KEYS[1], ttl_ms)
 end
 `;
 
-/** The name of the meta field a script found malformed, when its reply ends with one. */
-const badField = (reply: readonly unknown[]): string | undefined => {
-  const last = reply[reply.length - 1];
-  return typeof last === 'string' ? last : undefined;
-};
+/** KEYS: events, meta; ARGV: ttlMs → 1. The meta hash is created by the first `written`. */
+const OPEN = `${CREATE}
+redis.call('DEL', KEYS[1], KEYS[2])
+create(0, ARGV[1])
+return 1`;
 
 /**
- * KEYS: meta, frames; ARGV: head, capacity, ttlMs, n, tail × n, sourceId × n
- * ('' for none) → one id per entry, 0 for a stream entry the session already
- * took (`src` holds the newest entry id taken). Assigns consecutive ids,
- * stores frames head..id..tail and trims to capacity. `src` is read only for
- * stream entries, the list trimmed only when over capacity, and a key given
- * its TTL only when this call created it (touches keep it from then on):
- * every command here runs once per session and batch. A malformed `seq` is
- * found by HINCRBY failing, and rebuilt from the frames; a malformed `src` is
- * read as none. The name of the field repaired then ends the reply.
+ * KEYS: events; ARGV: sourceId, tail, capacity → the new entry's id, '' when
+ * the session already took the ingress entry, or false without a buffer. For
+ * events routed again (a crashed reader's batch, claimed): the newest entry
+ * that came from the ingress stream tells what the session took last.
  */
-const APPEND = `${PRELUDE}
+const APPEND_ONCE = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 local function parts(id)
   local ms, seq = string.match(id, '^(%d+)-(%d+)$')
   return tonumber(ms), tonumber(seq)
@@ -71,140 +59,116 @@ local function newer(a, b)
   local bm, bs = parts(b)
   return am > bm or (am == bm and as > bs)
 end
-local capacity = tonumber(ARGV[2])
-local n = tonumber(ARGV[4])
-local seen, read, bad = nil, false, nil
-local kept = {}
-for i = 1, n do
-  local source = ARGV[4 + n + i]
-  if source ~= '' and not read then
-    seen, read = redis.call('HGET', KEYS[1], 'src'), true
-    if seen and not string.match(seen, '^%d+%-%d+$') then seen, bad = nil, 'src' end
+local before = '+'
+while true do
+  local page = redis.call('XREVRANGE', KEYS[1], before, '-', 'COUNT', 100)
+  if #page == 0 then break end
+  for _, entry in ipairs(page) do
+    local fields = entry[2]
+    for i = 1, #fields, 2 do
+      if fields[i] == 's' then
+        if not newer(ARGV[1], fields[i + 1]) then return '' end
+        return redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[3], '0-*', 't', ARGV[2], 's', ARGV[1])
+      end
+    end
   end
-  if source == '' then
-    kept[#kept + 1] = i
-  elseif not seen or newer(source, seen) then
-    kept[#kept + 1] = i
-    seen = source
-  end
+  if #page < 100 then break end
+  before = '(' .. page[#page][1]
 end
-local ids = {}
-for i = 1, n do ids[i] = 0 end
-if #kept == 0 then return ids end
-local last = redis.pcall('HINCRBY', KEYS[1], 'seq', #kept)
--- Not an integer (an error reply), or one below zero.
-if type(last) ~= 'number' or last < #kept then
-  last, bad = newest_frame_id(ARGV[1]) + #kept, 'seq'
-  redis.call('HSET', KEYS[1], 'seq', int(last))
-end
-local first = last - #kept + 1
-if seen then redis.call('HSET', KEYS[1], 'src', seen) end
-local frames = {}
-local length = 0
--- How long the list was before this call (nil until the first push tells).
-local before = nil
-local function push()
-  length = redis.call('RPUSH', KEYS[2], unpack(frames))
-  before = before or length - #frames
-  frames = {}
-end
-for k = 1, #kept do
-  ids[kept[k]] = first + k - 1
-  -- Frames beyond capacity would be trimmed at once; their ids are still spent.
-  if k > #kept - capacity then
-    frames[#frames + 1] = ARGV[1] .. int(first + k - 1) .. ARGV[4 + kept[k]]
-    if #frames == 1000 then push() end
-  end
-end
-if #frames > 0 then push() end
-if length > capacity then redis.call('LTRIM', KEYS[2], -capacity, -1) end
-if last == #kept then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
-if before == 0 then redis.call('PEXPIRE', KEYS[2], ARGV[3]) end
-if bad then ids[#ids + 1] = bad end
-return ids
-`;
+return redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[3], '0-*', 't', ARGV[2], 's', ARGV[1])`;
 
 /**
- * KEYS: meta, frames; ARGV: afterId, head, limit (0: all) → {newestId,
- * oldestId, the oldest `limit` frames after afterId[, 'seq' when it was
- * malformed]}. Read-only: the next append repairs.
+ * KEYS: events; ARGV: afterId, limit (0: all) → {newestId, oldestId, [id,
+ * fields] × n[, the key's type when it is not a stream]}: the newest id ever
+ * assigned, the oldest kept (0 when none), and the oldest `limit` entries
+ * after afterId.
  */
-const READ_AFTER = `${PRELUDE}
-local newest, bad = seq_of(redis.call('HGET', KEYS[1], 'seq'), ARGV[2])
-bad = bad and 'seq' or nil
-local length = redis.call('LLEN', KEYS[2])
-if length == 0 then return {newest, 0, {}, bad} end
-local oldest = newest - length + 1
-local from = math.max(tonumber(ARGV[1]) + 1, oldest)
-if from > newest then return {newest, oldest, {}, bad} end
-local limit = tonumber(ARGV[3])
-local last = -1
-if limit > 0 then last = from - oldest + limit - 1 end
-return {newest, oldest, redis.call('LRANGE', KEYS[2], from - oldest, last), bad}
-`;
+const READ_AFTER = `
+local kind = redis.call('TYPE', KEYS[1]).ok
+if kind == 'none' then return {0, 0, {}} end
+if kind ~= 'stream' then return {0, 0, {}, kind} end
+local info = redis.call('XINFO', 'STREAM', KEYS[1])
+local last, first
+for i = 1, #info, 2 do
+  if info[i] == 'last-generated-id' then last = info[i + 1] end
+  if info[i] == 'first-entry' then first = info[i + 1] end
+end
+local newest = tonumber(string.match(last, '%-(%d+)$'))
+if not first then return {newest, 0, {}} end
+local oldest = tonumber(string.match(first[1], '%-(%d+)$'))
+local entries
+if tonumber(ARGV[2]) > 0 then
+  entries = redis.call('XRANGE', KEYS[1], '(0-' .. ARGV[1], '+', 'COUNT', ARGV[2])
+else
+  entries = redis.call('XRANGE', KEYS[1], '(0-' .. ARGV[1], '+')
+end
+return {newest, oldest, entries}`;
 
 /**
- * KEYS: meta; ARGV: id. Raises `written`, never lowers it; creates nothing (a
- * buffer that exists has `seq`). A malformed `written` is overwritten: 'written'.
+ * KEYS: events, meta; ARGV: id. Raises `written`, never lowers it; creates
+ * nothing for a session without a buffer. A malformed `written` is
+ * overwritten: 'written'.
  */
-const MARK_WRITTEN = `${PRELUDE}
-local meta = redis.call('HMGET', KEYS[1], 'seq', 'written')
-if not meta[1] then return 0 end
-local written = counter(meta[2])
-if meta[2] and not written then
-  redis.call('HSET', KEYS[1], 'written', ARGV[1])
+const MARK_WRITTEN = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local stored = redis.call('HGET', KEYS[2], 'written')
+local written = nil
+if stored and #stored <= 15 and string.match(stored, '^%d+$') then written = tonumber(stored) end
+-- The hash lives as long as the stream; a stream without a TTL (never, unless written by hand) lends none.
+local function expire_with_stream()
+  local ttl = redis.call('PTTL', KEYS[1])
+  if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
+end
+if stored and not written then
+  redis.call('HSET', KEYS[2], 'written', ARGV[1])
+  expire_with_stream()
   return 'written'
 end
-if tonumber(ARGV[1]) > (written or 0) then redis.call('HSET', KEYS[1], 'written', ARGV[1]) end
-return 0
-`;
+if tonumber(ARGV[1]) > (written or 0) then
+  redis.call('HSET', KEYS[2], 'written', ARGV[1])
+  if not stored then expire_with_stream() end
+end
+return 0`;
 
 /**
- * KEYS: meta, frames; ARGV: lastId, ttlMs, head → {1 when moved, 0 when not[,
- * 'seq' when it was malformed, and repaired]}. When the store lost the buffer
- * (or holds older ids), the next id becomes lastId + 1 and no frames are kept.
+ * KEYS: events; ARGV: lastId, ttlMs → 1 when moved, 0 when not. When the
+ * store lost the buffer (or holds older ids, or something that is not a
+ * buffer), the next id becomes lastId + 1 and no events are kept.
  */
-const CONTINUE_FROM = `${PRELUDE}
-local seq, bad = seq_of(redis.call('HGET', KEYS[1], 'seq'), ARGV[3])
-bad = bad and 'seq' or nil
-if seq >= tonumber(ARGV[1]) then
-  if bad then redis.call('HSET', KEYS[1], 'seq', int(seq)) end
-  return {0, bad}
+const CONTINUE_FROM = `${CREATE}
+local kind = redis.call('TYPE', KEYS[1]).ok
+if kind ~= 'none' and kind ~= 'stream' then redis.call('DEL', KEYS[1]) end
+if kind == 'stream' then
+  local info = redis.call('XINFO', 'STREAM', KEYS[1])
+  for i = 1, #info, 2 do
+    if info[i] == 'last-generated-id' then
+      if tonumber(string.match(info[i + 1], '%-(%d+)$')) >= tonumber(ARGV[1]) then return 0 end
+    end
+  end
+  redis.call('DEL', KEYS[1])
 end
-redis.call('HSET', KEYS[1], 'seq', ARGV[1])
-redis.call('DEL', KEYS[2])
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return {1, bad}
-`;
+create(tonumber(ARGV[1]), ARGV[2])
+return 1`;
+
+type StreamEntry = [id: string, fields: string[]];
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    voraBufferAppend(
-      meta: string,
-      frames: string,
-      head: string,
-      capacity: number,
-      ttlMs: number,
-      count: number,
-      ...tailsThenSources: string[]
-    ): Result<Array<number | string>, Context>;
-    voraBufferReadAfter(
-      meta: string,
-      frames: string,
-      afterId: number,
-      head: string,
-      limit: number,
-    ): Result<[number, number, string[], string?], Context>;
-    voraBufferMarkWritten(meta: string, id: number): Result<number | string, Context>;
-    voraBufferContinueFrom(
-      meta: string,
-      frames: string,
-      lastId: number,
-      ttlMs: number,
-      head: string,
-    ): Result<[number, string?], Context>;
+    voraBufferOpen(events: string, meta: string, ttlMs: number): Result<number, Context>;
+    voraBufferAppendOnce(events: string, sourceId: string, tail: string, capacity: number): Result<string | null, Context>;
+    voraBufferReadAfter(events: string, afterId: number, limit: number): Result<[number, number, StreamEntry[], string?], Context>;
+    voraBufferMarkWritten(events: string, meta: string, id: number): Result<number | string, Context>;
+    voraBufferContinueFrom(events: string, lastId: number, ttlMs: number): Result<number, Context>;
   }
 }
+
+/** The event id of a buffer entry id `0-<id>`. */
+const idOf = (entryId: string): number => Number(entryId.slice(entryId.indexOf('-') + 1));
+
+const tailOf = (fields: readonly string[]): string | undefined => {
+  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === 't') return fields[i + 1];
+  return undefined;
+};
 
 @Injectable()
 export class RedisEventBufferStore extends EventBufferStore {
@@ -221,53 +185,59 @@ export class RedisEventBufferStore extends EventBufferStore {
     this.capacity = config.ws.eventBufferSize;
     this.ttlMs = config.session.idleTtlS * 1000;
     redis.loadScripts({
-      voraBufferAppend: { keys: 2, lua: APPEND },
-      voraBufferReadAfter: { keys: 2, lua: READ_AFTER, readOnly: true },
-      voraBufferMarkWritten: { keys: 1, lua: MARK_WRITTEN },
-      voraBufferContinueFrom: { keys: 2, lua: CONTINUE_FROM },
+      voraBufferOpen: { keys: 2, lua: OPEN },
+      voraBufferAppendOnce: { keys: 1, lua: APPEND_ONCE },
+      voraBufferReadAfter: { keys: 1, lua: READ_AFTER, readOnly: true },
+      voraBufferMarkWritten: { keys: 2, lua: MARK_WRITTEN },
+      voraBufferContinueFrom: { keys: 1, lua: CONTINUE_FROM },
     });
   }
 
-  /** One round trip: one script call per session in the batch, pipelined. */
-  async append(entries: readonly AppendEntry[], acceptedAt?: number): Promise<Array<Delivery | undefined>> {
-    if (!entries.length) return [];
-    const bySession = new Map<string, AppendEntry[]>();
-    for (const entry of entries) {
-      const own = bySession.get(entry.sessionId);
-      if (own) own.push(entry);
-      else bySession.set(entry.sessionId, [entry]);
-    }
-    const pipeline = this.client.pipeline();
-    for (const [sessionId, own] of bySession) {
-      const tails = own.map((entry) => entry.tail);
-      const sources = own.map((entry) => entry.sourceId ?? '');
-      pipeline.voraBufferAppend(keys.meta(sessionId), keys.frames(sessionId), FRAME_HEAD, this.capacity, this.ttlMs, own.length, ...tails, ...sources);
-    }
-    const idsBySession = (await execPipeline(pipeline)) as Array<Array<number | string>>;
+  async open(sessionId: string): Promise<void> {
+    await viaRedis(() => this.client.voraBufferOpen(keys.events(sessionId), keys.meta(sessionId), this.ttlMs));
+  }
 
-    // Each session's ids follow its entries in order; hand them back in the order of `entries`.
-    const cursors = new Map<string, { ids: number[]; next: number }>();
-    [...bySession.keys()].forEach((sessionId, i) => {
-      const reply = idsBySession[i];
-      this.reportRepair(sessionId, badField(reply));
-      cursors.set(sessionId, { ids: reply.map(Number), next: 0 });
-    });
-    return entries.map(({ sessionId, tail }) => {
-      const cursor = cursors.get(sessionId)!;
-      const id = cursor.ids[cursor.next++];
-      return id === 0 ? undefined : { sessionId, id, frame: frameOf(id, tail), acceptedAt };
+  /**
+   * One round trip: one XADD per entry, pipelined in the order of the
+   * entries, so a session's entries get consecutive ids. Routed again, an
+   * ingress entry goes through a script that first checks the session did not
+   * take it already.
+   */
+  async append(entries: readonly AppendEntry[], options: AppendOptions = {}): Promise<Array<Delivery | undefined>> {
+    if (!entries.length) return [];
+    const { acceptedAt, retried = false } = options;
+    const pipeline = this.client.pipeline();
+    for (const { sessionId, tail, sourceId } of entries) {
+      const stream = keys.events(sessionId);
+      if (sourceId === undefined) pipeline.xadd(stream, 'NOMKSTREAM', 'MAXLEN', this.capacity, '0-*', 't', tail);
+      else if (!retried) pipeline.xadd(stream, 'NOMKSTREAM', 'MAXLEN', this.capacity, '0-*', 't', tail, 's', sourceId);
+      else pipeline.voraBufferAppendOnce(stream, sourceId, tail, this.capacity);
+    }
+    const replies = await execPipelineReplies(pipeline);
+    return entries.map(({ sessionId, tail }, i) => {
+      const [error, entryId] = replies[i];
+      // Something else where the buffer should be (WRONGTYPE): nothing can be buffered there.
+      if (error) this.redis.badValue('buffer', keys.events(sessionId), `the append failed: ${error.message}`);
+      // Or no buffer (its session ended between routing and the append), or the entry was taken already.
+      if (error || typeof entryId !== 'string' || entryId === '') return undefined;
+      const id = idOf(entryId);
+      return { sessionId, id, frame: frameOf(id, tail), acceptedAt };
     });
   }
 
   async readAfter(sessionId: string, afterId: number, limit = 0): Promise<BufferSlice> {
-    const reply = await viaRedis(() =>
-      this.client.voraBufferReadAfter(keys.meta(sessionId), keys.frames(sessionId), afterId, FRAME_HEAD, limit),
+    const [newestId, oldestId, entries, wrongType] = await viaRedis(() =>
+      this.client.voraBufferReadAfter(keys.events(sessionId), afterId, limit),
     );
-    const [newestId, oldestId, frames] = reply;
-    this.reportRepair(sessionId, badField(reply), 'read as the frames tell it');
-    // The frames are consecutive from max(afterId + 1, oldestId).
-    const firstId = Math.max(afterId + 1, Number(oldestId));
-    const events: BufferedEvent[] = frames.map((frame, i) => ({ id: firstId + i, frame }));
+    if (wrongType) this.redis.badValue('buffer', keys.events(sessionId), `a ${wrongType}, not a stream; read as empty`);
+    const events: BufferedEvent[] = [];
+    for (const [entryId, fields] of entries) {
+      const id = idOf(entryId);
+      const tail = tailOf(fields);
+      // Not written by the gateway: left out, the client sees a hole it cannot fill, as with an event dropped from the buffer.
+      if (tail === undefined) this.redis.badValue('buffer', keys.events(sessionId), `entry ${entryId} has no tail; left out`);
+      else events.push({ id, frame: frameOf(id, tail) });
+    }
     return { events, oldestId: Number(oldestId), newestId: Number(newestId) };
   }
 
@@ -282,30 +252,21 @@ export class RedisEventBufferStore extends EventBufferStore {
 
   /** In the heartbeat's pipeline, with every other socket's. */
   async markWritten(sessionId: string, id: number): Promise<void> {
-    const [reply] = await this.redis.inTurn((pipeline) => pipeline.voraBufferMarkWritten(keys.meta(sessionId), id));
-    if (typeof reply === 'string') this.reportRepair(sessionId, reply);
+    const [reply] = await this.redis.inTurn((pipeline) => pipeline.voraBufferMarkWritten(keys.events(sessionId), keys.meta(sessionId), id));
+    if (typeof reply === 'string') this.redis.badValue('buffer-meta', keys.meta(sessionId), `${reply} was malformed; repaired`);
   }
 
   /** In the heartbeat's pipeline, with every other socket's. */
   async touch(sessionId: string): Promise<void> {
-    await this.redis.inTurn((pipeline) =>
-      pipeline.pexpire(keys.meta(sessionId), this.ttlMs).pexpire(keys.frames(sessionId), this.ttlMs),
-    );
+    await this.redis.inTurn((pipeline) => pipeline.pexpire(keys.events(sessionId), this.ttlMs).pexpire(keys.meta(sessionId), this.ttlMs));
   }
 
   async continueFrom(sessionId: string, lastId: number): Promise<void> {
-    const reply = await viaRedis(() =>
-      this.client.voraBufferContinueFrom(keys.meta(sessionId), keys.frames(sessionId), lastId, this.ttlMs, FRAME_HEAD),
-    );
-    this.reportRepair(sessionId, badField(reply));
+    await viaRedis(() => this.client.voraBufferContinueFrom(keys.events(sessionId), lastId, this.ttlMs));
   }
 
   async drop(sessionId: string): Promise<void> {
     // Both keys share the session's slot, so one DEL is Cluster-safe.
-    await viaRedis(() => this.client.del(keys.meta(sessionId), keys.frames(sessionId)));
-  }
-
-  private reportRepair(sessionId: string, field: string | undefined, how = 'repaired'): void {
-    if (field) this.redis.badValue('buffer-meta', keys.meta(sessionId), `${field} was malformed; ${how}`);
+    await viaRedis(() => this.client.del(keys.events(sessionId), keys.meta(sessionId)));
   }
 }

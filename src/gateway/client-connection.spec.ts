@@ -8,7 +8,7 @@ import { BufferSlice, Delivery } from '../events/event-buffer.store';
 import { MemoryEventBufferStore } from '../events/memory-event-buffer.store';
 import { SubscriptionService } from '../subscriptions/subscription.service';
 import { Session } from '../session/session';
-import { ClientConnection, ConnectionContext, isRecovered, REPLAY_PAGE_SIZE } from './client-connection';
+import { ClientConnection, ConnectionContext, HOLE_WAIT_MS, isRecovered, REPLAY_PAGE_SIZE } from './client-connection';
 
 const slice = (oldestId: number, newestId: number): BufferSlice => ({
   oldestId,
@@ -126,6 +126,13 @@ const WS_CONFIG: WebSocketConfig = {
 
 /** Lets every pending promise callback (the buffer is in memory) run. */
 const settle = () => new Promise((resolve) => setImmediate(resolve));
+/** Fake timers for the hole's wait only: the buffer's promises and setImmediate stay real. */
+const fakeHoleTimer = () => jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick', 'queueMicrotask'] });
+/** Lets a hole's wait (HOLE_WAIT_MS) run out, then the replay it starts. */
+const holeWaitOver = async () => {
+  await jest.advanceTimersByTimeAsync(HOLE_WAIT_MS);
+  await settle();
+};
 
 describe('ClientConnection', () => {
   let buffer: MemoryEventBufferStore;
@@ -142,8 +149,9 @@ describe('ClientConnection', () => {
     return appended as Delivery[];
   };
 
-  beforeEach(() => {
+  beforeEach(async () => {
     buffer = new MemoryEventBufferStore({ ws: { eventBufferSize: 100 }, session: { idleTtlS: 60 } } as GatewayConfig);
+    await buffer.open(SESSION.id);
     socket = new FakeSocket();
     log = { warn: jest.fn() };
     answer = jest.fn(async (_session: Session, _callId: string, _answer: 'ready' | 'decline') => false);
@@ -151,7 +159,10 @@ describe('ClientConnection', () => {
     const context: ConnectionContext = { answer, buffer, metrics: new Metrics(), subscriptions, config: WS_CONFIG, log: log as unknown as Logger };
     connection = new ClientConnection(socket as unknown as WebSocket, SESSION, context);
   });
-  afterEach(() => buffer.onModuleDestroy());
+  afterEach(() => {
+    buffer.onModuleDestroy();
+    jest.useRealTimers();
+  });
 
   describe('open', () => {
     it('sends the welcome first, then every buffered event after lastEventId', async () => {
@@ -322,12 +333,30 @@ describe('ClientConnection', () => {
       expect(socket.eventIds()).toEqual([1, 2, 3]);
     });
 
-    it('fills a hole (a lost bus message) from the buffer before writing newer events', async () => {
+    it('waits a moment for a delivery another one overtook, and writes both in order without reading the buffer', async () => {
+      fakeHoleTimer();
+      const [one, two, three] = await append(3);
+      const reads = jest.spyOn(buffer, 'readAfter');
+      connection.deliver(one);
+      connection.deliver(three);
+      await settle();
+      expect(socket.eventIds()).toEqual([1]);
+      connection.deliver(two);
+      expect(socket.eventIds()).toEqual([1, 2, 3]);
+      await holeWaitOver();
+      expect(socket.eventIds()).toEqual([1, 2, 3]);
+      expect(reads).not.toHaveBeenCalled();
+    });
+
+    it('fills a hole (a lost bus message) from the buffer before writing newer events, once the wait is over', async () => {
+      fakeHoleTimer();
       const [one, , three, four] = await append(4);
       connection.deliver(one);
       connection.deliver(three);
       connection.deliver(four);
       await settle();
+      expect(socket.eventIds()).toEqual([1]);
+      await holeWaitOver();
       expect(socket.eventIds()).toEqual([1, 2, 3, 4]);
     });
 
@@ -369,11 +398,12 @@ describe('ClientConnection', () => {
     });
 
     it('fills a hole at the client’s pace, and closes a client that stopped reading live events with 4008', async () => {
+      fakeHoleTimer();
       const [one, , three] = await append(3);
       connection.deliver(one);
       socket.bufferedAmount = WS_CONFIG.maxBufferedBytes;
       connection.deliver(three);
-      await settle();
+      await holeWaitOver();
       expect(socket.eventIds()).toEqual([1]);
       socket.drain();
       await settle();
@@ -386,10 +416,11 @@ describe('ClientConnection', () => {
     });
 
     it('closes with 1011 when a hole can no longer be filled from the buffer', async () => {
+      fakeHoleTimer();
       const [, two] = await append(2);
       await buffer.drop(SESSION.id);
       connection.deliver(two);
-      await settle();
+      await holeWaitOver();
       expect(socket.sent).toEqual([]);
       expect(socket.closes).toEqual([[1011, 'replay failed; reconnect with lastEventId']]);
       expect(log.warn).toHaveBeenCalledWith('session s-1: replay failed: the events after 0 are no longer buffered');

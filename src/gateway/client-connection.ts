@@ -22,6 +22,14 @@ const CLOSE_GRACE_MS = 5_000;
  * few KiB typically, 850 KiB at most with 16 KiB of data each).
  */
 export const REPLAY_PAGE_SIZE = 50;
+/**
+ * How long a delivery that overtook an earlier one waits for it before the
+ * buffer is read: with several instances routing, a socket's deliveries come
+ * from each of them over connections of their own, and one often overtakes
+ * another by a fraction of a millisecond. At most EARLY_KEPT wait.
+ */
+export const HOLE_WAIT_MS = 20;
+const EARLY_KEPT = 64;
 const TOO_SLOW = 'too slow; reconnect with lastEventId';
 
 export interface ConnectionContext {
@@ -72,12 +80,22 @@ export class ClientConnection {
   sessionEnded = false;
   /** The store's epoch when this socket opened; a different one later means the store lost its data. */
   storeEpoch?: string;
+  /** When the heartbeat last refreshed the session's TTLs in the store (epoch ms; 0: at the next beat). */
+  refreshedAt = 0;
+  /**
+   * Set once the welcome is written. Before it the socket is still opening
+   * (its 101 is held back with the welcome), and a ping could not be answered.
+   */
+  welcomed = false;
   private lastSentId = 0;
   private persistedId = 0;
   /** True while a replay (on connect, or filling a hole) writes from the buffer. */
   private replaying = true;
   /** The newest id a live delivery announced while a replay was under way. */
   private newestLiveId = 0;
+  /** Live deliveries that came before an earlier one, by id, while it is awaited (HOLE_WAIT_MS). */
+  private early?: Map<number, Delivery>;
+  private holeTimer?: NodeJS.Timeout;
   /** Created when first needed, like errorTimes (most sockets never send a message). */
   private messageRate?: MessageRate;
   private errorTimes?: number[];
@@ -150,6 +168,7 @@ export class ClientConnection {
       recovered,
       expiresAt: new Date(lifetimeEnd(session)).toISOString(),
     });
+    this.welcomed = true;
     // An id the session never reached (a stale client) must not hide the events to come.
     this.lastSentId = Math.min(after, slice.newestId);
     void this.replay(slice);
@@ -162,11 +181,46 @@ export class ClientConnection {
       if (event.id > this.newestLiveId) this.newestLiveId = event.id;
     } else if (event.id === this.lastSentId + 1) {
       this.writeLive(event);
+      if (this.early) this.writeEarly();
     } else {
-      // A hole (a bus message lost, or overtaken): the buffer has what is missing.
-      this.newestLiveId = event.id;
-      void this.replay();
+      this.awaitHole(event);
     }
+  }
+
+  /**
+   * A hole before `event`: a delivery overtaken (it is on its way) or lost
+   * (the bus is at-most-once). `event` waits a little for the ones before
+   * it; if they do not come, the buffer has what is missing.
+   */
+  private awaitHole(event: Delivery): void {
+    if (event.id > this.newestLiveId) this.newestLiveId = event.id;
+    this.early ??= new Map();
+    this.early.set(event.id, event);
+    if (this.early.size > EARLY_KEPT) return this.fillHole();
+    this.holeTimer ??= setTimeout(() => this.fillHole(), HOLE_WAIT_MS);
+  }
+
+  /** Writes the early deliveries that now follow in order; the wait ends when none is left. */
+  private writeEarly(): void {
+    const early = this.early!;
+    for (let next = early.get(this.lastSentId + 1); next; next = early.get(this.lastSentId + 1)) {
+      early.delete(next.id);
+      this.writeLive(next);
+      if (this.lastSentId !== next.id) break; // not written (closing, too slow)
+    }
+    for (const id of early.keys()) if (id <= this.lastSentId) early.delete(id);
+    if (!early.size) this.endHoleWait();
+  }
+
+  private fillHole(): void {
+    this.endHoleWait();
+    void this.replay();
+  }
+
+  private endHoleWait(): void {
+    clearTimeout(this.holeTimer);
+    this.holeTimer = undefined;
+    this.early = undefined;
   }
 
   ping(): void {
@@ -189,12 +243,14 @@ export class ClientConnection {
   close(code: number, reason: string): void {
     if (this.closing) return;
     this.closing = true;
+    this.endHoleWait();
     this.socket.close(code, reason);
     setTimeout(() => this.socket.terminate(), CLOSE_GRACE_MS).unref();
   }
 
   terminate(): void {
     this.closing = true;
+    this.endHoleWait();
     this.socket.terminate();
   }
 
@@ -209,6 +265,8 @@ export class ClientConnection {
   private async replay(first?: BufferSlice): Promise<void> {
     if (this.replaying && !first) return;
     this.replaying = true;
+    // The buffer holds whatever was waiting for a hole to fill.
+    if (this.early) this.endHoleWait();
     const { buffer } = this.context;
     const window = this.replayWindow();
     const readPage = () => buffer.readAfter(this.session.id, this.lastSentId, REPLAY_PAGE_SIZE);

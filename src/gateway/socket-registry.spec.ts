@@ -1,4 +1,5 @@
 import { ClusterEvents } from '../cluster/cluster-events';
+import { MemoryInstances } from '../cluster/memory-instances';
 import { GatewayConfig } from '../config/gateway-config';
 import { EventBufferStore } from '../events/event-buffer.store';
 import { DeliveryBus } from '../events/delivery-bus';
@@ -25,6 +26,8 @@ class FakeSocket {
   sessionEnded = false;
   storeEpoch?: string = 'epoch-1';
   subscription = undefined;
+  welcomed = true;
+  refreshedAt = 0;
   constructor(n: number) {
     this.id = `connection-${n}`;
     this.session = { id: `session-${n}`, sub: `user-${n}`, identity: `+90530000${n}`, expiresAt: '2999-01-01T00:00:00.000Z' };
@@ -56,11 +59,12 @@ async function registryWith(count: number): Promise<{ registry: SocketRegistry; 
   const registry = new SocketRegistry(
     { ws: { heartbeatIntervalMs: INTERVAL_MS }, session: { recheckIntervalS: 300 } } as GatewayConfig,
     { onDeliveries: () => undefined } as unknown as DeliveryBus,
-    { listen: async () => undefined, publish: async () => undefined } as unknown as ClusterEvents,
+    { listen: async () => undefined, publish: async () => undefined, onResync: () => undefined } as unknown as ClusterEvents,
     sessions,
     { touch: async () => undefined, markWritten: async () => undefined } as unknown as EventBufferStore,
     { connected: async () => undefined } as unknown as PresenceStore,
     {} as SubscriptionService,
+    new MemoryInstances(),
     { socketsOpen: { set: () => undefined } } as unknown as Metrics,
   );
   await registry.onModuleInit();
@@ -144,11 +148,12 @@ describe('SocketRegistry and the event buffer of a closed socket', () => {
     registry = new SocketRegistry(
       config as GatewayConfig,
       { onDeliveries: () => undefined } as unknown as DeliveryBus,
-      { listen: async () => undefined, publish: async () => undefined } as unknown as ClusterEvents,
+      { listen: async () => undefined, publish: async () => undefined, onResync: () => undefined } as unknown as ClusterEvents,
       sessions as unknown as SessionService,
       buffer,
       { connected: async () => undefined, disconnected: async () => undefined } as unknown as PresenceStore,
       {} as SubscriptionService,
+      new MemoryInstances(),
       { socketsOpen: { set: () => undefined } } as unknown as Metrics,
     );
     await registry.onModuleInit();
@@ -156,6 +161,7 @@ describe('SocketRegistry and the event buffer of a closed socket', () => {
     let closed: (connection: ClientConnection) => void = () => undefined;
     socket.onClose = (listener: (connection: ClientConnection) => void) => (closed = listener);
     const tail = '","event":"CallHeld","identity":"+905300001","timestamp":"2026-01-01T00:00:00.000Z","data":{}}';
+    await buffer.open(socket.session.id);
     await buffer.append([{ sessionId: socket.session.id, tail }]);
     await registry.attach(socket as unknown as ClientConnection);
 
@@ -192,11 +198,12 @@ describe('SocketRegistry and the right to a session', () => {
     registry = new SocketRegistry(
       config as GatewayConfig,
       { onDeliveries: () => undefined } as unknown as DeliveryBus,
-      { listen: async () => undefined, publish: async () => undefined } as unknown as ClusterEvents,
+      { listen: async () => undefined, publish: async () => undefined, onResync: () => undefined } as unknown as ClusterEvents,
       sessions as unknown as SessionService,
       { touch: async () => undefined, markWritten: async () => undefined } as unknown as EventBufferStore,
       { connected: async () => undefined } as unknown as PresenceStore,
       {} as SubscriptionService,
+      new MemoryInstances(),
       { socketsOpen: { set: () => undefined } } as unknown as Metrics,
     );
     await registry.onModuleInit();

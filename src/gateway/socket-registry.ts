@@ -1,5 +1,6 @@
 import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
-import { ClusterEvents } from '../cluster/cluster-events';
+import { ClusterEvents, SocketHolder } from '../cluster/cluster-events';
+import { Instances } from '../cluster/instances';
 import { GatewayConfig } from '../config/gateway-config';
 import { Delivery, EventBufferStore } from '../events/event-buffer.store';
 import { DeliveryBus } from '../events/delivery-bus';
@@ -54,12 +55,23 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
     private readonly buffer: EventBufferStore,
     private readonly presence: PresenceStore,
     private readonly subscriptions: SubscriptionService,
+    private readonly instances: Instances,
     private readonly metrics: Metrics,
-  ) {}
+  ) {
+    this.idleTtlMs = config.session.idleTtlS * 1000;
+  }
 
-  /** PresenceStore outlives a missed heartbeat or two, not a crashed instance. */
-  private get presenceTtlMs(): number {
-    return this.config.ws.heartbeatIntervalMs * 3;
+  /**
+   * SESSION_IDLE_TTL_S. A presence record lives that long too, as its session
+   * would without a socket: it is refreshed with the session's TTLs, not at
+   * every ping. A crashed instance's records are left behind, but routing
+   * also asks whether their instance is alive, which it knows within seconds.
+   */
+  private readonly idleTtlMs: number;
+
+  /** Where this instance holds the connection: its presence record and its claims say so. */
+  private holderOf(connection: ClientConnection): SocketHolder {
+    return { instanceId: this.instances.self, connectionId: connection.id };
   }
 
   async onModuleInit(): Promise<void> {
@@ -86,6 +98,10 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
       const current = this.connections.get(sessionId);
       if (current && current.id !== connectionId) current.close(CloseCode.Replaced, 'replaced by a newer socket');
     });
+    // Messages may have been missed (a session ended elsewhere): every session is checked at the next beat.
+    this.cluster.onResync(() => {
+      for (const connection of this.connections.values()) connection.refreshedAt = 0;
+    });
     this.heartbeat = setInterval(() => void this.beat(), Math.max(1, Math.floor(this.config.ws.heartbeatIntervalMs / BEAT_TICKS)));
     this.heartbeat.unref();
     this.recheck = setInterval(() => void this.recheckAll(), this.config.session.recheckIntervalS * 1000);
@@ -103,7 +119,12 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
     return this.connections.size;
   }
 
-  /** Makes the connection the session's one socket, here and on every other instance. */
+  /**
+   * Makes the connection the session's one socket, here and on every other
+   * instance. Resolves once every instance knows it holds the session: what
+   * they route from then on comes here, and what they routed before is in
+   * the buffer for the replay that follows.
+   */
   async attach(connection: ClientConnection): Promise<void> {
     const sessionId = connection.session.id;
     const previous = this.connections.get(sessionId);
@@ -117,8 +138,10 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
     }
     connection.onClose(this.detached);
     this.watchLifetime(connection);
-    await this.presence.connected(sessionId, connection.id, this.presenceTtlMs);
-    await this.cluster.publish('SocketClaimed', { sessionId, connectionId: connection.id });
+    const holder = this.holderOf(connection);
+    await this.presence.connected(sessionId, holder, this.idleTtlMs);
+    connection.refreshedAt = Date.now();
+    await this.cluster.publish('SocketClaimed', { sessionId, ...holder }, { settled: true });
   }
 
   /** Closes every socket (shutdown: 1001, reconnect and resume elsewhere). */
@@ -143,7 +166,9 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
     this.lifetimeTimers.delete(connection);
     if (connection.sessionEnded) return;
     try {
-      await this.presence.disconnected(sessionId, connection.id);
+      const holder = this.holderOf(connection);
+      await this.presence.disconnected(sessionId, holder);
+      await this.cluster.publish('SocketReleased', { sessionId, ...holder });
       await this.recordWritten(connection);
       // The idle clock of SESSION_IDLE_TTL_S starts when the last socket goes.
       await this.sessions.released(connection.session);
@@ -154,18 +179,21 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
   }
 
   /**
-   * One timer for every socket: cut the silent, ping the rest, keep their
-   * sessions alive, each socket once per HEARTBEAT_INTERVAL_MS. A session that
-   * vanished while its socket was open has expired (4001), unless the store
-   * lost its contents since the socket opened (a Redis restarted empty: a new
-   * epoch); then it is restored so that the socket keeps working.
+   * One timer for every socket: cut the silent and ping the rest, each socket
+   * once per HEARTBEAT_INTERVAL_MS, and keep their sessions alive in the store
+   * as often as SESSION_IDLE_TTL_S needs (every half of it), not at every ping:
+   * with Redis an idle socket then costs a few commands per half hour. A
+   * session that vanished while its socket was open has expired (4001),
+   * unless the store lost its contents since the socket opened (a Redis
+   * restarted empty: a new epoch, which makes every socket refresh at once);
+   * then it is restored so that the socket keeps working.
    *
    * A pass over the sockets is spread over the interval, BEAT_SHARE or more
    * sockets a tick: pinging thousands of sockets at once makes every client
    * answer at once, and that burst holds the event loop, and deliveries, for
-   * a while every interval (docs/benchmarks.md). A small
-   * instance still beats all its sockets in one tick, so that their store work
-   * shares its round trips.
+   * a while every interval (docs/benchmarks.md). A small instance still beats
+   * all its sockets in one tick, so that their store work shares its round
+   * trips.
    */
   private async beat(): Promise<void> {
     if (!this.pass) {
@@ -186,24 +214,37 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
     if (!turn.length) return;
     // Per tick, not per pass: a store that restarted empty during a pass must be seen before a socket is expired.
     const epoch = await this.sessions.epoch().catch(() => undefined);
-    await Promise.all(turn.map((connection) => this.beatOne(connection, epoch)));
+    await Promise.all(turn.map((connection) => this.beatOne(connection, epoch, this.passStartedAt)));
   }
 
-  private async beatOne(connection: ClientConnection, epoch: string | undefined): Promise<void> {
-    // Closed since its pass began.
-    if (this.connections.get(connection.session.id) !== connection) return;
+  /**
+   * Whether the session's TTLs are due for a refresh in the pass that started
+   * at `passStartedAt`: in the last pass before half the idle TTL has gone by.
+   * Sockets opened during one pass are refreshed in the same later pass, so
+   * their refreshes share round trips from then on.
+   */
+  private refreshDue(connection: ClientConnection, passStartedAt: number): boolean {
+    return passStartedAt - connection.refreshedAt >= this.idleTtlMs / 2 - this.config.ws.heartbeatIntervalMs;
+  }
+
+  private async beatOne(connection: ClientConnection, epoch: string | undefined, passStartedAt: number): Promise<void> {
+    // Closed since its pass began, or still opening (attach waits for every instance to hear of it).
+    if (this.connections.get(connection.session.id) !== connection || !connection.welcomed) return;
     if (!connection.alive) return connection.terminate();
     connection.ping();
     this.watchLifetime(connection);
     try {
-      if (!(await this.sessions.keepAlive(connection.session))) {
-        const storeLostData = epoch !== undefined && connection.storeEpoch !== undefined && epoch !== connection.storeEpoch;
-        if (!storeLostData || !connection.subscription) return this.expire(connection);
-        await this.restore(connection);
-        connection.storeEpoch = epoch;
+      const storeLostData = epoch !== undefined && connection.storeEpoch !== undefined && epoch !== connection.storeEpoch;
+      if (storeLostData || this.refreshDue(connection, passStartedAt)) {
+        if (!(await this.sessions.keepAlive(connection.session))) {
+          if (!storeLostData || !connection.subscription) return this.expire(connection);
+          await this.restore(connection);
+        }
+        connection.storeEpoch = epoch ?? connection.storeEpoch;
+        await this.buffer.touch(connection.session.id);
+        await this.presence.connected(connection.session.id, this.holderOf(connection), this.idleTtlMs);
+        connection.refreshedAt = passStartedAt;
       }
-      await this.buffer.touch(connection.session.id);
-      await this.presence.connected(connection.session.id, connection.id, this.presenceTtlMs);
       await this.recordWritten(connection);
     } catch (error) {
       // The store being away is no reason to drop a socket; the next beat retries.
@@ -271,7 +312,6 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
     if (!subscription || !(await this.sessions.restore(session))) return;
     await this.subscriptions.restore(session, subscription);
     await this.buffer.continueFrom(session.id, connection.lastWrittenId);
-    await this.presence.connected(session.id, connection.id, this.presenceTtlMs);
     this.log.warn(`session ${session.id} was lost by the store while its socket was open; restored`);
   }
 

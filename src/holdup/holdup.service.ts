@@ -3,7 +3,6 @@ import { GatewayConfig } from '../config/gateway-config';
 import { RoutedRecipient, EventRouter } from '../events/event-router';
 import { PublishedEvent } from '../events/ingress';
 import { Metrics } from '../infra/metrics/metrics';
-import { PresenceStore } from '../session/presence.store';
 import { Session } from '../session/session';
 import { HoldUpOutcome, PendingCall, PushRequest } from './holdup';
 import { OutcomeReporter } from './outcome-reporter';
@@ -31,7 +30,6 @@ export class HoldUpService implements OnModuleInit, OnModuleDestroy {
   constructor(
     private readonly config: GatewayConfig,
     private readonly router: EventRouter,
-    private readonly presence: PresenceStore,
     private readonly calls: PendingCallStore,
     private readonly push: PushSender,
     private readonly reporter: OutcomeReporter,
@@ -75,7 +73,7 @@ export class HoldUpService implements OnModuleInit, OnModuleDestroy {
       for (const recipient of recipients) {
         const { session } = recipient;
         if (!session.holdUpMode || session.connectionType !== 'MOBILE') continue;
-        if (!(await this.presence.isConnected(session.id))) asleep.push(recipient);
+        if (!recipient.connected) asleep.push(recipient);
       }
       if (!asleep.length) return;
       const startedAt = Date.now();

@@ -22,6 +22,9 @@ const session: Session = {
   expiresAt: '2999-01-01T00:00:00.000Z',
 };
 
+const at = (connectionId: string) => ({ instanceId: 'i1', connectionId });
+const holderOf = async (presence: PresenceStore, sessionId: string) => (await presence.holdersOf([sessionId]))[0];
+
 describe('MemoryPresenceStore', () => {
   let store: MemorySessionStore;
   let presence: MemoryPresenceStore;
@@ -36,31 +39,36 @@ describe('MemoryPresenceStore', () => {
     jest.useRealTimers();
   });
 
-  it('counts a session as connected for ttlMs after the last connected()', async () => {
-    expect(await presence.isConnected(session.id)).toBe(false);
-    await presence.connected(session.id, 'c1', 1_000);
+  it('knows where the socket is for ttlMs after the last connected()', async () => {
+    expect(await holderOf(presence, session.id)).toBeUndefined();
+    await presence.connected(session.id, at('c1'), 1_000);
     jest.advanceTimersByTime(999);
-    expect(await presence.isConnected(session.id)).toBe(true);
-    await presence.connected(session.id, 'c1', 1_000);
+    expect(await holderOf(presence, session.id)).toEqual(at('c1'));
+    await presence.connected(session.id, at('c1'), 1_000);
     jest.advanceTimersByTime(999);
-    expect(await presence.isConnected(session.id)).toBe(true);
+    expect(await holderOf(presence, session.id)).toEqual(at('c1'));
     jest.advanceTimersByTime(1);
-    expect(await presence.isConnected(session.id)).toBe(false);
+    expect(await holderOf(presence, session.id)).toBeUndefined();
   });
 
   it('forgets the socket on disconnected(), unless a newer socket took over', async () => {
-    await presence.connected(session.id, 'c1', 1_000);
-    await presence.connected(session.id, 'c2', 1_000);
-    await presence.disconnected(session.id, 'c1');
-    expect(await presence.isConnected(session.id)).toBe(true);
-    await presence.disconnected(session.id, 'c2');
-    expect(await presence.isConnected(session.id)).toBe(false);
+    await presence.connected(session.id, at('c1'), 1_000);
+    await presence.connected(session.id, at('c2'), 1_000);
+    await presence.disconnected(session.id, at('c1'));
+    expect(await holderOf(presence, session.id)).toEqual(at('c2'));
+    await presence.disconnected(session.id, at('c2'));
+    expect(await holderOf(presence, session.id)).toBeUndefined();
+  });
+
+  it('answers for many sessions at once, aligned, unknown ones included', async () => {
+    await presence.connected(session.id, at('c1'), 1_000);
+    expect(await presence.holdersOf(['nobody', session.id])).toEqual([undefined, at('c1')]);
   });
 
   it('goes with the session', async () => {
-    await presence.connected(session.id, 'c1', 1_000);
+    await presence.connected(session.id, at('c1'), 1_000);
     await store.remove(session.id);
-    expect(await presence.isConnected(session.id)).toBe(false);
+    expect(await holderOf(presence, session.id)).toBeUndefined();
   });
 });
 
@@ -73,10 +81,10 @@ describe('MemoryPresenceStore in the session module (STORE=memory)', () => {
       expect(sessions).toBeInstanceOf(MemorySessionStore);
       await sessions.open(session, { ttlS: 60, maxPerUser: 3 });
       const presence = moduleRef.get(PresenceStore);
-      await presence.connected(session.id, 'c1', 1_000);
-      expect(await presence.isConnected(session.id)).toBe(true);
+      await presence.connected(session.id, at('c1'), 1_000);
+      expect(await holderOf(presence, session.id)).toEqual(at('c1'));
       await sessions.remove(session.id);
-      expect(await presence.isConnected(session.id)).toBe(false);
+      expect(await holderOf(presence, session.id)).toBeUndefined();
     } finally {
       await moduleRef.close();
     }

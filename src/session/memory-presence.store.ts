@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { SocketHolder } from '../cluster/cluster-events';
 import { MemorySessionStore } from './memory-session.store';
 import { PresenceStore } from './presence.store';
 import { SessionStore } from './session.store';
@@ -18,20 +19,23 @@ export class MemoryPresenceStore extends PresenceStore {
     this.sessions = sessions;
   }
 
-  async connected(sessionId: string, connectionId: string, ttlMs: number): Promise<void> {
+  async connected(sessionId: string, holder: SocketHolder, ttlMs: number): Promise<void> {
     const record = this.sessions.record(sessionId);
     if (!record) return;
-    record.connectionId = connectionId;
+    record.holder = holder;
     record.presenceExpiresAt = Date.now() + ttlMs;
   }
 
-  async disconnected(sessionId: string, connectionId: string): Promise<void> {
+  async disconnected(sessionId: string, holder: SocketHolder): Promise<void> {
     const record = this.sessions.record(sessionId);
-    if (record?.connectionId === connectionId) record.connectionId = undefined;
+    if (record?.holder?.connectionId === holder.connectionId) record.holder = undefined;
   }
 
-  async isConnected(sessionId: string): Promise<boolean> {
-    const record = this.sessions.record(sessionId);
-    return record?.connectionId !== undefined && record.presenceExpiresAt > Date.now();
+  async holdersOf(sessionIds: readonly string[]): Promise<Array<SocketHolder | undefined>> {
+    const now = Date.now();
+    return sessionIds.map((id) => {
+      const record = this.sessions.record(id);
+      return record && record.presenceExpiresAt > now ? record.holder : undefined;
+    });
   }
 }

@@ -1,4 +1,5 @@
 import { OnModuleDestroy } from '@nestjs/common';
+import { SocketHolder } from '../cluster/cluster-events';
 import { lifetimeEnd, Session, sameKey } from './session';
 import { OpenResult, SessionStore } from './session.store';
 
@@ -11,8 +12,8 @@ const SWEEP_EVERY_MS = 10_000;
  * target.
  */
 class SessionRecord {
-  /** The socket that holds the session (MemoryPresenceStore), until presenceExpiresAt. */
-  connectionId: string | undefined = undefined;
+  /** Where the socket that holds the session is (MemoryPresenceStore), until presenceExpiresAt. */
+  holder: SocketHolder | undefined = undefined;
   presenceExpiresAt = 0;
 
   constructor(

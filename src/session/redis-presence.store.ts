@@ -1,9 +1,23 @@
 import { Injectable } from '@nestjs/common';
-import { RedisConnection, viaRedis } from '../infra/redis/redis-connection';
+import { SocketHolder } from '../cluster/cluster-events';
+import { execPipeline, RedisConnection } from '../infra/redis/redis-connection';
 import { PresenceStore } from './presence.store';
 
-/** STRING connection id, PX a few heartbeats: which socket holds the session, cluster-wide. */
-const presenceKey = (sessionId: string) => `vora:presence:${sessionId}`;
+/**
+ * STRING `<instance id> <connection id>`, PX a few heartbeats: where the
+ * session's socket is held, cluster-wide. In the session's slot, beside its
+ * event buffer.
+ */
+const presenceKey = (sessionId: string) => `vora:{s:${sessionId}}:presence`;
+const valueOf = ({ instanceId, connectionId }: SocketHolder) => `${instanceId} ${connectionId}`;
+
+function holderOf(value: string | null): SocketHolder | undefined {
+  if (value === null) return undefined;
+  const space = value.indexOf(' ');
+  // Not written by this version (a bare connection id): no instance to deliver to.
+  if (space <= 0) return undefined;
+  return { instanceId: value.slice(0, space), connectionId: value.slice(space + 1) };
+}
 
 const FORGET_IF_MINE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
@@ -14,16 +28,21 @@ export class RedisPresenceStore extends PresenceStore {
   }
 
   /** In the heartbeat's pipeline, with every other socket's. */
-  async connected(sessionId: string, connectionId: string, ttlMs: number): Promise<void> {
-    await this.redis.inTurn((pipeline) => pipeline.set(presenceKey(sessionId), connectionId, 'PX', ttlMs));
+  async connected(sessionId: string, holder: SocketHolder, ttlMs: number): Promise<void> {
+    await this.redis.inTurn((pipeline) => pipeline.set(presenceKey(sessionId), valueOf(holder), 'PX', ttlMs));
   }
 
   /** Through the same pipeline as connected(), so that the two reach Redis in the order they were called. */
-  async disconnected(sessionId: string, connectionId: string): Promise<void> {
-    await this.redis.inTurn((pipeline) => pipeline.eval(FORGET_IF_MINE, 1, presenceKey(sessionId), connectionId));
+  async disconnected(sessionId: string, holder: SocketHolder): Promise<void> {
+    await this.redis.inTurn((pipeline) => pipeline.eval(FORGET_IF_MINE, 1, presenceKey(sessionId), valueOf(holder)));
   }
 
-  async isConnected(sessionId: string): Promise<boolean> {
-    return (await viaRedis(() => this.redis.client.exists(presenceKey(sessionId)))) === 1;
+  /** One command per session, auto-pipelined: the keys live in as many slots as there are sessions. */
+  async holdersOf(sessionIds: readonly string[]): Promise<Array<SocketHolder | undefined>> {
+    if (!sessionIds.length) return [];
+    const pipeline = this.redis.client.pipeline();
+    for (const id of sessionIds) pipeline.get(presenceKey(id));
+    const values = (await execPipeline(pipeline)) as Array<string | null>;
+    return values.map(holderOf);
   }
 }

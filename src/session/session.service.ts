@@ -72,6 +72,8 @@ export class SessionService {
     this.metrics.sessionsOpened.inc();
     if (result.replaced) await this.end(result.replaced, 'replaced');
     await this.events.emit('opened', session);
+    // Every instance routes the identity's events to the new session once this answers.
+    await this.cluster.publish('SessionOpened', { sessionId: session.id, sub: session.sub, identity: session.identity }, { settled: true });
     return webSocketToken;
   }
 
@@ -128,7 +130,10 @@ export class SessionService {
    * when it had to be restored (its subscription is the caller's to restore).
    */
   async restore(session: Session): Promise<boolean> {
-    return this.store.restore(session, this.ttlS);
+    const restored = await this.store.restore(session, this.ttlS);
+    // Routing caches may have read the empty store meanwhile: they reload the identity.
+    if (restored) await this.cluster.publish('SessionOpened', { sessionId: session.id, sub: session.sub, identity: session.identity });
+    return restored;
   }
 
   /** See SessionStore.epoch(). */
@@ -148,13 +153,14 @@ export class SessionService {
 
   /**
    * Tells every instance first, so that the socket closes with this code (not
-   * with 4001 from a heartbeat that finds the session gone), then removes it.
+   * with 4001 from a heartbeat that finds the session gone) and no instance
+   * routes to it any more, then removes it.
    */
   private async end(session: Session, ending: Ending): Promise<void> {
     this.metrics.sessionsEnded.inc({ reason: ending });
     const { code, reason } = ENDINGS[ending];
     const ended: SessionEnded = { sessionId: session.id, code, reason, sub: session.sub, identity: session.identity };
-    await this.cluster.publish('SessionEnded', ended);
+    await this.cluster.publish('SessionEnded', ended, { settled: true });
     await this.store.remove(session.id);
     await this.events.emit('ended', session);
   }

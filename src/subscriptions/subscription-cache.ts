@@ -10,8 +10,8 @@ import { SubscriptionService } from './subscription.service';
  * loaded together (every socket after a restart) are not reloaded together:
  * 10,000 misses at once held routing back for a few hundred milliseconds.
  */
-const MIN_AGE_MS = 15_000;
-const MAX_AGE_MS = 30_000;
+const MIN_AGE_MS = 60_000;
+const MAX_AGE_MS = 120_000;
 
 /** The effective subscription of one (sub, identity, mode). */
 interface Cached {
@@ -58,6 +58,8 @@ export class SubscriptionCache implements OnModuleInit, OnModuleDestroy {
     await this.cluster.listen('SubscriptionChanged', ({ sub, identity }) => this.forget(sub, identity));
     // A logout deletes the subscription and a later setup starts from subscribeAll: no instance may keep the old one.
     await this.cluster.listen('SessionEnded', ({ sub, identity }) => this.forget(sub, identity));
+    // Evictions may have been missed.
+    this.cluster.onResync(() => this.clear());
   }
 
   onModuleDestroy(): void {
@@ -78,6 +80,12 @@ export class SubscriptionCache implements OnModuleInit, OnModuleDestroy {
   forget(sub: string, identity: string): void {
     this.generation++;
     this.keep(identity, (cached) => cached.sub !== sub);
+  }
+
+  /** Evicts everything, for when evictions may have been missed. */
+  clear(): void {
+    this.generation++;
+    this.entries.clear();
   }
 
   private async load(sub: string, identity: string, mode: ClientMode): Promise<ReadonlySet<string>> {

@@ -39,7 +39,8 @@ export class SubscriptionService implements OnModuleInit {
 
     const subscription = this.validate(caller.mode, input);
     await this.store.put(caller.sub, identity, subscription, this.config.session.idleTtlS);
-    await this.cluster.publish('SubscriptionChanged', { sub: caller.sub, identity });
+    // Answered once no instance routes by the old subscription.
+    await this.cluster.publish('SubscriptionChanged', { sub: caller.sub, identity }, { settled: true });
     return this.effective(caller.mode, subscription);
   }
 

@@ -41,6 +41,12 @@ describe.each(adapters)('EventBufferStore contract: %s', (_name, make) => {
   let harness: Harness;
   let buffer: EventBufferStore;
   const sid = () => `session-${randomUUID()}`;
+  /** A session set up: its buffer opened. */
+  const opened = async () => {
+    const sessionId = sid();
+    await buffer.open(sessionId);
+    return sessionId;
+  };
 
   /** Plain appends (no stream entry ids) are never skipped. */
   const append = async (sessionId: string, ...ns: number[]) =>
@@ -56,7 +62,7 @@ describe.each(adapters)('EventBufferStore contract: %s', (_name, make) => {
     });
 
     it('takes each stream entry once per session: a batch routed again after a crash is skipped', async () => {
-      const [s, t] = [sid(), sid()];
+      const [s, t] = [await opened(), await opened()];
       const first = await buffer.append([
         { sessionId: s, tail: tail(1), sourceId: '1700000000000-0' },
         { sessionId: t, tail: tail(1), sourceId: '1700000000000-0' },
@@ -70,13 +76,13 @@ describe.each(adapters)('EventBufferStore contract: %s', (_name, make) => {
         { sessionId: t, tail: tail(1), sourceId: '1700000000000-0' },
         { sessionId: s, tail: tail(3), sourceId: '1700000000001-0' },
         { sessionId: t, tail: tail(9) },
-      ]);
+      ], { retried: true });
       expect(again.map((d) => d?.id)).toEqual([undefined, undefined, undefined, 3, 2]);
       expect((await buffer.readAfter(s, 0)).events.map((e) => e.id)).toEqual([1, 2, 3]);
     });
 
     it('gives each session consecutive ids from 1 and frames exactly FRAME_HEAD + id + tail', async () => {
-      const s = sid();
+      const s = await opened();
       const deliveries = await append(s, 1, 2, 3);
       expect(deliveries).toEqual([1, 2, 3].map((id) => ({ sessionId: s, id, frame: FRAME_HEAD + id + tail(id) })));
       for (const { id, frame } of deliveries) expect(JSON.parse(frame)).toMatchObject({ type: 'event', id: String(id) });
@@ -88,13 +94,25 @@ describe.each(adapters)('EventBufferStore contract: %s', (_name, make) => {
       });
     });
 
-    it('answers an empty slice for a session it never saw', async () => {
-      expect(await buffer.readAfter(sid(), 0)).toEqual({ events: [], oldestId: 0, newestId: 0 });
+    it('answers an empty slice for a session it never saw, and buffers nothing for it', async () => {
+      const never = sid();
+      expect(await buffer.readAfter(never, 0)).toEqual({ events: [], oldestId: 0, newestId: 0 });
       expect(await buffer.append([])).toEqual([]);
+      expect(await buffer.append([{ sessionId: never, tail: tail(1) }])).toEqual([undefined]);
+      expect(await buffer.readAfter(never, 0)).toEqual({ events: [], oldestId: 0, newestId: 0 });
+    });
+
+    it('opens an empty buffer whose first id is 1, replacing one of the same id', async () => {
+      const s = await opened();
+      expect(await buffer.readAfter(s, 0)).toEqual({ events: [], oldestId: 0, newestId: 0 });
+      await append(s, 1, 2);
+      await buffer.open(s);
+      expect(await buffer.readAfter(s, 0)).toEqual({ events: [], oldestId: 0, newestId: 0 });
+      expect((await append(s, 3))[0].id).toBe(1);
     });
 
     it('keeps the newest events up to its capacity', async () => {
-      const s = sid();
+      const s = await opened();
       await append(s, 1, 2, 3);
       await append(s, 4, 5, 6, 7, 8);
       const kept = [4, 5, 6, 7, 8].map((id) => ({ id, frame: FRAME_HEAD + id + tail(id) }));
@@ -106,7 +124,7 @@ describe.each(adapters)('EventBufferStore contract: %s', (_name, make) => {
     });
 
     it('reads a page: the oldest `limit` kept events after the id, with the same bounds', async () => {
-      const s = sid();
+      const s = await opened();
       await append(s, 1, 2, 3, 4, 5, 6, 7);
       const frame = (id: number) => ({ id, frame: FRAME_HEAD + id + tail(id) });
       expect(await buffer.readAfter(s, 0, 2)).toEqual({ events: [frame(3), frame(4)], oldestId: 3, newestId: 7 });
@@ -117,7 +135,7 @@ describe.each(adapters)('EventBufferStore contract: %s', (_name, make) => {
     });
 
     it('spends every id of a batch larger than its capacity and keeps the newest', async () => {
-      const s = sid();
+      const s = await opened();
       const ns = Array.from({ length: 12 }, (_, i) => i + 1);
       const deliveries = await append(s, ...ns);
       expect(deliveries.map((d) => d.id)).toEqual(ns);
@@ -128,7 +146,7 @@ describe.each(adapters)('EventBufferStore contract: %s', (_name, make) => {
     });
 
     it('appends for many sessions in one call, in order per session', async () => {
-      const [a, b, c] = [sid(), sid(), sid()];
+      const [a, b, c] = [await opened(), await opened(), await opened()];
       const order: Array<[string, number]> = [
         [a, 1],
         [b, 2],
@@ -153,14 +171,14 @@ describe.each(adapters)('EventBufferStore contract: %s', (_name, make) => {
     });
 
     it('numbers appends in the order they are called, each made before the previous one resolved', async () => {
-      const s = sid();
+      const s = await opened();
       const batches = await Promise.all(Array.from({ length: 20 }, (_, i) => append(s, 2 * i, 2 * i + 1)));
       expect(batches.map((batch) => batch.map((d) => d.id))).toEqual(Array.from({ length: 20 }, (_, i) => [2 * i + 1, 2 * i + 2]));
       expect(batches.flat().map((d) => d.frame)).toEqual(Array.from({ length: 40 }, (_, n) => FRAME_HEAD + (n + 1) + tail(n)));
     });
 
     it('keeps ids without holes under concurrent appends', async () => {
-      const s = sid();
+      const s = await opened();
       const batches = await Promise.all(Array.from({ length: 10 }, (_, i) => append(s, 2 * i, 2 * i + 1)));
       const ids = batches.flat().map((d) => d.id);
       expect([...ids].sort((x, y) => x - y)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
@@ -168,7 +186,7 @@ describe.each(adapters)('EventBufferStore contract: %s', (_name, make) => {
     });
 
     it('remembers the newest id written to a socket, never going back', async () => {
-      const s = sid();
+      const s = await opened();
       expect(await buffer.lastWritten(s)).toBe(0);
       await append(s, 1, 2, 3);
       expect(await buffer.lastWritten(s)).toBe(0);
@@ -186,7 +204,14 @@ describe.each(adapters)('EventBufferStore contract: %s', (_name, make) => {
       await buffer.touch(s);
       expect(await buffer.lastWritten(s)).toBe(0);
       expect(await buffer.readAfter(s, 0)).toEqual({ events: [], oldestId: 0, newestId: 0 });
-      expect((await append(s, 1))[0].id).toBe(1);
+      expect(await append(s, 1)).toEqual([undefined]);
+    });
+
+    it('makes a lost buffer anew from id 1 when the client saw nothing yet', async () => {
+      const s = sid();
+      await buffer.continueFrom(s, 0);
+      expect(await buffer.readAfter(s, 0)).toEqual({ events: [], oldestId: 0, newestId: 0 });
+      expect((await append(s, 1))[0]).toEqual({ sessionId: s, id: 1, frame: FRAME_HEAD + 1 + tail(1) });
     });
 
     it('continues ids after a lost buffer from the id the client last saw', async () => {
@@ -198,7 +223,7 @@ describe.each(adapters)('EventBufferStore contract: %s', (_name, make) => {
     });
 
     it('skips ahead and forgets older frames when asked to continue past its newest id', async () => {
-      const s = sid();
+      const s = await opened();
       await append(s, 1, 2, 3);
       await buffer.continueFrom(s, 9);
       expect(await buffer.readAfter(s, 0)).toEqual({ events: [], oldestId: 0, newestId: 9 });
@@ -206,7 +231,7 @@ describe.each(adapters)('EventBufferStore contract: %s', (_name, make) => {
     });
 
     it('never moves ids back when asked to continue from an id it has passed', async () => {
-      const s = sid();
+      const s = await opened();
       await append(s, 1, 2, 3);
       await buffer.continueFrom(s, 2);
       await buffer.continueFrom(s, 3);
@@ -215,15 +240,17 @@ describe.each(adapters)('EventBufferStore contract: %s', (_name, make) => {
       expect((await append(s, 4))[0].id).toBe(4);
     });
 
-    it('drops a session: events, ids and written mark start over', async () => {
-      const s = sid();
-      const kept = sid();
+    it('drops a session: nothing is buffered for it after, and a new opening starts over', async () => {
+      const s = await opened();
+      const kept = await opened();
       await append(s, 1, 2);
       await append(kept, 1);
       await buffer.markWritten(s, 2);
       await buffer.drop(s);
       expect(await buffer.readAfter(s, 0)).toEqual({ events: [], oldestId: 0, newestId: 0 });
       expect(await buffer.lastWritten(s)).toBe(0);
+      expect(await append(s, 9)).toEqual([undefined]);
+      await buffer.open(s);
       expect((await append(s, 9))[0].id).toBe(1);
       expect((await buffer.readAfter(kept, 0)).newestId).toBe(1);
       await buffer.drop(sid());
@@ -239,30 +266,33 @@ describe.each(adapters)('EventBufferStore contract: %s', (_name, make) => {
       await harness.close();
     });
 
-    it('forgets an idle session, which then starts over at id 1', async () => {
-      const s = sid();
+    it('forgets an idle session: nothing is buffered for it after, and a new opening starts over', async () => {
+      const s = await opened();
       await append(s, 1, 2);
       await buffer.markWritten(s, 1);
       await eventually(async () => expect((await buffer.readAfter(s, 0)).newestId).toBe(0));
       expect(await buffer.lastWritten(s)).toBe(0);
+      expect(await append(s, 3)).toEqual([undefined]);
+      await buffer.open(s);
       expect((await append(s, 3))[0].id).toBe(1);
     });
 
     it('forgets the events appended after a continue past its newest id, with the ids', async () => {
-      const s = sid();
+      const s = await opened();
       await append(s, 1);
       // The frames are dropped here and made anew by the next append, which must give them an end too.
       await buffer.continueFrom(s, 10);
       expect((await append(s, 11))[0].id).toBe(11);
       await eventually(async () => expect(await buffer.readAfter(s, 0)).toEqual({ events: [], oldestId: 0, newestId: 0 }));
       // Nothing of the old buffer is left to be read with the new one.
+      await buffer.open(s);
       expect((await append(s, 12))[0].id).toBe(1);
       expect(await buffer.readAfter(s, 0)).toEqual({ events: [{ id: 1, frame: `${FRAME_HEAD}1${tail(12)}` }], oldestId: 1, newestId: 1 });
     });
 
     it('keeps a buffer alive while it is touched; appends do not extend it', async () => {
       // Made in this order, so `appended` expires no later than `idle`.
-      const [touched, appended, idle] = [sid(), sid(), sid()];
+      const [touched, appended, idle] = [await opened(), await opened(), await opened()];
       await append(touched, 1);
       await append(appended, 1);
       await append(idle, 1);

@@ -1,6 +1,7 @@
 import { Metrics } from '../../src/infra/metrics/metrics';
 import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
+import { MemoryInstances } from '../../src/cluster/memory-instances';
 import { RedisClusterEvents } from '../../src/cluster/redis-cluster-events';
 import { StoreUnavailableError } from '../../src/common/store-unavailable';
 import { RedisEventBufferStore } from '../../src/events/redis-event-buffer.store';
@@ -66,11 +67,11 @@ describe('Redis adapters when Redis goes away and comes back', () => {
     const sessions = new RedisSessionStore(publisher);
     const subscriptions = new RedisSubscriptionStore(publisher);
     const buffer = new RedisEventBufferStore(publisher, redisConfig(redis.url));
-    const cluster = new RedisClusterEvents(publisher);
-    const deliveryBus = new RedisDeliveryBus(publisher);
+    const cluster = new RedisClusterEvents(publisher, new MemoryInstances(), new Metrics());
+    const deliveryBus = new RedisDeliveryBus(publisher, new MemoryInstances(), new Metrics());
     const sub = `user-${randomUUID()}`;
     const heard: string[] = [];
-    await new RedisClusterEvents(listener).listen('SubscriptionChanged', (e) => e.sub === sub && heard.push(e.identity));
+    await new RedisClusterEvents(listener, new MemoryInstances(), new Metrics()).listen('SubscriptionChanged', (e) => e.sub === sub && heard.push(e.identity));
     await cluster.publish('SubscriptionChanged', { sub, identity: 'before' });
     await eventually(() => expect(heard).toEqual(['before']));
     await sessions.open(newSession(), LIMITS);
@@ -92,7 +93,7 @@ describe('Redis adapters when Redis goes away and comes back', () => {
       ['buffer.markWritten', () => buffer.markWritten(randomUUID(), 1)],
       ['subscriptions.touch', () => subscriptions.touch('alice', '+905321110001', 60)],
       ['clusterEvents.publish', () => cluster.publish('SubscriptionChanged', { sub, identity: 'while down' })],
-      ['deliveryBus.deliver', () => deliveryBus.deliver([{ sessionId: 's', id: 1, frame: '{}' }])],
+      ['deliveryBus.deliver', () => deliveryBus.deliver('another-instance', [{ sessionId: 's', id: 1, frame: '{}' }])],
     ];
     for (const [name, call] of calls) {
       const outcome = await settledWithin(call().then(() => 'resolved', (error: unknown) => error));
@@ -101,7 +102,7 @@ describe('Redis adapters when Redis goes away and comes back', () => {
 
     // A subscription made while Redis is away neither hangs nor is lost.
     const lateHeard: string[] = [];
-    await settledWithin(new RedisClusterEvents(listener).listen('SocketClaimed', (e) => e.sessionId === sub && lateHeard.push(e.connectionId)));
+    await settledWithin(new RedisClusterEvents(listener, new MemoryInstances(), new Metrics()).listen('SocketClaimed', (e) => e.sessionId === sub && lateHeard.push(e.connectionId)));
 
     await redis.start();
 
@@ -113,7 +114,7 @@ describe('Redis adapters when Redis goes away and comes back', () => {
     await eventually(
       async () => {
         await cluster.publish('SubscriptionChanged', { sub, identity: 'after' });
-        await cluster.publish('SocketClaimed', { sessionId: sub, connectionId: 'late' });
+        await cluster.publish('SocketClaimed', { sessionId: sub, connectionId: 'late', instanceId: 'i1' });
         expect(heard).toContain('after');
         expect(lateHeard).toContain('late');
       },
@@ -131,14 +132,14 @@ describe('Redis adapters when Redis goes away and comes back', () => {
       const sessions = new RedisSessionStore(connection);
       await expect(settledWithin(sessions.ping())).rejects.toBeInstanceOf(StoreUnavailableError);
       const heard: string[] = [];
-      await settledWithin(new RedisClusterEvents(connection).listen('SocketClaimed', (e) => heard.push(e.connectionId)));
+      await settledWithin(new RedisClusterEvents(connection, new MemoryInstances(), new Metrics()).listen('SocketClaimed', (e) => heard.push(e.connectionId)));
 
       await redis.start();
       await eventually(() => sessions.ping(), { timeoutMs: 20_000 });
-      const cluster = new RedisClusterEvents(publisher);
+      const cluster = new RedisClusterEvents(publisher, new MemoryInstances(), new Metrics());
       await eventually(
         async () => {
-          await cluster.publish('SocketClaimed', { sessionId: 'boot', connectionId: 'hello' });
+          await cluster.publish('SocketClaimed', { sessionId: 'boot', connectionId: 'hello', instanceId: 'i1' });
           expect(heard).toContain('hello');
         },
         { timeoutMs: 20_000, intervalMs: 100 },
@@ -335,50 +336,53 @@ describe('Redis adapters reading values they did not write', () => {
     expect(await badValues('pending-call')).toBeGreaterThanOrEqual(before + 5);
   });
 
-  describe('buffer meta', () => {
+  describe('the event buffer', () => {
     const tail = (n: number) =>
       frameTail({ event: 'PresenceChanged', timestamp: '2026-11-28T10:00:00.000Z', dataJson: JSON.stringify({ n }) }, '+905321110001');
-
-    it('rebuilds a malformed seq from the frames kept, and the ids go on from there', async () => {
-      const buffer = new RedisEventBufferStore(connection, redisConfig(redis.url));
+    const opened = async (buffer: RedisEventBufferStore) => {
       const sessionId = randomUUID();
-      await buffer.append([1, 2, 3].map((n) => ({ sessionId, tail: tail(n) })));
-      const before = await badValues('buffer-meta');
-      for (const seq of ['garbage', '1e3', '-2', '']) {
-        await raw.hset(`vora:{s:${sessionId}}:meta`, 'seq', seq);
-        const slice = await buffer.readAfter(sessionId, 1);
-        expect([slice.newestId, slice.oldestId, slice.events.map((e) => e.id)]).toEqual([3, 1, [2, 3]]);
-      }
+      await buffer.open(sessionId);
+      return sessionId;
+    };
+
+    it('leaves out an entry that has no tail, reported; the ids go on after it', async () => {
+      const buffer = new RedisEventBufferStore(connection, redisConfig(redis.url));
+      const sessionId = await opened(buffer);
+      await buffer.append([1, 2].map((n) => ({ sessionId, tail: tail(n) })));
+      await raw.xadd(`vora:{s:${sessionId}}:events`, '0-*', 'x', 'not a tail');
+      const before = await badValues('buffer');
+      const slice = await buffer.readAfter(sessionId, 0);
+      expect([slice.newestId, slice.oldestId, slice.events.map((e) => e.id)]).toEqual([3, 1, [1, 2]]);
       const [next] = await buffer.append([{ sessionId, tail: tail(4) }]);
       expect(next).toMatchObject({ id: 4 });
-      expect((await buffer.readAfter(sessionId, 0)).events.map((e) => e.id)).toEqual([1, 2, 3, 4]);
-      expect(await raw.hget(`vora:{s:${sessionId}}:meta`, 'seq')).toBe('4');
-      expect(await badValues('buffer-meta')).toBe(before + 5);
+      expect(await badValues('buffer')).toBe(before + 1);
     });
 
-    it('reads a malformed written marker as 0 and the next mark repairs it; a malformed src skips nothing', async () => {
+    it('reads a buffer key of another type as empty and buffers nothing there, reported; a continue replaces it', async () => {
       const buffer = new RedisEventBufferStore(connection, redisConfig(redis.url));
       const sessionId = randomUUID();
-      await buffer.append([{ sessionId, tail: tail(1), sourceId: '5-0' }]);
-      const before = await badValues('buffer-meta');
-      await raw.hset(`vora:{s:${sessionId}}:meta`, 'written', 'NaN', 'src', 'latest');
-      expect(await buffer.lastWritten(sessionId)).toBe(0);
-      await buffer.markWritten(sessionId, 1);
-      expect(await buffer.lastWritten(sessionId)).toBe(1);
-      const [taken] = await buffer.append([{ sessionId, tail: tail(2), sourceId: '6-0' }]);
-      expect(taken).toMatchObject({ id: 2 });
-      expect(await raw.hget(`vora:{s:${sessionId}}:meta`, 'src')).toBe('6-0');
-      expect(await badValues('buffer-meta')).toBe(before + 3);
-    });
-
-    it('moves a malformed seq on when a store that lost the buffer continues from a socket\'s last id', async () => {
-      const buffer = new RedisEventBufferStore(connection, redisConfig(redis.url));
-      const sessionId = randomUUID();
-      await buffer.append([{ sessionId, tail: tail(1) }]);
-      await raw.hset(`vora:{s:${sessionId}}:meta`, 'seq', 'x');
+      await raw.set(`vora:{s:${sessionId}}:events`, 'garbage');
+      const before = await badValues('buffer');
+      expect(await buffer.readAfter(sessionId, 0)).toEqual({ events: [], oldestId: 0, newestId: 0 });
+      expect(await buffer.append([{ sessionId, tail: tail(1) }])).toEqual([undefined]);
+      expect(await buffer.append([{ sessionId, tail: tail(1), sourceId: '5-0' }], { retried: true })).toEqual([undefined]);
+      expect(await badValues('buffer')).toBe(before + 3);
       await buffer.continueFrom(sessionId, 7);
       const [next] = await buffer.append([{ sessionId, tail: tail(8) }]);
       expect(next).toMatchObject({ id: 8 });
+    });
+
+    it('reads a malformed written marker as 0 and the next mark repairs it', async () => {
+      const buffer = new RedisEventBufferStore(connection, redisConfig(redis.url));
+      const sessionId = await opened(buffer);
+      await buffer.append([{ sessionId, tail: tail(1), sourceId: '5-0' }]);
+      const before = await badValues('buffer-meta');
+      await raw.hset(`vora:{s:${sessionId}}:meta`, 'written', 'NaN');
+      expect(await buffer.lastWritten(sessionId)).toBe(0);
+      await buffer.markWritten(sessionId, 1);
+      expect(await buffer.lastWritten(sessionId)).toBe(1);
+      expect(await raw.pttl(`vora:{s:${sessionId}}:meta`)).toBeGreaterThan(0);
+      expect(await badValues('buffer-meta')).toBe(before + 2);
     });
   });
 

@@ -136,6 +136,26 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly clusterSettleTimeouts = new Counter({
+    name: 'vora_cluster_settle_timeouts_total',
+    help: 'Settled cluster events (setup, logout, socket claims, subscription changes) that an instance did not answer in time, by event',
+    labelNames: ['event'] as const,
+    registers: [this.registry],
+  });
+
+  readonly busDeliveries = new Counter({
+    name: 'vora_bus_deliveries_total',
+    help: 'Deliveries through the bus between instances: sent to another instance, received from one, or handed to this instance\'s own sockets',
+    labelNames: ['direction'] as const,
+    registers: [this.registry],
+  });
+
+  readonly ingressPartitionsHeld = new Gauge({
+    name: 'vora_ingress_partitions_held',
+    help: 'Ingress stream partitions whose lease this instance holds (it reads and routes them)',
+    registers: [this.registry],
+  });
+
   readonly ingressDeadLetters = new Counter({
     name: 'vora_ingress_dead_letters_total',
     help: 'vora:ingress entries moved to vora:ingress:dead, by reason (malformed, or routing that kept failing)',

@@ -36,6 +36,7 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
   readonly client: Redis;
   readonly subscriber: Redis;
   private readonly logger = new Logger('Redis');
+  private readonly resubscribed: Array<() => void> = [];
   private readonly channels = new Map<string, { handlers: Set<Handler>; subscribed: Promise<void> }>();
   private closing = false;
   private turn?: { readonly pipeline: ChainableCommander; readonly replies: Promise<[Error | null, unknown][]> };
@@ -98,6 +99,11 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
   async ready(timeoutMs: number): Promise<boolean> {
     const results = await Promise.all([this.client, this.subscriber].map((redis) => whenReady(redis, timeoutMs)));
     return results.every(Boolean);
+  }
+
+  /** Called when the subscriber connection is back after being down: messages published meanwhile were missed. */
+  onResubscribed(listener: () => void): void {
+    this.resubscribed.push(listener);
   }
 
   /**
@@ -210,6 +216,8 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
     });
     redis.on('ready', () => {
       if (state !== 'up') this.logger.log(`${role} connection to ${where} is up`);
+      // Whatever was published while the subscriber was away is lost to this instance.
+      if (state === 'down' && redis === this.subscriber) for (const listener of this.resubscribed) listener();
       state = 'up';
       lastError = undefined;
     });

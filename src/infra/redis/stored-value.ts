@@ -14,6 +14,7 @@ export type StoredRecord =
   | 'token-pointer'
   | 'identity-index'
   | 'subscription'
+  | 'buffer'
   | 'buffer-meta'
   | 'pending-call'
   | 'rate-limit-counter';
