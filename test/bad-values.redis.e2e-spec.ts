@@ -1,7 +1,7 @@
 import Redis from 'ioredis';
 import { hashToken } from '../src/session/session.service';
 import { ALICE, BOB } from './support/fixtures';
-import { asHttp, expectError, http, publishAccepted, RunningGateway, setupSession, TestSocket, useGateway, useRedis } from './support/harness';
+import { asHttp, eventually, expectError, http, publishAccepted, RunningGateway, setupSession, TestSocket, useGateway, useRedis } from './support/harness';
 
 /**
  * Values in Redis that no gateway wrote, through the real gateway (SPEC
@@ -131,6 +131,8 @@ describe('a gateway on Redis holding values it did not write', () => {
     await publishAccepted(gateway, core, seqEvents(1, 3));
     expect((await first.socket.events(3)).map((e) => e.id)).toEqual(['1', '2', '3']);
     await first.socket.close();
+    // The close records what was written; corrupt the marker only after that, or the record would repair it first.
+    await eventually(async () => expect(await raw.hget(`vora:{s:${sessionId}}:meta`, 'written')).toBe('3'));
     const before = await badValues('buffer-meta');
     await raw.hset(`vora:{s:${sessionId}}:meta`, 'written', 'x');
 
