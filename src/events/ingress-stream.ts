@@ -85,7 +85,7 @@ export class IngressStreamConsumer extends IngressStream implements OnApplicatio
   private lastGiveUp = 0;
 
   constructor(
-    private readonly redis: RedisConnection,
+    redis: RedisConnection,
     catalogue: EventCatalogue,
     router: EventRouter,
     private readonly metrics: Metrics,
@@ -96,7 +96,7 @@ export class IngressStreamConsumer extends IngressStream implements OnApplicatio
     const count = config.store.kind === 'redis' ? config.store.ingressPartitions : 1;
     this.partitions = Array.from(
       { length: count },
-      (_, p) => new IngressPartition(partitionKeys(p, count), `${instances.self}`, redis, catalogue, router, metrics),
+      (_, p) => new IngressPartition(partitionKeys(p, count), instances.self, redis, catalogue, router, metrics),
     );
   }
 
@@ -110,11 +110,6 @@ export class IngressStreamConsumer extends IngressStream implements OnApplicatio
     for (const partition of this.partitions) partition.stop();
     await Promise.all(this.loops);
     await Promise.all(this.partitions.map((partition) => partition.release()));
-  }
-
-  /** The streams whose lease this instance holds now. */
-  heldStreams(): string[] {
-    return this.partitions.filter((partition) => partition.held).map((partition) => partition.stream);
   }
 
   private share(): number {

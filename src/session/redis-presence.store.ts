@@ -37,7 +37,7 @@ export class RedisPresenceStore extends PresenceStore {
     await this.redis.inTurn((pipeline) => pipeline.eval(FORGET_IF_MINE, 1, presenceKey(sessionId), valueOf(holder)));
   }
 
-  /** One command per session, auto-pipelined: the keys live in as many slots as there are sessions. */
+  /** One GET per session, in one pipeline: the keys live in as many slots as there are sessions, so no MGET. */
   async holdersOf(sessionIds: readonly string[]): Promise<Array<SocketHolder | undefined>> {
     if (!sessionIds.length) return [];
     const pipeline = this.redis.client.pipeline();
