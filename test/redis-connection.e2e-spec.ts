@@ -19,7 +19,7 @@ describe('RedisConnection.inTurn', () => {
     const pipelines = jest.spyOn(connection.client, 'pipeline');
     try {
       const replies = await Promise.all(
-        keys.map((key, i) => connection.inTurn((pipeline) => pipeline.set(key, String(i)).get(key))),
+        keys.map((key, i) => connection.inTurn(key, (pipeline) => pipeline.set(key, String(i)).get(key))),
       );
       expect(replies).toEqual(keys.map((_, i) => ['OK', String(i)]));
       expect(pipelines).toHaveBeenCalledTimes(1);
@@ -32,8 +32,8 @@ describe('RedisConnection.inTurn', () => {
     const text = `vora:test:${randomUUID()}`;
     await connection.client.set(text, 'not a hash');
     const [failed, other] = await Promise.allSettled([
-      connection.inTurn((pipeline) => pipeline.hget(text, 'field')),
-      connection.inTurn((pipeline) => pipeline.get(text)),
+      connection.inTurn(text, (pipeline) => pipeline.hget(text, 'field')),
+      connection.inTurn(text, (pipeline) => pipeline.get(text)),
     ]);
     expect(failed).toMatchObject({ status: 'rejected', reason: { message: expect.stringContaining('WRONGTYPE') } });
     expect(other).toEqual({ status: 'fulfilled', value: ['not a hash'] });
@@ -41,8 +41,8 @@ describe('RedisConnection.inTurn', () => {
 
   it('starts a new pipeline for calls made after the last one left', async () => {
     const key = `vora:test:${randomUUID()}`;
-    await connection.inTurn((pipeline) => pipeline.set(key, 'first'));
-    expect(await connection.inTurn((pipeline) => pipeline.getset(key, 'second'))).toEqual(['first']);
-    expect(await connection.inTurn((pipeline) => pipeline.get(key))).toEqual(['second']);
+    await connection.inTurn(key, (pipeline) => pipeline.set(key, 'first'));
+    expect(await connection.inTurn(key, (pipeline) => pipeline.getset(key, 'second'))).toEqual(['first']);
+    expect(await connection.inTurn(key, (pipeline) => pipeline.get(key))).toEqual(['second']);
   });
 });

@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { Metrics } from '../infra/metrics/metrics';
-import { RedisConnection, viaRedis } from '../infra/redis/redis-connection';
+import { RedisConnection } from '../infra/redis/redis-connection';
 import { CLUSTER_CHANNELS, ClusterEventMap, ClusterEventName, ClusterEvents, ClusterListener, PublishOptions } from './cluster-events';
 import { Instances } from './instances';
 
@@ -23,7 +23,8 @@ interface PendingSettle {
 
 /**
  * Each event name is a Redis pub/sub channel (CLUSTER_CHANNELS) carrying the
- * event as JSON; every instance listens on its own connection. A settled
+ * event as JSON (sharded on a Cluster: each channel lives on one shard);
+ * every instance listens on its own connection. A settled
  * event also names its publisher and a publish id: each instance that heard
  * it answers on the publisher's acks channel once its listeners are done,
  * and the publish resolves when every instance alive when it was made has
@@ -48,7 +49,7 @@ export class RedisClusterEvents extends ClusterEvents {
 
   async publish<Name extends ClusterEventName>(name: Name, event: ClusterEventMap[Name], options: PublishOptions = {}): Promise<void> {
     if (!options.settled) {
-      await viaRedis(() => this.redis.client.publish(CLUSTER_CHANNELS[name], JSON.stringify(event)));
+      await this.redis.publish(CLUSTER_CHANNELS[name], JSON.stringify(event));
       return;
     }
     await (this.acksHeard ??= this.redis.subscribe(acksChannel(this.instances.self), (message) => this.acked(message)));
@@ -74,7 +75,7 @@ export class RedisClusterEvents extends ClusterEvents {
       });
     });
     const message: SettleFields & ClusterEventMap[Name] = { ...event, ackTo: this.instances.self, ackId };
-    await viaRedis(() => this.redis.client.publish(CLUSTER_CHANNELS[name], JSON.stringify(message)));
+    await this.redis.publish(CLUSTER_CHANNELS[name], JSON.stringify(message));
     await settled;
   }
 
@@ -113,7 +114,7 @@ export class RedisClusterEvents extends ClusterEvents {
     );
     if (ackTo === undefined || ackId === undefined) return;
     if (ackTo === this.instances.self) this.acked(`${ackId} ${this.instances.self}`);
-    else await this.redis.client.publish(acksChannel(ackTo), `${ackId} ${this.instances.self}`).catch(() => undefined);
+    else await this.redis.publish(acksChannel(ackTo), `${ackId} ${this.instances.self}`).catch(() => undefined);
   }
 
   /** `<ackId> <instanceId>`: that instance's listeners of the event are done. */

@@ -22,11 +22,34 @@ export class GatewayConfig {
 }
 
 /** Where sessions, subscriptions and buffers live: this process's memory, or the Redis at REDIS_URL (STORE). */
+export interface RedisAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/**
+ * Where Redis is: one server (REDIS_URL), a Redis Cluster reached through
+ * seed nodes (REDIS_CLUSTER_NODES), or a master found through Sentinel
+ * (REDIS_SENTINELS, REDIS_SENTINEL_MASTER). REDIS_USERNAME and
+ * REDIS_PASSWORD are the data nodes' credentials for the last two (a URL
+ * carries its own).
+ */
+export type RedisTopology =
+  | { readonly kind: 'single'; readonly url: string }
+  | { readonly kind: 'cluster'; readonly nodes: readonly RedisAddress[]; readonly username?: string; readonly password?: string }
+  | {
+      readonly kind: 'sentinel';
+      readonly sentinels: readonly RedisAddress[];
+      readonly master: string;
+      readonly username?: string;
+      readonly password?: string;
+    };
+
 export type StoreConfig =
   | { readonly kind: 'memory' }
   | {
       readonly kind: 'redis';
-      readonly url: string;
+      readonly topology: RedisTopology;
       /** Streams the core spreads its events over (`vora:ingress`, or `vora:ingress:{p}` when more than one). */
       readonly ingressPartitions: number;
     };

@@ -70,7 +70,7 @@ describe('loadConfig', () => {
     expect(config.http.corsOrigins).toEqual(['https://a.example', 'https://b.example']);
     expect(config.session).toEqual({ maxSessionsPerUser: 2, idleTtlS: 60, maxLifetimeS: 7200, recheckIntervalS: 30 });
     expect(config.ws).toMatchObject({ messageBurst: 10, messagesPerSecond: 2 });
-    expect(config.store).toEqual({ kind: 'redis', url: 'redis://localhost:6379', ingressPartitions: 1 });
+    expect(config.store).toEqual({ kind: 'redis', topology: { kind: 'single', url: 'redis://localhost:6379' }, ingressPartitions: 1 });
   });
 
   it('treats empty values as unset', () => {
@@ -211,7 +211,7 @@ describe('loadConfig', () => {
   });
 
   it.each(['redis://localhost:6379', 'rediss://user:secret@redis.example:6380/2'])('takes REDIS_URL=%s', (value) => {
-    expect(loadConfig({ STORE: 'redis', REDIS_URL: value }).store).toEqual({ kind: 'redis', url: value, ingressPartitions: 1 });
+    expect(loadConfig({ STORE: 'redis', REDIS_URL: value }).store).toEqual({ kind: 'redis', topology: { kind: 'single', url: value }, ingressPartitions: 1 });
   });
 
   it('reads INGRESS_PARTITIONS with Redis, from 1 to 256', () => {
@@ -254,8 +254,55 @@ describe('loadConfig', () => {
     });
   });
 
-  it('needs REDIS_URL with STORE=redis', () => {
-    expect(problemsOf({ STORE: 'redis' })).toEqual(['REDIS_URL is required when STORE=redis']);
+  it('needs one place to find Redis with STORE=redis', () => {
+    expect(problemsOf({ STORE: 'redis' })).toEqual([
+      'STORE=redis needs one of REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS (with REDIS_SENTINEL_MASTER)',
+    ]);
+    expect(problemsOf({ STORE: 'redis', REDIS_URL: 'redis://a:6379', REDIS_CLUSTER_NODES: 'b:7000' })).toEqual([
+      'set only one of REDIS_URL, REDIS_CLUSTER_NODES and REDIS_SENTINELS, got REDIS_URL and REDIS_CLUSTER_NODES',
+    ]);
+  });
+
+  it('reads REDIS_CLUSTER_NODES as seed nodes, with the data nodes\' credentials', () => {
+    const store = loadConfig({ STORE: 'redis', REDIS_CLUSTER_NODES: ' 10.0.0.1:7000,redis-b:7001 ,[::1]:7002', REDIS_PASSWORD: 's3cret' }).store;
+    expect(store).toEqual({
+      kind: 'redis',
+      topology: {
+        kind: 'cluster',
+        nodes: [
+          { host: '10.0.0.1', port: 7000 },
+          { host: 'redis-b', port: 7001 },
+          { host: '::1', port: 7002 },
+        ],
+        password: 's3cret',
+      },
+      ingressPartitions: 1,
+    });
+  });
+
+  it('reads REDIS_SENTINELS with REDIS_SENTINEL_MASTER, and needs the master name', () => {
+    expect(loadConfig({ STORE: 'redis', REDIS_SENTINELS: 's1:26379,s2:26379', REDIS_SENTINEL_MASTER: 'vora' }).store).toEqual({
+      kind: 'redis',
+      topology: {
+        kind: 'sentinel',
+        sentinels: [
+          { host: 's1', port: 26379 },
+          { host: 's2', port: 26379 },
+        ],
+        master: 'vora',
+      },
+      ingressPartitions: 1,
+    });
+    expect(problemsOf({ STORE: 'redis', REDIS_SENTINELS: 's1:26379' })).toEqual([
+      'REDIS_SENTINELS needs REDIS_SENTINEL_MASTER, the name the sentinels monitor',
+    ]);
+  });
+
+  it.each(['redis://a:7000', 'a', 'a:0', 'a:65536', 'a:70x', ':7000', '::1:7000'])('names REDIS_CLUSTER_NODES=%s', (value) => {
+    expect(problemsOf({ STORE: 'redis', REDIS_CLUSTER_NODES: value })).toEqual([
+      `REDIS_CLUSTER_NODES must be comma-separated host:port pairs (e.g. 10.0.0.1:6379,10.0.0.2:6379), got "${value}"`,
+      expect.stringMatching(/^STORE=redis needs one of/),
+    ]);
   });
 
   it('reports every bad variable at once', () => {

@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { GatewayConfig, TrustProxy } from './gateway-config';
+import { GatewayConfig, RedisAddress, RedisTopology, TrustProxy } from './gateway-config';
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -60,7 +60,35 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
   if (redisUrl && !['redis:', 'rediss:'].includes(new URL(redisUrl).protocol)) {
     problems.push(`REDIS_URL must be a redis:// or rediss:// URL (e.g. redis://localhost:6379), got "${redisUrl}"`);
   }
-  if (store === 'redis' && !redisUrl) problems.push('REDIS_URL is required when STORE=redis');
+  const addresses = (name: string): RedisAddress[] => {
+    const found: RedisAddress[] = [];
+    for (const entry of list(name)) {
+      const address = parseAddress(entry);
+      if (address) found.push(address);
+      else problems.push(`${name} must be comma-separated host:port pairs (e.g. 10.0.0.1:6379,10.0.0.2:6379), got "${entry}"`);
+    }
+    return found;
+  };
+  const clusterNodes = addresses('REDIS_CLUSTER_NODES');
+  const sentinels = addresses('REDIS_SENTINELS');
+  const sentinelMaster = env.REDIS_SENTINEL_MASTER ?? '';
+  const wheres = [redisUrl && 'REDIS_URL', clusterNodes.length && 'REDIS_CLUSTER_NODES', sentinels.length && 'REDIS_SENTINELS'].filter(Boolean);
+  if (store === 'redis' && wheres.length === 0) {
+    problems.push('STORE=redis needs one of REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS (with REDIS_SENTINEL_MASTER)');
+  }
+  if (wheres.length > 1) problems.push(`set only one of REDIS_URL, REDIS_CLUSTER_NODES and REDIS_SENTINELS, got ${wheres.join(' and ')}`);
+  if (sentinels.length && !sentinelMaster) problems.push('REDIS_SENTINELS needs REDIS_SENTINEL_MASTER, the name the sentinels monitor');
+  const credentials = {
+    ...(env.REDIS_USERNAME ? { username: env.REDIS_USERNAME } : {}),
+    ...(env.REDIS_PASSWORD ? { password: env.REDIS_PASSWORD } : {}),
+  };
+  const topology: RedisTopology | undefined = redisUrl
+    ? { kind: 'single', url: redisUrl }
+    : clusterNodes.length
+      ? { kind: 'cluster', nodes: clusterNodes, ...credentials }
+      : sentinels.length
+        ? { kind: 'sentinel', sentinels, master: sentinelMaster, ...credentials }
+        : undefined;
 
   const issuer = url('AUTH_ISSUER');
   const jwksUri = url('AUTH_JWKS_URI');
@@ -120,10 +148,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     production,
     host: env.HOST ?? '0.0.0.0',
     port: int('PORT', 3000, 0, 65535),
-    // Without its URL, STORE=redis is a problem above (loadConfig throws). A power of two is not needed: the partition is CRC32 mod P.
+    // Without a topology, STORE=redis is a problem above (loadConfig throws). A power of two is not needed: the partition is CRC32 mod P.
     store:
-      store === 'redis' && redisUrl
-        ? { kind: 'redis', url: redisUrl, ingressPartitions: int('INGRESS_PARTITIONS', 1, 1, 256) }
+      store === 'redis' && topology
+        ? { kind: 'redis', topology, ingressPartitions: int('INGRESS_PARTITIONS', 1, 1, 256) }
         : { kind: 'memory' },
     directoryFile: env.DIRECTORY_FILE ?? 'config/directory.json',
     eventsFile: env.EVENTS_FILE ?? 'config/events.json',
@@ -218,4 +246,13 @@ function isAddressRange(range: string): boolean {
   if (!family || extra !== undefined) return false;
   if (prefix === undefined) return true;
   return /^[0-9]{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
+/** `host:port`, `[v6]:port`; undefined when it is not one. */
+function parseAddress(entry: string): RedisAddress | undefined {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^\s:\[\]]+)):(\d{1,5})$/.exec(entry);
+  if (!match) return undefined;
+  const port = Number(match[3]);
+  if (port < 1 || port > 65535) return undefined;
+  return { host: match[1] ?? match[2], port };
 }

@@ -11,4 +11,10 @@ export abstract class DeliveryBus {
   abstract deliver(instanceId: string, deliveries: readonly Delivery[]): Promise<void>;
   /** Receives the deliveries for the sockets this instance holds. */
   abstract onDeliveries(handler: (deliveries: readonly Delivery[]) => void): void;
+  /**
+   * Called when deliveries for this instance may have been missed (its
+   * channel was re-subscribed after a connection or a shard was lost): the
+   * sockets read what they missed from their buffers.
+   */
+  abstract onMissed(handler: () => void): void;
 }

@@ -1,12 +1,11 @@
 import { crc32 } from 'node:zlib';
 import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import Redis from 'ioredis';
 import { parse as parseJson } from 'secure-json-parse';
 import { StoreUnavailableError } from '../common/store-unavailable';
 import { Instances } from '../cluster/instances';
 import { GatewayConfig } from '../config/gateway-config';
 import { Metrics } from '../infra/metrics/metrics';
-import { RedisConnection, viaRedis } from '../infra/redis/redis-connection';
+import { RedisClient, RedisConnection, viaRedis } from '../infra/redis/redis-connection';
 import { EventCatalogue } from '../catalogue/catalogue';
 import { EventRouter } from './event-router';
 import { parsePublished, PublishedEvent } from './ingress';
@@ -159,7 +158,7 @@ class IngressPartition {
   readonly stream: string;
   private readonly lease: string;
   /** Blocking reads need a connection of their own, without the command timeout; made when first needed. */
-  private reader?: Redis;
+  private reader?: RedisClient;
   private stopped = false;
   held = false;
   /** Cleared when Redis answers NOGROUP (it restarted empty), so the group is created again. */
@@ -361,10 +360,8 @@ class IngressPartition {
     this.metrics.ingressDeadLetters.inc({ reason });
   }
 
-  private newReader(): Redis {
-    const reader = this.redis.client.duplicate({ connectionName: 'vora-gateway-ingress', commandTimeout: undefined });
-    reader.on('error', () => undefined);
-    return reader;
+  private newReader(): RedisClient {
+    return this.redis.blockingClient('vora-gateway-ingress');
   }
 }
 

@@ -13,4 +13,7 @@ export class MemoryDeliveryBus extends DeliveryBus {
   onDeliveries(handler: (deliveries: readonly Delivery[]) => void): void {
     this.handlers.push(handler);
   }
+
+  /** Nothing between the router and the sockets can lose a delivery. */
+  onMissed(): void {}
 }

@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { Instances } from '../cluster/instances';
 import { Metrics } from '../infra/metrics/metrics';
-import { RedisConnection, viaRedis } from '../infra/redis/redis-connection';
+import { RedisConnection } from '../infra/redis/redis-connection';
 import { Delivery } from './event-buffer.store';
 import { DeliveryBus } from './delivery-bus';
 
@@ -39,7 +39,7 @@ export class RedisDeliveryBus extends DeliveryBus {
     }
     this.metrics.busDeliveries.inc({ direction: 'sent' }, deliveries.length);
     const message = deliveryLines(deliveries);
-    await viaRedis(() => this.redis.client.publish(deliveriesChannel(instanceId), message));
+    await this.redis.publish(deliveriesChannel(instanceId), message);
   }
 
   onDeliveries(handler: (deliveries: readonly Delivery[]) => void): void {
@@ -48,6 +48,10 @@ export class RedisDeliveryBus extends DeliveryBus {
     this.subscribed = true;
     // Not awaited: the port's registration is synchronous, and start-up must not wait for Redis.
     void this.redis.subscribe(this.channel, (message) => this.receive(message));
+  }
+
+  onMissed(handler: () => void): void {
+    this.redis.onResubscribed(handler);
   }
 
   private receive(message: string): void {

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import Redis, { Result } from 'ioredis';
+import { Result } from 'ioredis';
 import { GatewayConfig } from '../config/gateway-config';
-import { execPipelineReplies, RedisConnection, viaRedis } from '../infra/redis/redis-connection';
+import { execBatch, RedisClient, RedisConnection, viaRedis } from '../infra/redis/redis-connection';
 import { frameOf } from './envelope';
 import { AppendEntry, AppendOptions, BufferedEvent, BufferSlice, Delivery, EventBufferStore } from './event-buffer.store';
 
@@ -172,7 +172,7 @@ const tailOf = (fields: readonly string[]): string | undefined => {
 
 @Injectable()
 export class RedisEventBufferStore extends EventBufferStore {
-  private readonly client: Redis;
+  private readonly client: RedisClient;
   private readonly capacity: number;
   private readonly ttlMs: number;
 
@@ -199,23 +199,26 @@ export class RedisEventBufferStore extends EventBufferStore {
 
   /**
    * One round trip: one XADD per entry, pipelined in the order of the
-   * entries, so a session's entries get consecutive ids. Routed again, an
+   * entries (one pipeline per node on a Cluster), so a session's entries
+   * get consecutive ids. Routed again, an
    * ingress entry goes through a script that first checks the session did not
    * take it already.
    */
   async append(entries: readonly AppendEntry[], options: AppendOptions = {}): Promise<Array<Delivery | undefined>> {
     if (!entries.length) return [];
     const { acceptedAt, retried = false } = options;
-    const pipeline = this.client.pipeline();
+    const batch = this.redis.batch();
     for (const { sessionId, tail, sourceId } of entries) {
       const stream = keys.events(sessionId);
-      if (sourceId === undefined) pipeline.xadd(stream, 'NOMKSTREAM', 'MAXLEN', this.capacity, '0-*', 't', tail);
-      else if (!retried) pipeline.xadd(stream, 'NOMKSTREAM', 'MAXLEN', this.capacity, '0-*', 't', tail, 's', sourceId);
-      else pipeline.voraBufferAppendOnce(stream, sourceId, tail, this.capacity);
+      batch.add(stream, (pipeline) => {
+        if (sourceId === undefined) pipeline.xadd(stream, 'NOMKSTREAM', 'MAXLEN', this.capacity, '0-*', 't', tail);
+        else if (!retried) pipeline.xadd(stream, 'NOMKSTREAM', 'MAXLEN', this.capacity, '0-*', 't', tail, 's', sourceId);
+        else pipeline.voraBufferAppendOnce(stream, sourceId, tail, this.capacity);
+      });
     }
-    const replies = await execPipelineReplies(pipeline);
+    const replies = await execBatch(batch);
     return entries.map(({ sessionId, tail }, i) => {
-      const [error, entryId] = replies[i];
+      const [[error, entryId]] = replies[i];
       // Something else where the buffer should be (WRONGTYPE): nothing can be buffered there.
       if (error) this.redis.badValue('buffer', keys.events(sessionId), `the append failed: ${error.message}`);
       // Or no buffer (its session ended between routing and the append), or the entry was taken already.
@@ -252,13 +255,13 @@ export class RedisEventBufferStore extends EventBufferStore {
 
   /** In the heartbeat's pipeline, with every other socket's. */
   async markWritten(sessionId: string, id: number): Promise<void> {
-    const [reply] = await this.redis.inTurn((pipeline) => pipeline.voraBufferMarkWritten(keys.events(sessionId), keys.meta(sessionId), id));
+    const [reply] = await this.redis.inTurn(keys.events(sessionId), (pipeline) => pipeline.voraBufferMarkWritten(keys.events(sessionId), keys.meta(sessionId), id));
     if (typeof reply === 'string') this.redis.badValue('buffer-meta', keys.meta(sessionId), `${reply} was malformed; repaired`);
   }
 
   /** In the heartbeat's pipeline, with every other socket's. */
   async touch(sessionId: string): Promise<void> {
-    await this.redis.inTurn((pipeline) => pipeline.pexpire(keys.events(sessionId), this.ttlMs).pexpire(keys.meta(sessionId), this.ttlMs));
+    await this.redis.inTurn(keys.events(sessionId), (pipeline) => pipeline.pexpire(keys.events(sessionId), this.ttlMs).pexpire(keys.meta(sessionId), this.ttlMs));
   }
 
   async continueFrom(sessionId: string, lastId: number): Promise<void> {

@@ -212,6 +212,11 @@ export class ClientConnection {
     if (!early.size) this.endHoleWait();
   }
 
+  /** Deliveries may have been lost on their way (the bus was away): writes whatever the buffer has after the last id written. */
+  catchUp(): void {
+    if (this.welcomed && !this.closing) this.fillHole();
+  }
+
   private fillHole(): void {
     this.endHoleWait();
     void this.replay();

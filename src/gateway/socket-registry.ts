@@ -76,6 +76,9 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
 
   async onModuleInit(): Promise<void> {
     this.deliveryBus.onDeliveries((deliveries) => this.dispatch(deliveries));
+    this.deliveryBus.onMissed(() => {
+      for (const connection of this.connections.values()) connection.catchUp();
+    });
     await this.cluster.listen('SessionEnded', ({ sessionId, code, reason }) => {
       const connection = this.connections.get(sessionId);
       if (!connection) return;

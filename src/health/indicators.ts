@@ -57,12 +57,8 @@ export class StoreIndicator {
 
   async check() {
     const indicator = this.indicators.check('store');
-    try {
-      await this.store.ping();
-      return indicator.up();
-    } catch (error) {
-      return indicator.down({ message: `store unreachable: ${(error as Error).message}` });
-    }
+    const problem = await this.store.problem();
+    return problem ? indicator.down({ message: problem }) : indicator.up();
   }
 }
 

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { execPipeline, execPipelineReplies, RedisConnection, viaRedis } from '../infra/redis/redis-connection';
+import { execBatch, execBatchValues, RedisConnection, viaRedis } from '../infra/redis/redis-connection';
 import { isNonEmptyString, isString, isStringArray, isTime, isWrongType, Malformed, readJsonRecord } from '../infra/redis/stored-value';
 import { PendingCall } from './holdup';
 import { PendingCallStore } from './pending-calls.store';
@@ -35,9 +35,13 @@ export class RedisPendingCallStore extends PendingCallStore {
     const ttlMs = Math.max(1, call.deadline - Date.now()) + KEEP_AFTER_DEADLINE_MS;
     const created = await viaRedis(() => this.redis.client.set(keys.call(call.callId), JSON.stringify(call), 'PX', ttlMs, 'NX'));
     if (created !== 'OK') return false;
-    const pipeline = this.redis.client.pipeline().zadd(keys.due, call.deadline, call.callId);
-    for (const sessionId of call.sessionIds) pipeline.sadd(keys.session(sessionId), call.callId).pexpire(keys.session(sessionId), ttlMs);
-    await execPipeline(pipeline);
+    const batch = this.redis.batch();
+    batch.add(keys.due, (pipeline) => pipeline.zadd(keys.due, call.deadline, call.callId));
+    for (const sessionId of call.sessionIds) {
+      const key = keys.session(sessionId);
+      batch.add(key, (pipeline) => pipeline.sadd(key, call.callId).pexpire(key, ttlMs));
+    }
+    await execBatchValues(batch);
     return true;
   }
 
@@ -47,9 +51,10 @@ export class RedisPendingCallStore extends PendingCallStore {
 
   async settle(callId: string): Promise<PendingCall | undefined> {
     const call = await this.read(callId, () => this.redis.client.getdel(keys.call(callId)));
-    const pipeline = this.redis.client.pipeline().zrem(keys.due, callId);
-    for (const sessionId of call?.sessionIds ?? []) pipeline.srem(keys.session(sessionId), callId);
-    await execPipeline(pipeline);
+    const batch = this.redis.batch();
+    batch.add(keys.due, (pipeline) => pipeline.zrem(keys.due, callId));
+    for (const sessionId of call?.sessionIds ?? []) batch.add(keys.session(sessionId), (pipeline) => pipeline.srem(keys.session(sessionId), callId));
+    await execBatchValues(batch);
     return call;
   }
 
@@ -69,11 +74,11 @@ export class RedisPendingCallStore extends PendingCallStore {
 
   private async load(callIds: string[]): Promise<PendingCall[]> {
     if (!callIds.length) return [];
-    const pipeline = this.redis.client.pipeline();
-    for (const id of callIds) pipeline.get(keys.call(id));
-    const replies = await execPipelineReplies(pipeline);
+    const batch = this.redis.batch();
+    for (const id of callIds) batch.add(keys.call(id), (pipeline) => pipeline.get(keys.call(id)));
+    const replies = await execBatch(batch);
     const calls: PendingCall[] = [];
-    replies.forEach(([error, value], i) => {
+    replies.forEach(([[error, value]], i) => {
       const call = this.checked(callIds[i], error, value as string | null);
       if (call) calls.push(call);
     });

@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
-import Redis, { Result } from 'ioredis';
+import { Result } from 'ioredis';
 import { StoreUnavailableError } from '../common/store-unavailable';
-import { keyPart, RedisConnection, viaRedis } from '../infra/redis/redis-connection';
+import { keyPart, RedisClient, RedisConnection, viaRedis } from '../infra/redis/redis-connection';
 import { ALLOWED, RATE_WINDOW_MS, RateBucket, RateDecision, RateLimitStore } from './rate-limit.store';
 
 /**
@@ -58,7 +58,7 @@ declare module 'ioredis' {
 @Injectable()
 export class RedisRateLimitStore extends RateLimitStore {
   private readonly log = new Logger('RateLimit');
-  private readonly client: Redis;
+  private readonly client: RedisClient;
   private failing = false;
 
   constructor(private readonly redis: RedisConnection) {

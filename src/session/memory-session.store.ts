@@ -84,7 +84,9 @@ export class MemorySessionStore extends SessionStore implements OnModuleDestroy 
     return this.removeNow(id);
   }
 
-  async ping(): Promise<void> {}
+  async problem(): Promise<string | undefined> {
+    return undefined;
+  }
 
   /** A process's memory is lost only with the process, and its sockets with it. */
   async epoch(): Promise<string> {

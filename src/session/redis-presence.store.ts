@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { SocketHolder } from '../cluster/cluster-events';
-import { execPipeline, RedisConnection } from '../infra/redis/redis-connection';
+import { execBatchValues, RedisConnection } from '../infra/redis/redis-connection';
 import { PresenceStore } from './presence.store';
 
 /**
@@ -29,20 +29,22 @@ export class RedisPresenceStore extends PresenceStore {
 
   /** In the heartbeat's pipeline, with every other socket's. */
   async connected(sessionId: string, holder: SocketHolder, ttlMs: number): Promise<void> {
-    await this.redis.inTurn((pipeline) => pipeline.set(presenceKey(sessionId), valueOf(holder), 'PX', ttlMs));
+    const key = presenceKey(sessionId);
+    await this.redis.inTurn(key, (pipeline) => pipeline.set(key, valueOf(holder), 'PX', ttlMs));
   }
 
   /** Through the same pipeline as connected(), so that the two reach Redis in the order they were called. */
   async disconnected(sessionId: string, holder: SocketHolder): Promise<void> {
-    await this.redis.inTurn((pipeline) => pipeline.eval(FORGET_IF_MINE, 1, presenceKey(sessionId), valueOf(holder)));
+    const key = presenceKey(sessionId);
+    await this.redis.inTurn(key, (pipeline) => pipeline.eval(FORGET_IF_MINE, 1, key, valueOf(holder)));
   }
 
-  /** One GET per session, in one pipeline: the keys live in as many slots as there are sessions, so no MGET. */
+  /** One GET per session, in one pipeline per node: the keys live in as many slots as there are sessions, so no MGET. */
   async holdersOf(sessionIds: readonly string[]): Promise<Array<SocketHolder | undefined>> {
     if (!sessionIds.length) return [];
-    const pipeline = this.redis.client.pipeline();
-    for (const id of sessionIds) pipeline.get(presenceKey(id));
-    const values = (await execPipeline(pipeline)) as Array<string | null>;
-    return values.map(holderOf);
+    const batch = this.redis.batch();
+    for (const id of sessionIds) batch.add(presenceKey(id), (pipeline) => pipeline.get(presenceKey(id)));
+    const values = (await execBatchValues(batch)) as Array<[string | null]>;
+    return values.map(([value]) => holderOf(value));
   }
 }

@@ -1,11 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import Redis, { Result } from 'ioredis';
+import { Result } from 'ioredis';
 import { CLIENT_MODES } from '../auth/modes';
+import { NodeBatch } from '../infra/redis/node-batch';
 import {
+  execBatch,
+  execBatchValues,
   execPipeline,
-  execPipelineReplies,
   isWellFormed,
+  RedisClient,
   RedisConnection,
   userKey,
   viaRedis,
@@ -274,7 +277,7 @@ declare module 'ioredis' {
  */
 @Injectable()
 export class RedisSessionStore extends SessionStore {
-  private readonly client: Redis;
+  private readonly client: RedisClient;
 
   constructor(private readonly redis: RedisConnection) {
     super();
@@ -295,25 +298,24 @@ export class RedisSessionStore extends SessionStore {
     const ttlMs = limits.ttlS * 1000;
     const pointerMs = pointerTtlMs(session, ttlMs);
     const ref: TokenRef = { sub, id: session.id };
-    // Pointers first: should the connection drop before the script, they lead nowhere.
-    const [, , , result] = (await execPipeline(
-      this.client
-        .pipeline()
-        .set(keys.id(session.id), storedSub(sub), 'PX', pointerMs)
-        .set(keys.token(session.tokenHash), JSON.stringify(ref), 'PX', pointerMs)
-        .voraIdentityExtend(keys.identity(session.identity), storedSub(sub), pointerMs)
-        .voraSessionOpen(
-          keys.sessions(sub),
-          keys.expiry(sub),
-          session.id,
-          JSON.stringify(session),
-          session.identity,
-          session.connectionType,
-          ttlMs,
-          limits.maxPerUser,
-          lifetimeEnd(session),
-        ),
-    )) as [unknown, unknown, unknown, [number, string | number | null, number]];
+    // Pointers first (on one Redis, one pipeline in this order): should the connection drop before the
+    // script, they lead nowhere. On a Cluster the four go to their nodes side by side; either way the
+    // setup answers only once all four are written.
+    const batch = this.pointersBatch(session, ref, pointerMs);
+    batch.add(keys.sessions(sub), (pipeline) =>
+      pipeline.voraSessionOpen(
+        keys.sessions(sub),
+        keys.expiry(sub),
+        session.id,
+        JSON.stringify(session),
+        session.identity,
+        session.connectionType,
+        ttlMs,
+        limits.maxPerUser,
+        lifetimeEnd(session),
+      ),
+    );
+    const [, , , [result]] = (await execBatchValues(batch)) as [unknown, unknown, unknown, [[number, string | number | null, number]]];
 
     const [opened, replacedOrLive, unreadable] = result;
     if (unreadable > 0) this.bad('session', keys.sessions(sub), `${unreadable} unreadable session record(s), removed`);
@@ -352,18 +354,19 @@ export class RedisSessionStore extends SessionStore {
   async touch(session: Session, ttlS: number): Promise<boolean> {
     const { id, sub } = session;
     const ttlMs = ttlS * 1000;
-    const [json] = (await this.redis.inTurn((pipeline) =>
+    const [json] = (await this.redis.inTurn(keys.sessions(sub), (pipeline) =>
       pipeline.voraSessionTouch(keys.sessions(sub), keys.expiry(sub), id, ttlMs, lifetimeEnd(session)),
     )) as [string | null];
     const stored = json === null ? undefined : this.readSession(sub, json);
     if (!stored) return false;
     const pointerMs = pointerTtlMs(stored, ttlMs);
-    await this.redis.inTurn((pipeline) =>
-      pipeline
-        .pexpire(keys.id(id), pointerMs)
-        .pexpire(keys.token(stored.tokenHash), pointerMs)
-        .voraIdentityExtend(keys.identity(stored.identity), storedSub(sub), pointerMs),
-    );
+    const identityKey = keys.identity(stored.identity);
+    // Three keys in three slots: each its own part of the turn.
+    await Promise.all([
+      this.redis.inTurn(keys.id(id), (pipeline) => pipeline.pexpire(keys.id(id), pointerMs)),
+      this.redis.inTurn(keys.token(stored.tokenHash), (pipeline) => pipeline.pexpire(keys.token(stored.tokenHash), pointerMs)),
+      this.redis.inTurn(identityKey, (pipeline) => pipeline.voraIdentityExtend(identityKey, storedSub(sub), pointerMs)),
+    ]);
     return true;
   }
 
@@ -386,19 +389,17 @@ export class RedisSessionStore extends SessionStore {
     const pointerMs = pointerTtlMs(session, ttlMs);
     const ref: TokenRef = { sub, id: session.id };
     // The pointers lead to this very session either way, so writing them when it exists is harmless.
-    const [, , , restored] = (await execPipeline(
-      this.client
-        .pipeline()
-        .set(keys.id(session.id), storedSub(sub), 'PX', pointerMs)
-        .set(keys.token(session.tokenHash), JSON.stringify(ref), 'PX', pointerMs)
-        .voraIdentityExtend(keys.identity(session.identity), storedSub(sub), pointerMs)
-        .voraSessionRestore(keys.sessions(sub), keys.expiry(sub), session.id, JSON.stringify(session), ttlMs, lifetimeEnd(session)),
-    )) as [unknown, unknown, unknown, number];
+    const batch = this.pointersBatch(session, ref, pointerMs);
+    batch.add(keys.sessions(sub), (pipeline) =>
+      pipeline.voraSessionRestore(keys.sessions(sub), keys.expiry(sub), session.id, JSON.stringify(session), ttlMs, lifetimeEnd(session)),
+    );
+    const [, , , [restored]] = (await execBatchValues(batch)) as [unknown, unknown, unknown, [number]];
     return restored === 1;
   }
 
-  async ping(): Promise<void> {
-    await viaRedis(() => this.client.ping());
+  /** Why Redis cannot serve every key now (see RedisConnection.problem), or undefined. */
+  async problem(): Promise<string | undefined> {
+    return this.redis.problem();
   }
 
   /** `vora:epoch` is created by whoever first finds it missing; an empty Redis has none. */
@@ -416,19 +417,22 @@ export class RedisSessionStore extends SessionStore {
    * as it would be had it expired just after a lookup.
    */
   async listByIdentities(identities: readonly string[]): Promise<Session[][]> {
-    const indexes = this.client.pipeline().time();
-    for (const identity of identities) indexes.zrange(keys.identity(identity), '0', '-1');
-    const [[timeError, time], ...indexed] = await execPipelineReplies(indexes);
+    if (!identities.length) return [];
+    const indexes = this.redis.batch();
+    // TIME on the node of the first index: on a Cluster, each node has a clock, and any one will do.
+    indexes.add(keys.identity(identities[0]), (pipeline) => pipeline.time());
+    for (const identity of identities) indexes.add(keys.identity(identity), (pipeline) => pipeline.zrange(keys.identity(identity), '0', '-1'));
+    const [[[timeError, time]], ...indexed] = await execBatch(indexes);
     if (timeError) throw timeError;
-    const subsOf = indexed.map(([error, members], i) => this.subsOfIndex(identities[i], error, members as string[]));
+    const subsOf = indexed.map(([[error, members]], i) => this.subsOfIndex(identities[i], error, members as string[]));
     const subs = [...new Set(subsOf.flat())];
     if (!subs.length) return identities.map(() => []);
 
     const [seconds, micros] = time as [string, string];
     const now = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
-    const lists = this.client.pipeline();
-    for (const sub of subs) lists.voraSessionList(keys.sessions(sub), keys.expiry(sub), now);
-    const listed = (await execPipeline(lists)) as string[][];
+    const lists = this.redis.batch();
+    for (const sub of subs) lists.add(keys.sessions(sub), (pipeline) => pipeline.voraSessionList(keys.sessions(sub), keys.expiry(sub), now));
+    const listed = (await execBatchValues(lists)).map(([sessions]) => sessions as string[]);
     const sessionsOf = new Map(subs.map((sub, i) => [sub, this.readSessions(sub, listed[i])]));
     return identities.map((identity, i) =>
       subsOf[i].flatMap((sub) => sessionsOf.get(sub)!).filter((session) => session.identity === identity),
@@ -498,7 +502,22 @@ export class RedisSessionStore extends SessionStore {
 
   /** One command per key: the pointers live in different Cluster slots. */
   private async dropPointers(session: Session): Promise<void> {
-    await execPipeline(this.client.pipeline().del(keys.id(session.id)).del(keys.token(session.tokenHash)));
+    const batch = this.redis.batch();
+    batch.add(keys.id(session.id), (pipeline) => pipeline.del(keys.id(session.id)));
+    batch.add(keys.token(session.tokenHash), (pipeline) => pipeline.del(keys.token(session.tokenHash)));
+    await execBatchValues(batch);
+  }
+
+  /** The id, token and identity pointers of `session`, each in its own slot, as the first three parts of a batch. */
+  private pointersBatch(session: Session, ref: TokenRef, pointerMs: number): NodeBatch {
+    const batch = this.redis.batch();
+    const identityKey = keys.identity(session.identity);
+    batch.add(keys.id(session.id), (pipeline) => pipeline.set(keys.id(session.id), storedSub(session.sub), 'PX', pointerMs));
+    batch.add(keys.token(session.tokenHash), (pipeline) =>
+      pipeline.set(keys.token(session.tokenHash), JSON.stringify(ref), 'PX', pointerMs),
+    );
+    batch.add(identityKey, (pipeline) => pipeline.voraIdentityExtend(identityKey, storedSub(session.sub), pointerMs));
+    return batch;
   }
 }
 

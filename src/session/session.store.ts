@@ -39,6 +39,6 @@ export abstract class SessionStore {
    * such a loss restore their sessions.
    */
   abstract epoch(): Promise<string>;
-  /** Throws when the store cannot be reached (readiness). */
-  abstract ping(): Promise<void>;
+  /** Why the store cannot serve every session now, named for readiness (unreachable, a Cluster slot without master...); undefined when it can. */
+  abstract problem(): Promise<string | undefined>;
 }

@@ -43,7 +43,8 @@ export class RedisSubscriptionStore extends SubscriptionStore {
 
   /** In the heartbeat's pipeline, with every other socket's. */
   async touch(sub: string, identity: string, ttlS: number): Promise<void> {
-    await this.redis.inTurn((pipeline) => pipeline.pexpire(keyOf(sub, identity), ttlS * 1000));
+    const key = keyOf(sub, identity);
+    await this.redis.inTurn(key, (pipeline) => pipeline.pexpire(key, ttlS * 1000));
   }
 
   async delete(sub: string, identity: string): Promise<void> {

@@ -79,8 +79,7 @@ describe('Redis adapters when Redis goes away and comes back', () => {
     await redis.stop();
 
     const calls: Array<[string, () => Promise<unknown>]> = [
-      ['ping', () => sessions.ping()],
-      ['open', () => sessions.open(newSession(), LIMITS)],
+            ['open', () => sessions.open(newSession(), LIMITS)],
       ['listByUser', () => sessions.listByUser(`user-${randomUUID()}`)],
       ['findByTokenHash', () => sessions.findByTokenHash(randomUUID())],
       ['listByIdentities', () => sessions.listByIdentities(['+905321110001'])],
@@ -99,6 +98,7 @@ describe('Redis adapters when Redis goes away and comes back', () => {
       const outcome = await settledWithin(call().then(() => 'resolved', (error: unknown) => error));
       expect([name, outcome]).toEqual([name, expect.any(StoreUnavailableError)]);
     }
+    expect(await settledWithin(sessions.problem())).toMatch(/^store unreachable: /);
 
     // A subscription made while Redis is away neither hangs nor is lost.
     const lateHeard: string[] = [];
@@ -106,7 +106,7 @@ describe('Redis adapters when Redis goes away and comes back', () => {
 
     await redis.start();
 
-    await eventually(() => sessions.ping(), { timeoutMs: 20_000 });
+    await eventually(async () => expect(await sessions.problem()).toBeUndefined(), { timeoutMs: 20_000 });
     const session = newSession();
     expect(await sessions.open(session, LIMITS)).toEqual({ opened: true });
     expect(await sessions.findByTokenHash(session.tokenHash)).toEqual(session);
@@ -126,16 +126,16 @@ describe('Redis adapters when Redis goes away and comes back', () => {
   it('starts without Redis: construction, subscribe and ping neither hang nor throw synchronously', async () => {
     if (skipReason) return;
     await redis.stop();
-    const connection = new RedisConnection(redis.url, new Metrics());
+    const connection = new RedisConnection({ kind: 'single', url: redis.url }, new Metrics());
     try {
       expect(await connection.ready(300)).toBe(false);
       const sessions = new RedisSessionStore(connection);
-      await expect(settledWithin(sessions.ping())).rejects.toBeInstanceOf(StoreUnavailableError);
+      expect(await settledWithin(sessions.problem())).toMatch(/^store unreachable: /);
       const heard: string[] = [];
       await settledWithin(new RedisClusterEvents(connection, new MemoryInstances(), new Metrics()).listen('SocketClaimed', (e) => heard.push(e.connectionId)));
 
       await redis.start();
-      await eventually(() => sessions.ping(), { timeoutMs: 20_000 });
+      await eventually(async () => expect(await sessions.problem()).toBeUndefined(), { timeoutMs: 20_000 });
       const cluster = new RedisClusterEvents(publisher, new MemoryInstances(), new Metrics());
       await eventually(
         async () => {
@@ -164,7 +164,7 @@ describe('Redis adapters reading values they did not write', () => {
   beforeAll(async () => {
     if (skipReason) await redis.flush();
     metrics = new Metrics();
-    connection = new RedisConnection(redis.url, metrics);
+    connection = new RedisConnection({ kind: 'single', url: redis.url }, metrics);
     if (!(await connection.ready(10_000))) throw new Error('no connection to the test redis-server');
     raw = new Redis(redis.url);
   });

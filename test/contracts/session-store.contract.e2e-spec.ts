@@ -251,8 +251,8 @@ describe.each(adapters)('SessionStore contract: %s', (_name, make) => {
     expect(await store.listByUser(sub)).toEqual([]);
   });
 
-  it('answers ping while the store is reachable', async () => {
-    await expect(store.ping()).resolves.toBeUndefined();
+  it('reports no problem to readiness while the store is reachable', async () => {
+    await expect(store.problem()).resolves.toBeUndefined();
   });
 });
 

@@ -3,7 +3,7 @@ import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { Socket } from 'node:net';
 import { Logger } from '@nestjs/common';
 import Redis from 'ioredis';
-import { GatewayConfig } from '../../src/config/gateway-config';
+import { GatewayConfig, RedisTopology } from '../../src/config/gateway-config';
 import { loadConfig } from '../../src/config/load-config';
 import { RedisConnection } from '../../src/infra/redis/redis-connection';
 import { freePort } from './free-port';
@@ -184,12 +184,13 @@ function pong(port: number): Promise<boolean> {
  * The gateway's own connection pair to `url`, ready for use, as one gateway
  * instance would hold it. Nest's logger is silenced unless TEST_LOGS is set.
  */
-export async function connectRedis(url: string): Promise<RedisConnection> {
+export async function connectRedis(where: string | RedisTopology): Promise<RedisConnection> {
   if (!process.env.TEST_LOGS) Logger.overrideLogger(false);
-  const connection = new RedisConnection(url, new Metrics());
+  const topology: RedisTopology = typeof where === 'string' ? { kind: 'single', url: where } : where;
+  const connection = new RedisConnection(topology, new Metrics());
   if (!(await connection.ready(START_TIMEOUT_MS))) {
     await connection.close();
-    throw new Error(`no connection to ${url} within ${START_TIMEOUT_MS} ms`);
+    throw new Error(`no connection to ${typeof where === 'string' ? where : where.kind} within ${START_TIMEOUT_MS} ms`);
   }
   return connection;
 }

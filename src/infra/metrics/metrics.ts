@@ -129,6 +129,26 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly storeReconnects = new Counter({
+    name: 'vora_redis_reconnects_total',
+    help: 'Redis connections made again after one was lost (to a node of a Cluster: each new node connection), by connection',
+    labelNames: ['connection'] as const,
+    registers: [this.registry],
+  });
+
+  readonly storeRedirects = new Counter({
+    name: 'vora_redis_redirects_total',
+    help: 'Redis Cluster redirections followed (MOVED: a slot moved; ASK: a slot being migrated), by kind',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+
+  readonly storeFailovers = new Counter({
+    name: 'vora_redis_failovers_total',
+    help: 'Redis failovers seen: a Cluster master replaced by another node for its slots, or a new master named by Sentinel',
+    registers: [this.registry],
+  });
+
   readonly storeBadValues = new Counter({
     name: 'vora_store_bad_values_total',
     help: 'Values read from Redis that are not what the gateway writes there (treated as missing, or repaired), by record',

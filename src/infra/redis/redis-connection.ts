@@ -1,20 +1,31 @@
 import { Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import Redis, { ChainableCommander, RedisOptions } from 'ioredis';
+import Redis, { ChainableCommander, Cluster } from 'ioredis';
+import { RedisTopology } from '../../config/gateway-config';
 import { ExpiringMap } from './expiring-map';
 import { StoreUnavailableError } from '../../common/store-unavailable';
 import { Metrics } from '../metrics/metrics';
+import { NodeBatch, Reply } from './node-batch';
+import {
+  createClient,
+  describeTopology,
+  RedisClient,
+  RETRY_CAP_MS,
+  SentinelProbes,
+  topologyProblem,
+  watchCluster,
+  watchSentinelMaster,
+} from './redis-topology';
 import { StoredRecord } from './stored-value';
 
+export type { RedisClient } from './redis-topology';
+
 const CONNECT_TIMEOUT_MS = 2_000;
-const RETRY_CAP_MS = 2_000;
-/** A command that gets no answer in this time fails: a frozen Redis must not hold requests. */
-const COMMAND_TIMEOUT_MS = 2_000;
 
 /** A bad value is logged once per key in this time, however often it is read; the metric counts every read. */
 const BAD_VALUE_LOG_EVERY_MS = 60_000;
 
 /** Redis answers that mean "not now" rather than "wrong command". */
-const UNAVAILABLE_REPLY = /^(LOADING|BUSY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|READONLY|NOREPLICAS|OOM)\b/;
+const UNAVAILABLE_REPLY = /^(LOADING|BUSY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|READONLY|NOREPLICAS|OOM|MOVED|ASK)\b/;
 
 type Handler = (message: string) => void;
 
@@ -26,57 +37,41 @@ export interface LuaScript {
 }
 
 /**
- * The two Redis connections of one gateway instance: one for commands and
- * one in subscriber mode for pub/sub (a subscribed connection can run no
- * other command). Neither ever gives up reconnecting; while Redis is away,
+ * The two Redis connections of one gateway instance, on one Redis, a
+ * Sentinel-managed master or a Redis Cluster: one for commands and one in
+ * subscriber mode for pub/sub (a subscribed connection can run no other
+ * command). On a Cluster, pub/sub is sharded (SPUBLISH, SSUBSCRIBE): a
+ * channel lives in a slot like a key, and the subscriber holds a connection
+ * to each master. Neither ever gives up reconnecting; while Redis is away,
  * commands fail at once with StoreUnavailableError instead of queueing, so
  * requests answer 503 rather than hang.
  */
 export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
-  readonly client: Redis;
-  readonly subscriber: Redis;
+  readonly client: RedisClient;
+  private readonly subscriber: RedisClient;
+  private readonly sharded: boolean;
+  private readonly sentinelProbes?: SentinelProbes;
   private readonly logger = new Logger('Redis');
   private readonly resubscribed: Array<() => void> = [];
   private readonly channels = new Map<string, { handlers: Set<Handler>; subscribed: Promise<void> }>();
   private closing = false;
-  private turn?: { readonly pipeline: ChainableCommander; readonly replies: Promise<[Error | null, unknown][]> };
+  private turn?: { readonly batch: NodeBatch; readonly replies: Promise<Reply[][]> };
   private readonly badValuesLogged = new ExpiringMap<string, true>(BAD_VALUE_LOG_EVERY_MS);
 
   constructor(
-    url: string,
+    private readonly topology: RedisTopology,
     private readonly metrics: Metrics,
   ) {
-    const where = addressOf(url);
-    const common: RedisOptions = {
-      lazyConnect: false,
-      connectTimeout: CONNECT_TIMEOUT_MS,
-      // Closing a connection that is already down arms a timer of this length; keep shutdown short.
-      disconnectTimeout: 500,
-      // Capped backoff with jitter, never null: the gateway outlives any Redis outage.
-      retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), RETRY_CAP_MS) + Math.floor(Math.random() * 100),
-    };
-    this.client = new Redis(url, {
-      ...common,
-      connectionName: 'vora-gateway',
-      enableOfflineQueue: false,
-      // 0: commands in flight when the connection drops are rejected at once. Resending them
-      // after a reconnect could run a non-idempotent script (an append) twice.
-      maxRetriesPerRequest: 0,
-      autoResendUnfulfilledCommands: false,
-      commandTimeout: COMMAND_TIMEOUT_MS,
-    });
-    this.subscriber = new Redis(url, {
-      ...common,
-      connectionName: 'vora-gateway-sub',
-      // SUBSCRIBE issued while Redis is away waits for the connection; ioredis then
-      // re-subscribes every channel after each reconnect.
-      enableOfflineQueue: true,
-      maxRetriesPerRequest: null,
-      autoResubscribe: true,
-    });
+    this.sharded = topology.kind === 'cluster';
+    this.client = createClient(topology, 'command', 'vora-gateway');
+    this.subscriber = createClient(topology, 'subscriber', 'vora-gateway-sub');
+    const where = describeTopology(topology);
     this.watch(this.client, 'command', where);
     this.watch(this.subscriber, 'subscriber', where);
-    this.subscriber.on('message', (channel: string, message: string) => this.dispatch(channel, message));
+    if (this.client instanceof Cluster) watchCluster(this.client, metrics);
+    else if (topology.kind === 'sentinel') watchSentinelMaster(this.client, metrics);
+    if (topology.kind === 'sentinel') this.sentinelProbes = new SentinelProbes(topology.sentinels);
+    this.subscriber.on(this.sharded ? 'smessage' : 'message', (channel: string, message: string) => this.dispatch(channel, message));
   }
 
   /**
@@ -101,9 +96,29 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
     return results.every(Boolean);
   }
 
-  /** Called when the subscriber connection is back after being down: messages published meanwhile were missed. */
+  /**
+   * Why Redis cannot serve every key now, for readiness; undefined when it
+   * can. A PING through the command connection, then what the topology
+   * adds: on a Cluster its state, slots without a master and masters that
+   * do not answer; with Sentinel, whether any sentinel answers.
+   */
+  async problem(): Promise<string | undefined> {
+    try {
+      await viaRedis(() => this.client.ping());
+      return await topologyProblem(this.topology, this.client, this.sentinelProbes);
+    } catch (error) {
+      return `store unreachable: ${(error as Error).message}`;
+    }
+  }
+
+  /** Called when the subscriber is back after losing a connection: messages published meanwhile were missed. */
   onResubscribed(listener: () => void): void {
     this.resubscribed.push(listener);
+  }
+
+  /** PUBLISH, or on a Cluster SPUBLISH: the message goes only to the shard of the channel's slot. */
+  async publish(channel: string, message: string): Promise<void> {
+    await viaRedis(() => (this.sharded ? this.client.spublish(channel, message) : this.client.publish(channel, message)));
   }
 
   /**
@@ -124,16 +139,27 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
   /**
    * Queues the commands `add` puts on the pipeline of this turn of the event
    * loop, which goes to Redis once the turn's code has run: calls made side
-   * by side (a heartbeat's, for every socket) share one round trip instead of
-   * costing one each. Resolves with this caller's replies, throwing the first
-   * failure the way `execPipeline` does.
+   * by side (a heartbeat's, for every socket) share one round trip per node
+   * instead of costing one each. Everything `add` queues must live in the
+   * slot of `key` (see NodeBatch). Resolves with this caller's replies,
+   * throwing the first failure the way `execPipeline` does.
    */
-  async inTurn(add: (pipeline: ChainableCommander) => unknown): Promise<unknown[]> {
+  async inTurn(key: string, add: (pipeline: ChainableCommander) => unknown): Promise<unknown[]> {
     const turn = (this.turn ??= this.nextTurn());
-    const from = turn.pipeline.length;
-    add(turn.pipeline);
-    const to = turn.pipeline.length;
-    return viaRedis(async () => repliesOf((await turn.replies).slice(from, to)));
+    const index = turn.batch.add(key, add);
+    return viaRedis(async () => repliesOf((await turn.replies)[index]));
+  }
+
+  /** Commands for keys in many slots, sent as one pipeline per node (see NodeBatch). */
+  batch(): NodeBatch {
+    return new NodeBatch(this.client);
+  }
+
+  /** A connection of its own, for a read that blocks (XREADGROUP BLOCK); the caller closes it. */
+  blockingClient(connectionName: string): RedisClient {
+    const client = createClient(this.topology, 'blocking', connectionName);
+    client.on('error', () => undefined);
+    return client;
   }
 
   /**
@@ -164,22 +190,21 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
     if (this.closing) return;
     this.closing = true;
     this.badValuesLogged.close();
+    this.sentinelProbes?.close();
     await Promise.all([this.client, this.subscriber].map(quit));
   }
 
-  private nextTurn(): { pipeline: ChainableCommander; replies: Promise<[Error | null, unknown][]> } {
-    const pipeline = this.client.pipeline();
-    const replies = new Promise<void>((resolve) => process.nextTick(resolve)).then(async () => {
+  private nextTurn(): { batch: NodeBatch; replies: Promise<Reply[][]> } {
+    const batch = this.batch();
+    const replies = new Promise<void>((resolve) => process.nextTick(resolve)).then(() => {
       this.turn = undefined;
-      const results = await pipeline.exec();
-      if (!results) throw new StoreUnavailableError();
-      return results;
+      return batch.exec();
     });
-    return { pipeline, replies };
+    return { batch, replies };
   }
 
   private startSubscription(channel: string): Promise<void> {
-    const confirmed = this.subscriber.subscribe(channel).then(
+    const confirmed = this.subscribeOn(channel).then(
       () => undefined,
       (error: unknown) => {
         if (!this.closing) this.logger.error(`cannot subscribe to ${channel}: ${(error as Error).message}`);
@@ -196,6 +221,26 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
     });
   }
 
+  private subscribeOn(...channels: string[]): Promise<unknown> {
+    return this.sharded ? this.subscriber.ssubscribe(...channels) : this.subscriber.subscribe(...channels);
+  }
+
+  /**
+   * After the subscriber lost a connection, ioredis subscribes again on its
+   * own but does not say when that is done. Subscribing once more (a no-op
+   * for Redis) gives that moment: only then are the listeners told, so that
+   * what they read back from Redis covers every message they missed.
+   */
+  private async afterResubscribe(): Promise<void> {
+    if (this.closing) return;
+    try {
+      await Promise.all([...this.channels.keys()].map((channel) => this.subscribeOn(channel)));
+    } catch (error) {
+      this.logger.warn(`re-subscribing failed (${(error as Error).message}); caches resync anyway`);
+    }
+    for (const listener of this.resubscribed) listener();
+  }
+
   private dispatch(channel: string, message: string): void {
     for (const handler of this.channels.get(channel)?.handlers ?? []) {
       try {
@@ -206,8 +251,8 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
-  /** Logs each change of connection state once, not every retry. */
-  private watch(redis: Redis, role: string, where: string): void {
+  /** Logs each change of connection state once, not every retry; counts reconnects. */
+  private watch(redis: RedisClient, role: 'command' | 'subscriber', where: string): void {
     let state: 'starting' | 'up' | 'down' = 'starting';
     let lastError: string | undefined;
     redis.on('error', (error: NodeJS.ErrnoException) => {
@@ -216,8 +261,11 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
     });
     redis.on('ready', () => {
       if (state !== 'up') this.logger.log(`${role} connection to ${where} is up`);
-      // Whatever was published while the subscriber was away is lost to this instance.
-      if (state === 'down' && redis === this.subscriber) for (const listener of this.resubscribed) listener();
+      if (state === 'down') {
+        this.metrics.storeReconnects.inc({ connection: role });
+        // Whatever was published while the subscriber was away is lost to this instance.
+        if (redis === this.subscriber && !this.sharded) void this.afterResubscribe();
+      }
       state = 'up';
       lastError = undefined;
     });
@@ -226,6 +274,30 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
       const cause = lastError ? ` (${lastError})` : '';
       this.logger.warn(`${role} connection to ${where} is down${cause}; reconnecting every ${RETRY_CAP_MS / 1000} s at most`);
       state = 'down';
+    });
+    if (!(redis instanceof Cluster)) return;
+    // A Cluster stays ready while one node goes: count the node connections made after start-up.
+    redis.on('+node', () => {
+      if (state === 'up') this.metrics.storeReconnects.inc({ connection: role });
+    });
+    redis.on('node error', (error: Error, node: string) => {
+      this.metrics.storeErrors.inc({ connection: role });
+      lastError = `${node}: ${error.message}`;
+    });
+    if (redis !== this.subscriber) return;
+    // A shard's subscriber lost (its master died, or its slots moved): ioredis makes a new one and re-subscribes.
+    let lost = false;
+    redis.on('-subscriber', () => {
+      if (state !== 'up' || this.closing) return;
+      if (!lost) this.logger.warn(`a shard subscriber of ${where} was lost${lastError ? ` (${lastError})` : ''}; re-subscribing`);
+      lost = true;
+    });
+    redis.on('subscribersReady', () => {
+      if (!lost) return;
+      lost = false;
+      this.metrics.storeReconnects.inc({ connection: role });
+      this.logger.log(`shard subscribers of ${where} are up`);
+      void this.afterResubscribe();
     });
   }
 }
@@ -267,6 +339,26 @@ export async function execPipelineReplies(pipeline: {
     if (unavailable) throw unavailable[0];
     return results;
   });
+}
+
+/**
+ * The replies of each `add` of a batch, each reply its value or its error
+ * reply, for callers that take some error replies in stride (a key of the
+ * wrong type); a lost connection, or a reply that means "not now", throws
+ * as in `viaRedis`.
+ */
+export async function execBatch(batch: NodeBatch): Promise<Reply[][]> {
+  return viaRedis(async () => {
+    const replies = await batch.exec();
+    const unavailable = replies.flat().find(([error]) => error && isUnavailable(error));
+    if (unavailable) throw unavailable[0];
+    return replies;
+  });
+}
+
+/** The values of each `add` of a batch, throwing the first failure the way `execPipeline` does. */
+export async function execBatchValues(batch: NodeBatch): Promise<unknown[][]> {
+  return viaRedis(async () => (await batch.exec()).map(repliesOf));
 }
 
 function repliesOf(results: ReadonlyArray<[Error | null, unknown]>): unknown[] {
@@ -313,13 +405,7 @@ export function keyPart(text: string): string {
   return encoded + encodeURIComponent(text.slice(from));
 }
 
-/** host:port only: a REDIS_URL may carry a password. */
-function addressOf(url: string): string {
-  const parsed = new URL(url);
-  return `${parsed.hostname}:${parsed.port || 6379}`;
-}
-
-function whenReady(redis: Redis, timeoutMs: number): Promise<boolean> {
+function whenReady(redis: RedisClient, timeoutMs: number): Promise<boolean> {
   if (redis.status === 'ready') return Promise.resolve(true);
   return new Promise((resolve) => {
     const done = (ready: boolean) => {
@@ -333,7 +419,7 @@ function whenReady(redis: Redis, timeoutMs: number): Promise<boolean> {
   });
 }
 
-async function quit(redis: Redis): Promise<void> {
+async function quit(redis: RedisClient): Promise<void> {
   if (redis.status === 'ready') {
     try {
       await redis.quit();

@@ -14,7 +14,7 @@ export class RedisModule {
   static forRoot(config: GatewayConfig): DynamicModule {
     const { store } = config;
     if (store.kind !== 'redis') return { module: RedisModule };
-    const connection = { provide: RedisConnection, inject: [Metrics], useFactory: (metrics: Metrics) => new RedisConnection(store.url, metrics) };
+    const connection = { provide: RedisConnection, inject: [Metrics], useFactory: (metrics: Metrics) => new RedisConnection(store.topology, metrics) };
     return { module: RedisModule, providers: [connection], exports: [RedisConnection] };
   }
 }
