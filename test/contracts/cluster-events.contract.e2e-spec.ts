@@ -13,8 +13,8 @@ type Harness = TwoInstances<ClusterEvents> & { metrics: Metrics; registerGhost?:
 
 const adapters = contractAdapters(
   (): Harness => ({ ...oneProcess(new MemoryClusterEvents()), metrics: new Metrics() }),
-  async (url): Promise<Harness> => {
-    const [first, second] = await Promise.all([connectRedis(url), connectRedis(url)]);
+  async (where): Promise<Harness> => {
+    const [first, second] = await Promise.all([connectRedis(where), connectRedis(where)]);
     const metrics = new Metrics();
     const [instancesA, instancesB] = [new RedisInstances(first), new RedisInstances(second)];
     // Both in the registry, and each knowing the other, before anything is published.

@@ -21,8 +21,8 @@ const adapters = contractAdapters(
     const metrics = new Metrics();
     return { a: bus, b: bus, ids: { a: self, b: self }, metrics: { a: metrics, b: metrics }, close: async () => undefined };
   },
-  async (url): Promise<Harness> => {
-    const [first, second] = await Promise.all([connectRedis(url), connectRedis(url)]);
+  async (where): Promise<Harness> => {
+    const [first, second] = await Promise.all([connectRedis(where), connectRedis(where)]);
     const [instancesA, instancesB] = [new RedisInstances(first), new RedisInstances(second)];
     const metrics = { a: new Metrics(), b: new Metrics() };
     return {

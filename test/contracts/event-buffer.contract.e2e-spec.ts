@@ -22,9 +22,9 @@ const adapters = contractAdapters(
     const buffer = new MemoryEventBufferStore(loadConfig(env));
     return { buffer, close: async () => buffer.onModuleDestroy() };
   },
-  async (url, env: Record<string, string>): Promise<Harness> => {
-    const connection = await connectRedis(url);
-    const config: GatewayConfig = redisConfig(url, env);
+  async (where, env: Record<string, string>): Promise<Harness> => {
+    const connection = await connectRedis(where);
+    const config: GatewayConfig = redisConfig(where, env);
     return { buffer: new RedisEventBufferStore(connection, config), close: () => connection.close() };
   },
 );

@@ -18,8 +18,8 @@ const adapters = contractAdapters(
     const store = new MemorySessionStore();
     return { store, close: async () => store.onModuleDestroy() };
   },
-  async (url): Promise<Harness> => {
-    const connection = await connectRedis(url);
+  async (where): Promise<Harness> => {
+    const connection = await connectRedis(where);
     return { store: new RedisSessionStore(connection), close: () => connection.close() };
   },
   redis,

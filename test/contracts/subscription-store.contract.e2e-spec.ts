@@ -16,8 +16,8 @@ const adapters = contractAdapters(
     const store = new MemorySubscriptionStore();
     return { store, close: async () => store.onModuleDestroy() };
   },
-  async (url): Promise<Harness> => {
-    const connection = await connectRedis(url);
+  async (where): Promise<Harness> => {
+    const connection = await connectRedis(where);
     return { store: new RedisSubscriptionStore(connection), close: () => connection.close() };
   },
 );

@@ -3,7 +3,7 @@ import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { Socket } from 'node:net';
 import { Logger } from '@nestjs/common';
 import Redis from 'ioredis';
-import { GatewayConfig, RedisTopology } from '../../src/config/gateway-config';
+import { GatewayConfig } from '../../src/config/gateway-config';
 import { loadConfig } from '../../src/config/load-config';
 import { RedisConnection } from '../../src/infra/redis/redis-connection';
 import { freePort } from './free-port';
@@ -184,17 +184,24 @@ function pong(port: number): Promise<boolean> {
  * The gateway's own connection pair to `url`, ready for use, as one gateway
  * instance would hold it. Nest's logger is silenced unless TEST_LOGS is set.
  */
-export async function connectRedis(where: string | RedisTopology): Promise<RedisConnection> {
+export async function connectRedis(where: RedisWhere): Promise<RedisConnection> {
   if (!process.env.TEST_LOGS) Logger.overrideLogger(false);
-  const topology: RedisTopology = typeof where === 'string' ? { kind: 'single', url: where } : where;
-  const connection = new RedisConnection(topology, new Metrics());
+  const { store } = redisConfig(where);
+  if (store.kind !== 'redis') throw new Error('not a Redis configuration');
+  const connection = new RedisConnection(store.topology, new Metrics());
   if (!(await connection.ready(START_TIMEOUT_MS))) {
     await connection.close();
-    throw new Error(`no connection to ${typeof where === 'string' ? where : where.kind} within ${START_TIMEOUT_MS} ms`);
+    throw new Error(`no connection to ${JSON.stringify(where)} within ${START_TIMEOUT_MS} ms`);
   }
   return connection;
 }
 
+/**
+ * Where a test's Redis is: a redis:// URL, or the gateway's environment for
+ * a Cluster or Sentinel set-up (REDIS_CLUSTER_NODES, REDIS_SENTINELS...).
+ */
+export type RedisWhere = string | Readonly<Record<string, string>>;
+
 /** A validated configuration with STORE=redis, as the gateway would load it. */
-export const redisConfig = (url: string, env: Record<string, string> = {}): GatewayConfig =>
-  loadConfig({ STORE: 'redis', REDIS_URL: url, ...env });
+export const redisConfig = (where: RedisWhere, env: Record<string, string> = {}): GatewayConfig =>
+  loadConfig({ STORE: 'redis', ...(typeof where === 'string' ? { REDIS_URL: where } : where), ...env });
