@@ -335,10 +335,6 @@ export class RedisNode {
     return this.process !== undefined;
   }
 
-  get pid(): number | undefined {
-    return this.process?.pid;
-  }
-
   /** Starts the process (again) with its arguments and `extraArgs`, and waits until it answers PING. */
   async start(extraArgs: string[] = []): Promise<void> {
     if (this.process) return;
