@@ -125,7 +125,7 @@ class LocalRedis implements TestRedis {
 const running = new Set<ChildProcess>();
 
 /** A test run that dies without close() must not leave servers behind. */
-function killOnExit(child: ChildProcess): void {
+export function killOnExit(child: ChildProcess): void {
   if (running.size === 0) process.once('exit', () => running.forEach((c) => c.kill('SIGKILL')));
   running.add(child);
   child.once('exit', () => running.delete(child));
@@ -157,7 +157,7 @@ async function flushAll(url: string): Promise<void> {
 }
 
 /** Polls with a raw PING until redis-server answers; bounded. */
-async function waitForPong(port: number): Promise<void> {
+export async function waitForPong(port: number): Promise<void> {
   const deadline = Date.now() + START_TIMEOUT_MS;
   while (Date.now() < deadline) {
     if (await pong(port)) return;
