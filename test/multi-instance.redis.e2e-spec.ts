@@ -1,27 +1,44 @@
-import Redis from 'ioredis';
 import { INGRESS_GROUP, INGRESS_LEASE, INGRESS_STREAM } from '../src/events/ingress-stream';
+import { deliveriesChannel } from '../src/events/redis-delivery-bus';
 import { ALICE, BOB } from './support/fixtures';
-import { eventually, expectError, faultTestsUnsupported, GatewayProcess, http, TestSocket, useIssuer, useRedis } from './support/harness';
+import {
+  eventually,
+  expectError,
+  faultTestsUnsupported,
+  GatewayProcess,
+  http,
+  REDIS_TOPOLOGIES,
+  TestSocket,
+  useIssuer,
+  useRedis,
+  useRedisCluster,
+  useRedisSentinel,
+} from './support/harness';
 
 /**
- * Two gateway processes on one Redis, as behind a load balancer without
- * sticky sessions (SPEC section 9, issue 4).
+ * Gateway processes on one Redis, on a Redis Cluster and on a Sentinel
+ * set-up, as behind a load balancer without sticky sessions (SPEC sections 9
+ * and 10): the same promises on each, and each one's own fault survived.
  */
-describe('many instances on Redis', () => {
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe.each(REDIS_TOPOLOGIES)('many instances on %s', (topology) => {
   let a: GatewayProcess;
   let b: GatewayProcess;
   // Declared first, so that the instances stop before the Redis and the issuer.
   afterAll(async () => {
     await Promise.all([a?.kill('SIGTERM'), b?.kill('SIGTERM')]);
   });
-  const redis = useRedis();
+  const redis = topology === 'redis' ? useRedis() : undefined;
+  const cluster = topology === 'redis cluster' ? useRedisCluster() : undefined;
+  const sentinel = topology === 'redis sentinel' ? useRedisSentinel() : undefined;
+  const store = (redis ?? cluster ?? sentinel)!;
   const issuer = useIssuer();
   let alice: string;
   let bob: string;
   let core: string;
 
-  const start = () =>
-    GatewayProcess.start({ ...issuer.env(), STORE: 'redis', REDIS_URL: redis.url, HEARTBEAT_INTERVAL_MS: '500' });
+  const start = () => GatewayProcess.start({ ...issuer.env(), ...store.env(), HEARTBEAT_INTERVAL_MS: '500' });
 
   const setup = async (gateway: GatewayProcess, token: string, identity: string): Promise<string> => {
     const result = await http(`${gateway.url}/identity/setup`, { token, body: { connectionType: 'WEB', identity } });
@@ -108,7 +125,7 @@ describe('many instances on Redis', () => {
   });
 
   it('routes each vora:ingress entry exactly once, in order, and claims what a dead consumer left pending', async () => {
-    const client = new Redis(redis.url);
+    const client = store.client();
     // The lease may still name an instance an earlier test killed; wait for a live holder.
     const reader = await eventually(
       async () => {
@@ -156,7 +173,7 @@ describe('many instances on Redis', () => {
     }
   });
 
-  it('stays up while Redis is down and recovers when it returns, keeping open sockets', async () => {
+  if (redis) it('stays up while Redis is down and recovers when it returns, keeping open sockets', async () => {
     const unsupported = faultTestsUnsupported(redis);
     if (unsupported) return console.warn(unsupported);
     const token = await setup(a, alice, ALICE);
@@ -187,4 +204,147 @@ describe('many instances on Redis', () => {
     expect(socket.isClosed).toBe(false);
     await socket.close();
   });
+
+  /** Samples readiness of `gateway` until `until` settles: the distinct answers it gave, as `<status> <message>`. */
+  const readinessDuring = async (gateway: GatewayProcess, until: Promise<unknown>): Promise<string[]> => {
+    let over = false;
+    void until.finally(() => (over = true)).catch(() => undefined);
+    const seen = new Set<string>();
+    while (!over) {
+      const result = await http(`${gateway.url}/health/readiness`);
+      seen.add(`${result.status}${result.status === 204 ? '' : ` ${result.body?.message}`}`);
+      await pause(100);
+    }
+    return [...seen];
+  };
+
+  /**
+   * Posts events for ALICE one at a time through `gateway`, from `seq` on,
+   * until `recovered` has resolved and 20 more were answered 202 after it.
+   * Each answer is 202 or 503 (the store unavailable), nothing else.
+   */
+  const publishAcross = async (gateway: GatewayProcess, seq: number, recovered: Promise<unknown>) => {
+    let over = false;
+    void recovered.then(() => (over = true));
+    const accepted: number[] = [];
+    let acceptedAfter = 0;
+    const deadline = Date.now() + 60_000;
+    for (; acceptedAfter < 20; seq++) {
+      if (Date.now() > deadline) throw new Error(`${acceptedAfter} of 20 events accepted after the failover within 60 s`);
+      const afterRecovery = over;
+      const result = await http(`${gateway.url}/events`, { token: core, body: seqEvents(ALICE, seq, 1) });
+      expect([202, 503]).toContain(result.status);
+      if (result.status === 202) {
+        accepted.push(seq);
+        if (afterRecovery) acceptedAfter++;
+      } else {
+        await pause(50);
+      }
+    }
+    return { accepted, next: seq };
+  };
+
+  /** Reads `socket` until it has `last`: every event in order, none twice, none answered 202 missing. */
+  const expectDelivered = async (socket: TestSocket, accepted: number[]) => {
+    const seen: number[] = [];
+    const last = accepted[accepted.length - 1];
+    while (seen[seen.length - 1] !== last) {
+      const [event] = await socket.events(1, 20_000).catch((error: Error) => {
+        const logs = (gateway: GatewayProcess) =>
+          gateway.output.join('').split('\n').filter((line) => !/InstanceLoader|RoutesResolver|RouterExplorer|shard subscriber/.test(line)).slice(-40).join('\n');
+        throw new Error(`${error.message}\naccepted: ${accepted.join(' ')}\nA:\n${logs(a)}\nB:\n${logs(b)}`);
+      });
+      seen.push(event.data.seq);
+      if (event.data.seq > last) break;
+    }
+    for (let i = 1; i < seen.length; i++) expect(seen[i]).toBeGreaterThan(seen[i - 1]);
+    expect(accepted.filter((seq) => !seen.includes(seq))).toEqual([]);
+  };
+
+  const metric = async (gateway: GatewayProcess, name: string): Promise<number> => {
+    const text: string = (await http(`${gateway.url}/metrics`)).body;
+    return text
+      .split('\n')
+      .filter((line) => line.startsWith(name))
+      .reduce((sum, line) => sum + Number(line.split(' ').at(-1)), 0);
+  };
+
+  /** Alice's session set up through A, its socket on B, with every event so far delivered. */
+  const aliceOnB = async () => {
+    const token = await setup(a, alice, ALICE);
+    const { socket, welcome } = await TestSocket.connect(b.wsUrl, { token });
+    return { socket, sessionId: welcome.sessionId as string };
+  };
+
+  /** Five events, all delivered before a fault, so that what follows is about the fault alone. */
+  const settledBefore = async (socket: TestSocket, seq: number): Promise<number> => {
+    await post(a, seqEvents(ALICE, seq, 5));
+    expect((await socket.events(5)).map((e) => e.data.seq)).toEqual([seq, seq + 1, seq + 2, seq + 3, seq + 4]);
+    return seq + 5;
+  };
+
+  if (cluster) {
+    it('survives the SIGKILL of a master while events flow: readiness names it, the replica takes over, and every event answered 202 after that is delivered to the socket that stayed open', async () => {
+      const { socket, sessionId } = await aliceOnB();
+      const client = cluster.client();
+      const instances = await client.zrange('vora:instances', 0, -1);
+      client.disconnect();
+      const bId = instances.find((id) => id.includes(`-${b.child.pid}-`))!;
+      const failoversBefore = await metric(b, 'vora_redis_failovers_total');
+      let seq = 0;
+      // The master of the session's buffer, then the master of the channel B hears its deliveries on (sharded pub/sub).
+      for (const key of [`vora:{s:${sessionId}}:events`, deliveriesChannel(bId)]) {
+        seq = await settledBefore(socket, seq);
+        const master = await cluster.masterOfKey(key);
+        await cluster.kill(master);
+        const failedOver = cluster.waitForFailover(master);
+        const [readiness, { accepted, next }] = await Promise.all([readinessDuring(b, failedOver), publishAcross(a, seq, failedOver)]);
+        seq = next;
+        expect(readiness).toContainEqual(expect.stringMatching(new RegExp(`^503 not ready: store \\(master 127\\.0\\.0\\.1:${master} does not answer|^503 not ready: store \\(.*(slots|cluster state)`)));
+        await expectDelivered(socket, accepted);
+        await cluster.restart(master);
+      }
+      expect(socket.isClosed).toBe(false);
+      await eventually(async () => expect((await http(`${b.url}/health/readiness`)).status).toBe(204));
+      await eventually(async () => expect(await metric(b, 'vora_redis_failovers_total')).toBeGreaterThanOrEqual(failoversBefore + 2));
+      expect(await metric(b, 'vora_redis_reconnects_total')).toBeGreaterThan(0);
+      await socket.close();
+    });
+  }
+
+  if (sentinel) {
+    it('survives a SIGKILLed master and a planned SENTINEL FAILOVER while events flow: every event answered 202 after the new master is up is delivered to the socket that stayed open', async () => {
+      const { socket } = await aliceOnB();
+      const failoversBefore = await metric(b, 'vora_redis_failovers_total');
+      let seq = await settledBefore(socket, 0);
+
+      const killed = await sentinel.killMaster();
+      const promoted = sentinel.waitForNewMaster(killed);
+      let run = await publishAcross(a, seq, promoted);
+      await expectDelivered(socket, run.accepted);
+      await sentinel.restart(killed);
+
+      seq = await settledBefore(socket, run.next);
+      const before = await sentinel.masterPort();
+      await sentinel.failover();
+      run = await publishAcross(a, seq, sentinel.waitForNewMaster(before));
+      await expectDelivered(socket, run.accepted);
+
+      expect(socket.isClosed).toBe(false);
+      await eventually(async () => expect(await metric(b, 'vora_redis_failovers_total')).toBeGreaterThanOrEqual(failoversBefore + 2));
+      await socket.close();
+    });
+
+    it('is not ready while no sentinel answers, and says so', async () => {
+      await sentinel.killSentinels();
+      try {
+        await eventually(async () =>
+          expectError(await http(`${a.url}/health/readiness`), 503, /^not ready: store \(no Sentinel answers \(127\.0\.0\.1:\d+, 127\.0\.0\.1:\d+, 127\.0\.0\.1:\d+\)\)$/),
+        );
+      } finally {
+        await sentinel.startSentinels();
+      }
+      await eventually(async () => expect((await http(`${a.url}/health/readiness`)).status).toBe(204));
+    });
+  }
 });

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import type { RawData, WebSocket } from 'ws';
 import { Interned } from '../common/interned';
+import { StoreUnavailableError } from '../common/store-unavailable';
 import { WebSocketConfig } from '../config/gateway-config';
 import { BufferedEvent, BufferSlice, Delivery, EventBufferStore } from '../events/event-buffer.store';
 import { EffectiveSubscription } from '../subscriptions/subscription.dto';
@@ -212,9 +213,16 @@ export class ClientConnection {
     if (!early.size) this.endHoleWait();
   }
 
-  /** Deliveries may have been lost on their way (the bus was away): writes whatever the buffer has after the last id written. */
+  /**
+   * Deliveries may have been lost on their way (the bus was away): writes
+   * whatever the buffer has after the last id written. The store may still
+   * be recovering: a read that fails leaves the socket open, as nothing is
+   * known to be missing (a later delivery's hole reads it again).
+   */
   catchUp(): void {
-    if (this.welcomed && !this.closing) this.fillHole();
+    if (!this.welcomed || this.closing || this.replaying) return;
+    this.endHoleWait();
+    void this.replay(undefined, { onStoreFailure: 'stay open' });
   }
 
   private fillHole(): void {
@@ -267,7 +275,7 @@ export class ClientConnection {
    * with their 4008 rule. A client that stops reading holds the replay until
    * the heartbeat cuts it; its session stays for a later resume.
    */
-  private async replay(first?: BufferSlice): Promise<void> {
+  private async replay(first?: BufferSlice, { onStoreFailure = 'close' }: { onStoreFailure?: 'close' | 'stay open' } = {}): Promise<void> {
     if (this.replaying && !first) return;
     this.replaying = true;
     // The buffer holds whatever was waiting for a hole to fill.
@@ -304,6 +312,7 @@ export class ClientConnection {
         }
       }
     } catch (error) {
+      if (onStoreFailure === 'stay open' && error instanceof StoreUnavailableError) return;
       this.context.log.warn(`session ${this.session.id}: replay failed: ${(error as Error).message}`);
       this.close(CloseCode.InternalError, 'replay failed; reconnect with lastEventId');
     } finally {

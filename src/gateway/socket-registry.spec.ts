@@ -32,11 +32,19 @@ class FakeSocket {
     this.id = `connection-${n}`;
     this.session = { id: `session-${n}`, sub: `user-${n}`, identity: `+90530000${n}`, expiresAt: '2999-01-01T00:00:00.000Z' };
   }
+  terminated = false;
+  /** A client answers a ping with a pong: `alive` again, at the next turn. */
+  answersPings = false;
   ping(): void {
     this.pings.push(Date.now());
+    if (!this.answersPings) return;
+    this.alive = false;
+    queueMicrotask(() => (this.alive = true));
   }
   onClose(_listener: (connection: ClientConnection) => void): void {}
-  terminate(): void {}
+  terminate(): void {
+    this.terminated = true;
+  }
   close(code: number, reason: string): void {
     this.closes.push([code, reason, Date.now()]);
     this.isOpen = false;
@@ -46,19 +54,22 @@ class FakeSocket {
   }
 }
 
-/** A registry whose stores answer at once, with `count` sockets attached. */
-async function registryWith(count: number): Promise<{ registry: SocketRegistry; sockets: FakeSocket[]; epochReads: () => number }> {
+/** A registry whose stores answer at once (or the store epoch as `epoch` answers), with `count` sockets attached. */
+async function registryWith(
+  count: number,
+  epoch: () => Promise<string> = async () => 'epoch-1',
+): Promise<{ registry: SocketRegistry; sockets: FakeSocket[]; epochReads: () => number }> {
   let epochReads = 0;
   const sessions = {
     epoch: async () => {
       epochReads++;
-      return 'epoch-1';
+      return epoch();
     },
     keepAlive: async () => true,
   } as unknown as SessionService;
   const registry = new SocketRegistry(
     { ws: { heartbeatIntervalMs: INTERVAL_MS }, session: { recheckIntervalS: 300 } } as GatewayConfig,
-    { onDeliveries: () => undefined } as unknown as DeliveryBus,
+    { onDeliveries: () => undefined, onMissed: () => undefined } as unknown as DeliveryBus,
     { listen: async () => undefined, publish: async () => undefined, onResync: () => undefined } as unknown as ClusterEvents,
     sessions,
     { touch: async () => undefined, markWritten: async () => undefined } as unknown as EventBufferStore,
@@ -127,6 +138,37 @@ describe('SocketRegistry heartbeat', () => {
     expect(counts.filter((n) => n > 0)).toEqual([30]);
     expect(world.epochReads() - readsBefore).toBe(1);
   });
+
+  it('pings on time while the store answers late, and all at once, and ends no socket that answers its pings', async () => {
+    // Once the sockets are attached, the store answers nothing for three intervals, then everything at once (a failover ending).
+    let answer!: () => void;
+    let late: Promise<void> | undefined;
+    const world = await registryWith(3, async () => {
+      await late;
+      return 'epoch-1';
+    });
+    late = new Promise<void>((resolve) => (answer = resolve));
+    registry = world.registry;
+    for (const socket of world.sockets) socket.answersPings = true;
+    await pingsPerTick(world.sockets, 3 * 20);
+    answer();
+    await jest.advanceTimersByTimeAsync(TICK_MS);
+
+    for (const socket of world.sockets) {
+      expect(socket.terminated).toBe(false);
+      expect(socket.pings.slice(1).map((at, i) => at - socket.pings[i])).toEqual([INTERVAL_MS, INTERVAL_MS, INTERVAL_MS]);
+    }
+  });
+
+  it('ends a socket that did not answer the ping of the pass before', async () => {
+    const world = await registryWith(2);
+    registry = world.registry;
+    world.sockets[0].answersPings = true;
+    world.sockets[1].alive = false;
+    await pingsPerTick(world.sockets, 20);
+
+    expect(world.sockets.map((socket) => socket.terminated)).toEqual([false, true]);
+  });
 });
 
 describe('SocketRegistry and the event buffer of a closed socket', () => {
@@ -147,7 +189,7 @@ describe('SocketRegistry and the event buffer of a closed socket', () => {
     const sessions = { epoch: async () => 'epoch-1', keepAlive: async () => true, released: async () => undefined };
     registry = new SocketRegistry(
       config as GatewayConfig,
-      { onDeliveries: () => undefined } as unknown as DeliveryBus,
+      { onDeliveries: () => undefined, onMissed: () => undefined } as unknown as DeliveryBus,
       { listen: async () => undefined, publish: async () => undefined, onResync: () => undefined } as unknown as ClusterEvents,
       sessions as unknown as SessionService,
       buffer,
@@ -197,7 +239,7 @@ describe('SocketRegistry and the right to a session', () => {
     const config = { ws: { heartbeatIntervalMs: HEARTBEAT_MS }, session: { recheckIntervalS: 2 } };
     registry = new SocketRegistry(
       config as GatewayConfig,
-      { onDeliveries: () => undefined } as unknown as DeliveryBus,
+      { onDeliveries: () => undefined, onMissed: () => undefined } as unknown as DeliveryBus,
       { listen: async () => undefined, publish: async () => undefined, onResync: () => undefined } as unknown as ClusterEvents,
       sessions as unknown as SessionService,
       { touch: async () => undefined, markWritten: async () => undefined } as unknown as EventBufferStore,

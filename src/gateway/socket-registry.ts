@@ -215,9 +215,14 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
       turn.push(next.value);
     }
     if (!turn.length) return;
+    // Pings first, before any store work: a store that answers late (or all at once, as a failover ends)
+    // must not bunch one pass's ping and the next pass's liveness check together.
+    const beating = turn.filter((connection) => this.probe(connection));
+    if (!beating.length) return;
     // Per tick, not per pass: a store that restarted empty during a pass must be seen before a socket is expired.
+    const passStartedAt = this.passStartedAt;
     const epoch = await this.sessions.epoch().catch(() => undefined);
-    await Promise.all(turn.map((connection) => this.beatOne(connection, epoch, this.passStartedAt)));
+    await Promise.all(beating.map((connection) => this.refresh(connection, epoch, passStartedAt)));
   }
 
   /**
@@ -230,12 +235,21 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
     return passStartedAt - connection.refreshedAt >= this.idleTtlMs / 2 - this.config.ws.heartbeatIntervalMs;
   }
 
-  private async beatOne(connection: ClientConnection, epoch: string | undefined, passStartedAt: number): Promise<void> {
+  /** Ends a socket that did not answer the last ping, pings the others; true for those that stay. */
+  private probe(connection: ClientConnection): boolean {
     // Closed since its pass began, or still opening (attach waits for every instance to hear of it).
-    if (this.connections.get(connection.session.id) !== connection || !connection.welcomed) return;
-    if (!connection.alive) return connection.terminate();
+    if (this.connections.get(connection.session.id) !== connection || !connection.welcomed) return false;
+    if (!connection.alive) {
+      connection.terminate();
+      return false;
+    }
     connection.ping();
     this.watchLifetime(connection);
+    return true;
+  }
+
+  /** The store work of a beat: the session's TTLs when due, and the newest id written. */
+  private async refresh(connection: ClientConnection, epoch: string | undefined, passStartedAt: number): Promise<void> {
     try {
       const storeLostData = epoch !== undefined && connection.storeEpoch !== undefined && epoch !== connection.storeEpoch;
       if (storeLostData || this.refreshDue(connection, passStartedAt)) {

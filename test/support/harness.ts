@@ -3,6 +3,8 @@ import { SessionStore } from '../../src/session/session.store';
 import { SubscriptionStore } from '../../src/subscriptions/subscription.store';
 import { HttpResult, RunningGateway, startGateway } from './gateway';
 import { GatewayProcess } from './gateway-process';
+import { startRedisCluster, TestRedisCluster } from './redis-cluster';
+import { startRedisSentinel, TestRedisSentinel } from './redis-sentinel';
 import { startRedis, TestRedis } from './redis-server';
 import { TestIssuer } from './test-issuer';
 import { WebhookReceiver } from './webhook-receiver';
@@ -23,6 +25,8 @@ export { openSession, publish, publishAccepted, setupSession, TestSocket } from 
 export type { Refusal, SocketOptions } from './ws-client';
 export { connectRedis, faultTestsUnsupported, redisConfig, startRedis } from './redis-server';
 export type { TestRedis } from './redis-server';
+export type { TestRedisCluster } from './redis-cluster';
+export type { TestRedisSentinel } from './redis-sentinel';
 export { eventually } from './eventually';
 export type { EventuallyOptions } from './eventually';
 export { freePort } from './free-port';
@@ -131,6 +135,26 @@ export function useRedis(): TestRedis {
     return { value, stop: () => value.close() };
   });
 }
+
+/** A Redis Cluster (three masters, a replica each, on loopback), started before the block's tests and stopped after them. */
+export function useRedisCluster(): TestRedisCluster {
+  return started('the test Redis Cluster', async () => {
+    const value = await startRedisCluster();
+    return { value, stop: () => value.close() };
+  });
+}
+
+/** A Sentinel set-up (a master, a replica, three sentinels), started before the block's tests and stopped after them. */
+export function useRedisSentinel(): TestRedisSentinel {
+  return started('the test Sentinel set-up', async () => {
+    const value = await startRedisSentinel();
+    return { value, stop: () => value.close() };
+  });
+}
+
+/** Each Redis topology the gateway runs on, for suites that run on all of them (`describe.each`). */
+export const REDIS_TOPOLOGIES = ['redis', 'redis cluster', 'redis sentinel'] as const;
+export type RedisTopologyName = (typeof REDIS_TOPOLOGIES)[number];
 
 /**
  * A gateway as its own process (the compiled build), started like useGateway's

@@ -21,6 +21,10 @@ export interface TestRedis {
   start(): Promise<void>;
   /** Empties the database. */
   flush(): Promise<void>;
+  /** The gateway's environment for this Redis. */
+  env(): Record<string, string>;
+  /** A new ioredis client for the test's own commands; the caller disconnects it. */
+  client(): Redis;
   close(): Promise<void>;
 }
 
@@ -117,6 +121,14 @@ class LocalRedis implements TestRedis {
     await flushAll(this.url);
   }
 
+  env(): Record<string, string> {
+    return { STORE: 'redis', REDIS_URL: this.url };
+  }
+
+  client(): Redis {
+    return new Redis(this.url);
+  }
+
   async close(): Promise<void> {
     await this.stop();
   }
@@ -141,6 +153,8 @@ function externalRedis(url: string): TestRedis {
     stop: unsupported,
     start: unsupported,
     flush: () => flushAll(url),
+    env: () => ({ STORE: 'redis', REDIS_URL: url }),
+    client: () => new Redis(url),
     close: async () => undefined,
   };
 }

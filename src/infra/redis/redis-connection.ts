@@ -221,22 +221,27 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
     });
   }
 
-  private subscribeOn(...channels: string[]): Promise<unknown> {
-    return this.sharded ? this.subscriber.ssubscribe(...channels) : this.subscriber.subscribe(...channels);
+  private subscribeOn(channel: string): Promise<unknown> {
+    return this.sharded ? this.subscriber.ssubscribe(channel) : this.subscriber.subscribe(channel);
   }
 
   /**
-   * After the subscriber lost a connection, ioredis subscribes again on its
-   * own but does not say when that is done. Subscribing once more (a no-op
-   * for Redis) gives that moment: only then are the listeners told, so that
-   * what they read back from Redis covers every message they missed.
+   * After the subscriber lost its connection, ioredis subscribes again on
+   * its own but does not say when that is done. Subscribing once more (a
+   * no-op for Redis, answered after the first) gives that moment: only then
+   * are the listeners told, so that what they read back from Redis covers
+   * every message they missed. (On a Cluster, ioredis's own re-subscription
+   * of a shard is what `subscribersReady` follows; a second one through the
+   * Cluster would race its bookkeeping of shard subscribers.)
    */
   private async afterResubscribe(): Promise<void> {
     if (this.closing) return;
-    try {
-      await Promise.all([...this.channels.keys()].map((channel) => this.subscribeOn(channel)));
-    } catch (error) {
-      this.logger.warn(`re-subscribing failed (${(error as Error).message}); caches resync anyway`);
+    if (!this.sharded && this.channels.size) {
+      try {
+        await this.subscriber.subscribe(...this.channels.keys());
+      } catch (error) {
+        this.logger.warn(`re-subscribing failed (${(error as Error).message}); caches resync anyway`);
+      }
     }
     for (const listener of this.resubscribed) listener();
   }
