@@ -22,4 +22,11 @@ export abstract class Instances {
    * started after this one's latest beat.
    */
   abstract heardFrom(instanceId: string): void;
+  /**
+   * Called once the others count this instance alive again after its
+   * registry entry had lapsed (the store was away for longer than the
+   * entry lives): meanwhile they kept its sockets' deliveries in the
+   * buffers only, so the sockets read what they missed.
+   */
+  abstract onRejoined(listener: () => void): void;
 }

@@ -19,4 +19,7 @@ export class MemoryInstances extends Instances {
 
   /** There is no other. */
   heardFrom(): void {}
+
+  /** Its only instance is never away. */
+  onRejoined(): void {}
 }

@@ -92,7 +92,7 @@ export class RedisClusterEvents extends ClusterEvents {
   }
 
   onResync(listener: () => void): void {
-    this.redis.onResubscribed(listener);
+    this.redis.onDisruption(listener);
   }
 
   private async heard(message: string, listeners: ReadonlyArray<ClusterListener<never>>): Promise<void> {

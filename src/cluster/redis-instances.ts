@@ -11,18 +11,22 @@ export const INSTANCE_TTL_MS = 3_500;
 
 /**
  * Refreshes this instance, drops the expired ones and answers who is alive,
- * in one command; Redis's clock, so instances' clocks need not agree.
+ * in one command; Redis's clock, so instances' clocks need not agree. Also
+ * answers 1 when this instance's own entry had lapsed (gone, or expired):
+ * the others may have counted it dead.
  */
 const BEAT = `
 local now = redis.call('TIME')
 local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local before = redis.call('ZSCORE', KEYS[1], ARGV[1])
+local lapsed = (not before or tonumber(before) <= ms) and 1 or 0
 redis.call('ZADD', KEYS[1], ms + tonumber(ARGV[2]), ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ms)
-return redis.call('ZRANGE', KEYS[1], 0, -1)`;
+return {lapsed, redis.call('ZRANGE', KEYS[1], 0, -1)}`;
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    voraInstancesBeat(key: string, instanceId: string, ttlMs: number): Result<string[], Context>;
+    voraInstancesBeat(key: string, instanceId: string, ttlMs: number): Result<[number, string[]], Context>;
   }
 }
 
@@ -33,6 +37,10 @@ export class RedisInstances extends Instances implements OnApplicationBootstrap,
   readonly self = newInstanceId();
   private live = new Set<string>([this.self]);
   private timer?: NodeJS.Timeout;
+  private readonly rejoined: Array<() => void> = [];
+  private beaten = false;
+  /** The entry had lapsed: the others count this instance alive again once each has beaten since. */
+  private rejoining = false;
 
   constructor(private readonly redis: RedisConnection) {
     super();
@@ -69,13 +77,25 @@ export class RedisInstances extends Instances implements OnApplicationBootstrap,
     this.live.add(instanceId);
   }
 
+  onRejoined(listener: () => void): void {
+    this.rejoined.push(listener);
+  }
+
   /** Public for tests that must not wait for the next beat. */
   async beat(): Promise<void> {
     try {
-      const members = await this.redis.client.voraInstancesBeat(INSTANCES_KEY, this.self, INSTANCE_TTL_MS);
+      const [lapsed, members] = await this.redis.client.voraInstancesBeat(INSTANCES_KEY, this.self, INSTANCE_TTL_MS);
       const live = new Set(members);
       live.add(this.self);
       this.live = live;
+      // Every other instance beats (and reads the registry) within a beat: by the next one, all count this one alive.
+      if (this.rejoining) {
+        this.rejoining = false;
+        this.logger.log('back in the registry of instances; sockets read what was kept for them meanwhile');
+        for (const listener of this.rejoined) listener();
+      }
+      if (lapsed === 1 && this.beaten) this.rejoining = true;
+      this.beaten = true;
     } catch (error) {
       // Redis away: keep the last view; readiness reports the store.
       this.logger.debug(`beat failed: ${(error as Error).message}`);

@@ -13,8 +13,9 @@ export abstract class DeliveryBus {
   abstract onDeliveries(handler: (deliveries: readonly Delivery[]) => void): void;
   /**
    * Called when deliveries for this instance may have been missed (its
-   * channel was re-subscribed after a connection or a shard was lost): the
-   * sockets read what they missed from their buffers.
+   * channel was re-subscribed after a connection or a shard was lost), or
+   * buffers may have lost their newest events (a failover): the sockets
+   * read back from their buffers.
    */
   abstract onMissed(handler: () => void): void;
 }

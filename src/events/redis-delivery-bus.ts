@@ -51,7 +51,7 @@ export class RedisDeliveryBus extends DeliveryBus {
   }
 
   onMissed(handler: () => void): void {
-    this.redis.onResubscribed(handler);
+    this.redis.onDisruption(handler);
   }
 
   private receive(message: string): void {

@@ -17,6 +17,7 @@ class TestInstances extends Instances {
   isAlive = (id: string) => this.live.has(id);
   alive = () => [...this.live];
   heardFrom = (id: string) => void this.live.add(id);
+  onRejoined = () => undefined;
 }
 
 describe('RoutingTable', () => {

@@ -1,3 +1,4 @@
+import { StoreUnavailableError } from '../common/store-unavailable';
 import { Metrics } from '../infra/metrics/metrics';
 import { EventEmitter } from 'node:events';
 import { Logger } from '@nestjs/common';
@@ -432,6 +433,45 @@ describe('ClientConnection', () => {
       connection.deliver(one);
       expect(socket.sent).toEqual([]);
       expect(socket.closes).toEqual([[4002, 'replaced by a newer socket']]);
+    });
+  });
+
+  describe('catchUp', () => {
+    beforeEach(async () => {
+      await connection.open(0);
+      await settle();
+    });
+
+    it('writes what the buffer holds after the last id written, as when deliveries were lost on the bus', async () => {
+      const [one] = await append(3);
+      connection.deliver(one);
+      connection.catchUp();
+      await settle();
+      expect(socket.eventIds()).toEqual([1, 2, 3]);
+      expect(socket.closes).toEqual([]);
+    });
+
+    it('moves the ids of a buffer that lost events it had sent on past them, so that new events are not taken for duplicates', async () => {
+      for (const delivery of await append(3)) connection.deliver(delivery);
+      // A replica promoted before it had the last two appends: the buffer's newest id is 1 again.
+      await buffer.drop(SESSION.id);
+      await buffer.open(SESSION.id);
+      await append(1);
+      connection.catchUp();
+      await settle();
+      expect(log.warn).toHaveBeenCalledWith(expect.stringContaining('the store lost events 2-3 after they were sent; ids go on from 4'));
+
+      const [next] = await append(1);
+      expect(next.id).toBe(4);
+      connection.deliver(next);
+      expect(socket.eventIds()).toEqual([1, 2, 3, 4]);
+    });
+
+    it('leaves the socket open when the store cannot be read yet', async () => {
+      jest.spyOn(buffer, 'readAfter').mockRejectedValueOnce(new StoreUnavailableError());
+      connection.catchUp();
+      await settle();
+      expect(socket.closes).toEqual([]);
     });
   });
 

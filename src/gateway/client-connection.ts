@@ -222,7 +222,30 @@ export class ClientConnection {
   catchUp(): void {
     if (!this.welcomed || this.closing || this.replaying) return;
     this.endHoleWait();
-    void this.replay(undefined, { onStoreFailure: 'stay open' });
+    void this.resync();
+  }
+
+  /**
+   * A buffer whose newest id is below the last one this socket was sent
+   * lost events (a replica promoted before it had them): its ids go on
+   * after the socket's, or new events would reuse ids the client has seen
+   * and be taken for duplicates.
+   */
+  private async resync(): Promise<void> {
+    const { buffer, log } = this.context;
+    try {
+      const { newestId } = await buffer.readAfter(this.session.id, this.lastSentId, 1);
+      if (newestId < this.lastSentId && this.isOpen) {
+        await buffer.continueFrom(this.session.id, this.lastSentId);
+        log.warn(`session ${this.session.id}: the store lost events ${newestId + 1}-${this.lastSentId} after they were sent; ids go on from ${this.lastSentId + 1}`);
+        return;
+      }
+    } catch (error) {
+      // The store still recovering: nothing is known to be missing; a later delivery's hole reads again.
+      if (!(error instanceof StoreUnavailableError)) log.warn(`session ${this.session.id}: catching up failed: ${(error as Error).message}`);
+      return;
+    }
+    await this.replay(undefined, { onStoreFailure: 'stay open' });
   }
 
   private fillHole(): void {

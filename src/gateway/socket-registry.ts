@@ -76,9 +76,11 @@ export class SocketRegistry implements OnModuleInit, OnModuleDestroy {
 
   async onModuleInit(): Promise<void> {
     this.deliveryBus.onDeliveries((deliveries) => this.dispatch(deliveries));
-    this.deliveryBus.onMissed(() => {
+    const catchUp = () => {
       for (const connection of this.connections.values()) connection.catchUp();
-    });
+    };
+    this.deliveryBus.onMissed(catchUp);
+    this.instances.onRejoined(catchUp);
     await this.cluster.listen('SessionEnded', ({ sessionId, code, reason }) => {
       const connection = this.connections.get(sessionId);
       if (!connection) return;

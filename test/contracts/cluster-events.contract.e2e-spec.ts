@@ -4,12 +4,13 @@ import { MemoryClusterEvents } from '../../src/cluster/memory-cluster-events';
 import { RedisClusterEvents, SETTLE_TIMEOUT_MS } from '../../src/cluster/redis-cluster-events';
 import { INSTANCES_KEY, RedisInstances } from '../../src/cluster/redis-instances';
 import { Metrics } from '../../src/infra/metrics/metrics';
+import { RedisConnection } from '../../src/infra/redis/redis-connection';
 import { eventually } from '../support/eventually';
 import { contractAdapters, oneProcess, TwoInstances } from '../support/contract-adapters';
 import { connectRedis } from '../support/redis-server';
 
 /** Two gateway instances' view of the cluster events: in memory both are the one process's. */
-type Harness = TwoInstances<ClusterEvents> & { metrics: Metrics; registerGhost?: () => Promise<void> };
+type Harness = TwoInstances<ClusterEvents> & { metrics: Metrics; registerGhost?: () => Promise<void>; registry?: { instances: RedisInstances; connection: RedisConnection } };
 
 const adapters = contractAdapters(
   (): Harness => ({ ...oneProcess(new MemoryClusterEvents()), metrics: new Metrics() }),
@@ -25,6 +26,7 @@ const adapters = contractAdapters(
       a: new RedisClusterEvents(first, instancesA, metrics),
       b: new RedisClusterEvents(second, instancesB, new Metrics()),
       metrics,
+      registry: { instances: instancesA, connection: first },
       // An instance that beat but listens to nothing: it never answers.
       registerGhost: async () => {
         await first.client.zadd(INSTANCES_KEY, Date.now() + 60_000, 'ghost');
@@ -142,5 +144,23 @@ describe.each(adapters)('ClusterEvents contract: %s', (_name, make) => {
     await harness.a.publish('SubscriptionChanged', { sub, identity: '+905321110001' }, { settled: true });
     expect(Date.now() - startedAt).toBeGreaterThanOrEqual(SETTLE_TIMEOUT_MS - 50);
     expect(await settleTimeouts(harness.metrics)).toBe(1);
+  });
+
+  it('tells an instance whose registry entry lapsed, a beat after it is back, that the others counted it dead meanwhile; and only then', async () => {
+    if (!harness.registry) return; // one process: it is never away
+    const { instances, connection } = harness.registry;
+    let told = 0;
+    instances.onRejoined(() => told++);
+    await instances.beat();
+    await instances.beat();
+    expect(told).toBe(0);
+    // The entry gone, as after an outage longer than its TTL (or a prune by another instance).
+    await connection.client.zrem(INSTANCES_KEY, instances.self);
+    await instances.beat();
+    expect(told).toBe(0);
+    await instances.beat();
+    expect(told).toBe(1);
+    await instances.beat();
+    expect(told).toBe(1);
   });
 });

@@ -52,7 +52,7 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
   private readonly sharded: boolean;
   private readonly sentinelProbes?: SentinelProbes;
   private readonly logger = new Logger('Redis');
-  private readonly resubscribed: Array<() => void> = [];
+  private readonly disruptionListeners: Array<() => void> = [];
   private readonly channels = new Map<string, { handlers: Set<Handler>; subscribed: Promise<void> }>();
   private closing = false;
   private turn?: { readonly batch: NodeBatch; readonly replies: Promise<Reply[][]> };
@@ -68,8 +68,9 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
     const where = describeTopology(topology);
     this.watch(this.client, 'command', where);
     this.watch(this.subscriber, 'subscriber', where);
-    if (this.client instanceof Cluster) watchCluster(this.client, metrics);
-    else if (topology.kind === 'sentinel') watchSentinelMaster(this.client, metrics);
+    const failedOver = () => this.disrupted('a failover promoted a replica');
+    if (this.client instanceof Cluster) watchCluster(this.client, metrics, failedOver);
+    else if (topology.kind === 'sentinel') watchSentinelMaster(this.client, metrics, failedOver);
     if (topology.kind === 'sentinel') this.sentinelProbes = new SentinelProbes(topology.sentinels);
     this.subscriber.on(this.sharded ? 'smessage' : 'message', (channel: string, message: string) => this.dispatch(channel, message));
   }
@@ -111,9 +112,14 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
-  /** Called when the subscriber is back after losing a connection: messages published meanwhile were missed. */
-  onResubscribed(listener: () => void): void {
-    this.resubscribed.push(listener);
+  /**
+   * Called when what other instances published may have been missed, or
+   * what Redis held may have been lost: the subscriber is back after losing
+   * a connection, or a failover promoted a replica (which may lack the
+   * master's last writes, replication being asynchronous).
+   */
+  onDisruption(listener: () => void): void {
+    this.disruptionListeners.push(listener);
   }
 
   /** PUBLISH, or on a Cluster SPUBLISH: the message goes only to the shard of the channel's slot. */
@@ -243,7 +249,13 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
         this.logger.warn(`re-subscribing failed (${(error as Error).message}); caches resync anyway`);
       }
     }
-    for (const listener of this.resubscribed) listener();
+    this.disrupted('the subscriber re-subscribed');
+  }
+
+  private disrupted(why: string): void {
+    if (this.closing) return;
+    this.logger.warn(`${why}: caches resync, sockets read back what they may have missed`);
+    for (const listener of this.disruptionListeners) listener();
   }
 
   private dispatch(channel: string, message: string): void {

@@ -102,7 +102,7 @@ export function describeTopology(topology: RedisTopology): string {
  * masters replaced. ioredis follows MOVED and ASK inside `handleError`
  * without an event, so the count is taken there.
  */
-export function watchCluster(cluster: Cluster, metrics: Metrics): void {
+export function watchCluster(cluster: Cluster, metrics: Metrics, onFailover: () => void): void {
   const internals = cluster as unknown as { handleError(error: Error, ...rest: unknown[]): unknown };
   const handleError = internals.handleError.bind(cluster);
   internals.handleError = (error: Error, ...rest: unknown[]) => {
@@ -114,8 +114,11 @@ export function watchCluster(cluster: Cluster, metrics: Metrics): void {
   cluster.on('refresh', () => {
     const now = new Set(cluster.slots.map((nodes) => nodes?.[0]).filter((node): node is string => Boolean(node)));
     // A master that serves no slot any more while every slot has one: its slots went to a promoted replica.
-    for (const master of masters) if (!now.has(master) && now.size > 0) metrics.storeFailovers.inc();
+    const replaced = [...masters].filter((master) => !now.has(master) && now.size > 0);
     masters = now;
+    if (!replaced.length) return;
+    metrics.storeFailovers.inc(replaced.length);
+    onFailover();
   });
 }
 
@@ -123,13 +126,16 @@ export function watchCluster(cluster: Cluster, metrics: Metrics): void {
  * Counts Sentinel failovers: the connection coming back to a master at
  * another address than before.
  */
-export function watchSentinelMaster(redis: Redis, metrics: Metrics): void {
+export function watchSentinelMaster(redis: Redis, metrics: Metrics, onFailover: () => void): void {
   let master: string | undefined;
   redis.on('ready', () => {
     const stream = (redis as unknown as { stream?: { remoteAddress?: string; remotePort?: number } }).stream;
     const now = stream?.remoteAddress ? `${stream.remoteAddress}:${stream.remotePort}` : undefined;
-    if (master && now && now !== master) metrics.storeFailovers.inc();
+    const moved = master !== undefined && now !== undefined && now !== master;
     if (now) master = now;
+    if (!moved) return;
+    metrics.storeFailovers.inc();
+    onFailover();
   });
 }
 
