@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { runDelivery } from './delivery';
 import { runMemory } from './memory';
 import { runReconnect } from './reconnect';
+import { runRedisCluster } from './redis-cluster';
 import { runRedisDelivery } from './redis-delivery';
 import { runRest } from './rest';
 import { runScaleOut } from './scale-out';
@@ -20,7 +21,7 @@ import { DeliveryRun } from './support/delivery-run';
 import { RESULTS_DIR } from './support/options';
 import { BenchReport, limitTarget, loadReport, printReport, saveReport, TargetResult } from './support/report';
 
-const BENCHES = ['rest', 'delivery', 'memory', 'reconnect', 'redis-delivery', 'scale-out'] as const;
+const BENCHES = ['rest', 'delivery', 'memory', 'reconnect', 'redis-delivery', 'scale-out', 'redis-cluster'] as const;
 type Bench = (typeof BENCHES)[number];
 
 export function machine(): string {
@@ -56,6 +57,7 @@ async function main(): Promise<void> {
     if (bench === 'reconnect') done(await runReconnect());
     if (bench === 'redis-delivery') done(await runRedisDelivery(memoryRuns));
     if (bench === 'scale-out') done(await runScaleOut());
+    if (bench === 'redis-cluster') done(await runRedisCluster());
     console.log(`(${bench}: ${Math.round((Date.now() - started) / 1000)} s)`);
   }
 

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { RedisConnection } from '../src/infra/redis/redis-connection';
-import { connectRedis, startRedis, TestRedis } from './support/harness';
+import { keySlot } from '../src/infra/redis/key-slot';
+import { startRedisCluster } from './support/redis-cluster';
+import { connectRedis, startRedis, TestRedis, TestRedisCluster } from './support/harness';
 
 let redis: TestRedis;
 let connection: RedisConnection;
@@ -44,5 +46,62 @@ describe('RedisConnection.inTurn', () => {
     await connection.inTurn(key, (pipeline) => pipeline.set(key, 'first'));
     expect(await connection.inTurn(key, (pipeline) => pipeline.getset(key, 'second'))).toEqual(['first']);
     expect(await connection.inTurn(key, (pipeline) => pipeline.get(key))).toEqual(['second']);
+  });
+});
+
+describe('RedisConnection on a Redis Cluster', () => {
+  let cluster: TestRedisCluster;
+  let onCluster: RedisConnection;
+  beforeAll(async () => {
+    cluster = await startRedisCluster();
+    onCluster = await connectRedis(cluster.env());
+  }, 60_000);
+  afterAll(async () => {
+    await onCluster?.close();
+    await cluster?.close();
+  });
+
+  /** Keys of every shape the gateway writes, with and without hash tags, and tags that are empty or unclosed. */
+  const KEYS = ['vora:{u:alice}:sessions', 'vora:{s:3f1c}:events', 'vora:sid:3f1c', 'vora:ingress:{7}', '{}x', 'a{b', 'vora:{u:%E2%98%8E}:sub:+905321110001', 'é{ü}z'];
+
+  it('hashes keys to the slots Redis does', async () => {
+    const client = cluster.client();
+    try {
+      for (const key of KEYS) expect([key, keySlot(key)]).toEqual([key, await client.cluster('KEYSLOT', key)]);
+    } finally {
+      client.disconnect();
+    }
+  });
+
+  it('sends a batch over many slots as one pipeline per master, each part getting its own replies in order', async () => {
+    const keys = Array.from({ length: 60 }, (_, i) => `vora:{s:${randomUUID()}}:events-${i}`);
+    const masters = new Set(await Promise.all(keys.map((key) => cluster.masterOfKey(key))));
+    expect(masters.size).toBe(3);
+    const pipelines = jest.spyOn(onCluster.client, 'pipeline');
+    try {
+      const batch = onCluster.batch();
+      keys.forEach((key, i) => batch.add(key, (pipeline) => pipeline.set(key, String(i)).get(key)));
+      const replies = await batch.exec();
+      expect(replies).toEqual(keys.map((_, i) => [[null, 'OK'], [null, String(i)]]));
+      expect(pipelines).toHaveBeenCalledTimes(3);
+    } finally {
+      pipelines.mockRestore();
+    }
+  });
+
+  it('shares one turn\'s pipeline per master between the calls made side by side', async () => {
+    const keys = Array.from({ length: 30 }, () => `vora:{u:${randomUUID()}}:sub:x`);
+    const pipelines = jest.spyOn(onCluster.client, 'pipeline');
+    try {
+      const replies = await Promise.all(keys.map((key, i) => onCluster.inTurn(key, (pipeline) => pipeline.set(key, String(i)).get(key))));
+      expect(replies).toEqual(keys.map((_, i) => ['OK', String(i)]));
+      expect(pipelines).toHaveBeenCalledTimes(new Set(await Promise.all(keys.map((key) => cluster.masterOfKey(key)))).size);
+    } finally {
+      pipelines.mockRestore();
+    }
+  });
+
+  it('reports no problem to readiness while every slot has a master that answers', async () => {
+    expect(await onCluster.problem()).toBeUndefined();
   });
 });

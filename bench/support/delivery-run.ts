@@ -118,17 +118,28 @@ function spent(after: CpuReading, before: CpuReading): CpuReading {
  * One delivery measurement against already running servers: open a socket
  * per target (client processes), warm up, then a full-speed phase and a
  * paced phase, each drained completely and checked for losses and duplicates.
- * `redis`: the run's redis-server, whose CPU and commands are then reported too.
+ * `redis`: the run's redis-server (or the nodes of its Redis Cluster), whose
+ * CPU and commands, summed over the nodes, are then reported too.
  */
+/** One redis-server, or every node of a Redis Cluster. */
+export type RedisUnderTest =
+  | { readonly pid?: number; readonly url: string }
+  | { readonly nodes: ReadonlyArray<{ readonly pid?: number; readonly url: string }> };
+
+const sumCounters = (all: RedisCounters[]): RedisCounters => ({
+  commands: all.reduce((n, c) => n + c.commands, 0),
+  outputBytes: all.reduce((n, c) => n + c.outputBytes, 0),
+});
+
 export async function deliveryRun(
   servers: ServerProcess[],
   targets: SocketTarget[],
   token: string | undefined,
   label: string,
-  redis?: { readonly pid?: number; readonly url: string },
+  redis?: RedisUnderTest,
 ): Promise<DeliveryRun> {
-  const redisPid = redis?.pid;
-  const redisNow = async () => (redis ? redisCounters(redis.url) : undefined);
+  const nodes = redis === undefined ? [] : 'nodes' in redis ? redis.nodes : [redis];
+  const redisNow = async () => (nodes.length ? sumCounters(await Promise.all(nodes.map((node) => redisCounters(node.url)))) : undefined);
   const { durationS, pacedRate, batchSize, pacedBatchSize, inFlight, clientProcesses } = options.delivery;
   const fleet = await ClientFleet.start(clientProcesses);
   try {
@@ -143,7 +154,7 @@ export async function deliveryRun(
       servers: servers.reduce((sum, s) => sum + cpuSeconds(s.pid), 0),
       clients: fleet.pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0),
       publisher: cpuSeconds(process.pid),
-      redis: redisPid === undefined ? undefined : cpuSeconds(redisPid),
+      redis: nodes.length && nodes.every((node) => node.pid !== undefined) ? nodes.reduce((sum, node) => sum + cpuSeconds(node.pid!), 0) : undefined,
     });
 
     // Warm-up: JIT, buffers, connection pools; its events are checked like the others.

@@ -49,6 +49,9 @@ export const options = {
   redis: {
     sizes: list('BENCH_REDIS_SIZES', [1000, 5000, 10_000], [200]),
   },
+  cluster: {
+    sizes: list('BENCH_CLUSTER_SIZES', [5000], [200]),
+  },
   scaleOut: {
     /** Idle sockets held open, and for how long, to count what they cost Redis. */
     idleSockets: num('BENCH_IDLE_SOCKETS', 10_000, 500),

@@ -33,6 +33,8 @@ export interface TestRedisCluster {
   flush(): Promise<void>;
   /** A new ioredis Cluster client on the seeds; the caller disconnects it. */
   client(): Cluster;
+  /** Every node's port and redis-server process id, for figures taken from the outside (CPU, INFO). */
+  nodes(): Array<{ port: number; pid?: number }>;
   /** Kills every node and removes their directories. */
   close(): Promise<void>;
 }
@@ -59,7 +61,11 @@ class LocalCluster implements TestRedisCluster {
   /** The slots each killed master served, so that waitForFailover knows one was killed. */
   private readonly servedWhenKilled = new Map<number, Array<[number, number]>>();
 
-  private constructor(private readonly nodes: RedisNode[]) {}
+  private constructor(private readonly members: RedisNode[]) {}
+
+  nodes(): Array<{ port: number; pid?: number }> {
+    return this.members.map((node) => ({ port: node.port, pid: node.pid }));
+  }
 
   static async start(): Promise<LocalCluster> {
     const cluster = new LocalCluster(await launchAll(NODE_COUNT, () => RedisNode.launch('cluster', clusterNodeArgs, { ports: 2 })));
@@ -74,7 +80,7 @@ class LocalCluster implements TestRedisCluster {
   }
 
   get seeds(): string {
-    return this.nodes.map((node) => `127.0.0.1:${node.port}`).join(',');
+    return this.members.map((node) => `127.0.0.1:${node.port}`).join(',');
   }
 
   env(): Record<string, string> {
@@ -146,15 +152,15 @@ class LocalCluster implements TestRedisCluster {
   }
 
   client(): Cluster {
-    return new Cluster(this.nodes.map((node) => ({ host: '127.0.0.1', port: node.port })));
+    return new Cluster(this.members.map((node) => ({ host: '127.0.0.1', port: node.port })));
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.nodes.map((node) => node.remove()));
+    await Promise.all(this.members.map((node) => node.remove()));
   }
 
   private async create(): Promise<void> {
-    const addresses = this.nodes.map((node) => `127.0.0.1:${node.port}`);
+    const addresses = this.members.map((node) => `127.0.0.1:${node.port}`);
     const args = ['--cluster', 'create', ...addresses, '--cluster-replicas', '1', '--cluster-yes'];
     await new Promise<void>((resolve, reject) =>
       execFile('redis-cli', args, { timeout: CREATE_TIMEOUT_MS }, (error, stdout, stderr) =>
@@ -202,7 +208,7 @@ class LocalCluster implements TestRedisCluster {
   }
 
   private async roleOf(port: number): Promise<string> {
-    if (!this.nodes.some((node) => node.port === port && node.running)) return 'none (killed)';
+    if (!this.members.some((node) => node.port === port && node.running)) return 'none (killed)';
     try {
       return String(((await redisCommand(port, 'ROLE')) as unknown[])[0]);
     } catch (error) {
@@ -211,11 +217,11 @@ class LocalCluster implements TestRedisCluster {
   }
 
   private liveNodes(): RedisNode[] {
-    return this.nodes.filter((node) => node.running);
+    return this.members.filter((node) => node.running);
   }
 
   private node(port: number): RedisNode {
-    const node = this.nodes.find((candidate) => candidate.port === port);
+    const node = this.members.find((candidate) => candidate.port === port);
     if (!node) throw new Error(`no node of this cluster listens on port ${port} (seeds ${this.seeds})`);
     return node;
   }
@@ -329,6 +335,11 @@ export class RedisNode {
         if (attempt === 3) throw error;
       }
     }
+  }
+
+  /** The redis-server process while it runs. */
+  get pid(): number | undefined {
+    return this.process?.pid;
   }
 
   get running(): boolean {
