@@ -1,17 +1,16 @@
 import { ALICE, ALICE_FIXED, REMOTE_PARTY } from './support/fixtures';
-import { http, setupSession, TestSocket, useGatewayProcess, useIssuer, useRedis, useWebhookReceiver } from './support/harness';
+import { http, setupSession, TestSocket, useGatewayProcess, useIssuer, useRedis, useRedisCluster, useWebhookReceiver } from './support/harness';
 
 const SECRET = 'test-push-secret';
 
-/** holdUpMode with two instances on one Redis: one push and one outcome per call (issue 5). */
-describe('holdUpMode on Redis with two instances', () => {
-  const redis = useRedis();
+/** holdUpMode with two instances on one Redis, and on a Redis Cluster: one push and one outcome per call. */
+describe.each(['redis', 'redis cluster'] as const)('holdUpMode on %s with two instances', (topology) => {
+  const redis = topology === 'redis' ? useRedis() : useRedisCluster();
   const issuer = useIssuer();
   const push = useWebhookReceiver();
   const platform = useWebhookReceiver();
   const env = () => ({
-    STORE: 'redis',
-    REDIS_URL: redis.url,
+    ...redis.env(),
     PUSH_WEBHOOK_URL: push.url('/push'),
     PUSH_WEBHOOK_SECRET: SECRET,
     PLATFORM_CALLBACK_URL: platform.url('/outcomes'),

@@ -1,8 +1,7 @@
 import { connect, Socket } from 'node:net';
-import Redis from 'ioredis';
 import { rawRequest } from './attack/attack-kit';
 import { ALICE, BOB, CAROL, REMOTE_PARTY } from './support/fixtures';
-import { eventually, expectError, faultTestsUnsupported, http, HttpResult, LogCapture, Refusal, RunningGateway, setupSession, startGateway, TestSocket, useGateway, useIssuer, useRedis } from './support/harness';
+import { eventually, expectError, faultTestsUnsupported, http, HttpResult, LogCapture, Refusal, RunningGateway, setupSession, startGateway, TestSocket, useGateway, useIssuer, useRedis, useRedisCluster } from './support/harness';
 
 const call = (identity: string) => ({
   event: 'CallDelivered',
@@ -82,10 +81,11 @@ describe('limits', () => {
     });
   });
 
-  describe('per-caller rate limits shared through Redis', () => {
-    const redis = useRedis();
-    const { gateway: a } = useGateway(() => ({ STORE: 'redis', REDIS_URL: redis.url, RATE_LIMIT_PER_MINUTE: '5' }), { issuer });
-    const { gateway: b } = useGateway(() => ({ STORE: 'redis', REDIS_URL: redis.url, RATE_LIMIT_PER_MINUTE: '5' }), { issuer });
+  describe.each(['redis', 'redis cluster'] as const)('per-caller rate limits shared through %s', (topology) => {
+    const single = topology === 'redis' ? useRedis() : undefined;
+    const redis = single ?? useRedisCluster();
+    const { gateway: a } = useGateway(() => ({ ...redis.env(), RATE_LIMIT_PER_MINUTE: '5' }), { issuer });
+    const { gateway: b } = useGateway(() => ({ ...redis.env(), RATE_LIMIT_PER_MINUTE: '5' }), { issuer });
 
     it('gives a caller spread over two instances the limit once, not twice', async () => {
       for (let i = 0; i < 3; i++) expect((await identity(a, 'alice')).status).toBe(200);
@@ -95,7 +95,7 @@ describe('limits', () => {
       expect((await identity(a, 'bob')).status).toBe(200);
 
       // One counter per caller and bucket, gone with its window.
-      const client = new Redis(redis.url);
+      const client = redis.client();
       try {
         expect(await client.get('vora:rl:{alice}:api')).toBe('5');
         const ttl = await client.pttl('vora:rl:{alice}:api');
@@ -106,7 +106,8 @@ describe('limits', () => {
       }
     });
 
-    it('lets requests through while Redis is down (fail open), and enforces the limit again once it is back', async () => {
+    if (single) it('lets requests through while Redis is down (fail open), and enforces the limit again once it is back', async () => {
+      const redis = single;
       const skip = faultTestsUnsupported(redis);
       if (skip) return console.warn(`Redis stop/start test ${skip}`);
       for (let i = 0; i < 5; i++) expect((await identity(b, 'carol')).status).toBe(200);

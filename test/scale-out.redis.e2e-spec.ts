@@ -1,7 +1,10 @@
-import Redis from 'ioredis';
+import type { RedisClient } from '../src/infra/redis/redis-connection';
 import { INGRESS_GROUP, partitionKeys, partitionOf } from '../src/events/ingress-stream';
 import { ALICE, BOB } from './support/fixtures';
-import { eventually, GatewayProcess, http, TestSocket, useIssuer, useRedis } from './support/harness';
+import { eventually, GatewayProcess, http, TestSocket, useIssuer, useRedis, useRedisCluster } from './support/harness';
+
+/** One Redis, and a Redis Cluster: the same promises on both. */
+const TOPOLOGIES = ['Redis', 'a Redis Cluster'] as const;
 
 /**
  * Scale-out on one Redis (SPEC section 10), with real gateway processes:
@@ -9,15 +12,15 @@ import { eventually, GatewayProcess, http, TestSocket, useIssuer, useRedis } fro
  * routing caches stay exact under churn, a killed holder's sessions resume
  * elsewhere, and ingress partitions are each read by one live instance.
  */
-describe('scale-out on Redis: three instances', () => {
+describe.each(TOPOLOGIES)('scale-out on %s: three instances', (topology) => {
   // Declared first, so that the instances stop before the Redis and the issuer.
   afterAll(async () => {
     await Promise.all([a?.kill('SIGTERM'), b?.kill('SIGTERM'), c?.kill('SIGTERM')]);
     raw?.disconnect();
   });
-  const redis = useRedis();
+  const redis = topology === 'Redis' ? useRedis() : useRedisCluster();
   const issuer = useIssuer();
-  let raw: Redis;
+  let raw: RedisClient;
   let a: GatewayProcess;
   let b: GatewayProcess;
   let c: GatewayProcess;
@@ -26,7 +29,7 @@ describe('scale-out on Redis: three instances', () => {
   let core: string;
 
   const start = (env: Record<string, string> = {}) =>
-    GatewayProcess.start({ ...issuer.env(), STORE: 'redis', REDIS_URL: redis.url, HEARTBEAT_INTERVAL_MS: '500', ...env });
+    GatewayProcess.start({ ...issuer.env(), ...redis.env(), HEARTBEAT_INTERVAL_MS: '500', ...env });
 
   const setup = async (gateway: GatewayProcess, token: string, identity: string, connectionType = 'WEB'): Promise<string> => {
     const result = await http(`${gateway.url}/identity/setup`, { token, body: { connectionType, identity } });
@@ -55,7 +58,7 @@ describe('scale-out on Redis: three instances', () => {
   });
 
   beforeAll(async () => {
-    raw = new Redis(redis.url);
+    raw = redis.client();
     [a, b, c] = await Promise.all([start(), start(), start()]);
     alice = await issuer.sign({ sub: 'alice', scope: 'vora:user', expiresInS: 3600 });
     bob = await issuer.sign({ sub: 'bob', scope: 'vora:user', expiresInS: 3600 });
@@ -204,23 +207,22 @@ describe('scale-out on Redis: three instances', () => {
   });
 });
 
-describe('scale-out on Redis: ingress partitions', () => {
+describe.each(TOPOLOGIES)('scale-out on %s: ingress partitions', (topology) => {
   const PARTITIONS = 4;
   let gateways: GatewayProcess[] = [];
   afterAll(async () => {
     await Promise.all(gateways.map((g) => g.kill('SIGTERM')));
     raw?.disconnect();
   });
-  const redis = useRedis();
+  const redis = topology === 'Redis' ? useRedis() : useRedisCluster();
   const issuer = useIssuer();
-  let raw: Redis;
+  let raw: RedisClient;
   let bob: string;
 
   const start = () =>
     GatewayProcess.start({
       ...issuer.env(),
-      STORE: 'redis',
-      REDIS_URL: redis.url,
+      ...redis.env(),
       HEARTBEAT_INTERVAL_MS: '500',
       INGRESS_PARTITIONS: String(PARTITIONS),
     });
@@ -231,7 +233,7 @@ describe('scale-out on Redis: ingress partitions', () => {
   const pidOf = (gateway: GatewayProcess) => `-${gateway.child.pid}-`;
 
   beforeAll(async () => {
-    raw = new Redis(redis.url);
+    raw = redis.client();
     gateways = [await start()];
     bob = await issuer.sign({ sub: 'bob', scope: 'vora:user', expiresInS: 3600 });
   });
