@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { RedisConnection } from '../src/infra/redis/redis-connection';
+import { Cluster } from 'ioredis';
+import { Metrics } from '../src/infra/metrics/metrics';
 import { keySlot } from '../src/infra/redis/key-slot';
 import { startRedisCluster } from './support/redis-cluster';
-import { connectRedis, startRedis, TestRedis, TestRedisCluster } from './support/harness';
+import { connectRedis, redisConfig, startRedis, TestRedis, TestRedisCluster } from './support/harness';
 
 let redis: TestRedis;
 let connection: RedisConnection;
@@ -98,6 +100,29 @@ describe('RedisConnection on a Redis Cluster', () => {
       expect(pipelines).toHaveBeenCalledTimes(new Set(await Promise.all(keys.map((key) => cluster.masterOfKey(key)))).size);
     } finally {
       pipelines.mockRestore();
+    }
+  });
+
+  it('counts a MOVED it followed: a slot table that names the wrong master still reaches the key', async () => {
+    const metrics = new Metrics();
+    const { store } = redisConfig(cluster.env());
+    if (store.kind !== 'redis') throw new Error('not a Redis configuration');
+    const connection = new RedisConnection(store.topology, metrics);
+    try {
+      expect(await connection.ready(10_000)).toBe(true);
+      const key = `vora:test:${randomUUID()}`;
+      await connection.client.set(key, 'here');
+      const client = connection.client as Cluster;
+      const slot = keySlot(key);
+      const owner = client.slots[slot][0];
+      const other = [...new Set(client.slots.map((nodes) => nodes[0]))].find((node) => node !== owner)!;
+      client.slots[slot] = [other];
+      expect(await client.get(key)).toBe('here');
+      expect((await metrics.registry.getSingleMetric('vora_redis_redirects_total')!.get()).values).toEqual([
+        expect.objectContaining({ labels: { kind: 'moved' }, value: 1 }),
+      ]);
+    } finally {
+      await connection.close();
     }
   });
 
