@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import Redis, { Cluster } from 'ioredis';
 import { eventually } from './eventually';
 import { freePort } from './free-port';
-import { killOnExit, waitForPong } from './redis-server';
+import { killAndWait, killOnExit, waitForPong } from './redis-server';
 
 /** A real Redis Cluster on loopback: three masters with one replica each. */
 export interface TestRedisCluster {
@@ -374,12 +374,8 @@ export class RedisNode {
   /** SIGKILL, as a crash would; resolves once the process has exited. */
   async kill(): Promise<void> {
     const child = this.process;
-    if (!child) return;
     this.process = undefined;
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGKILL');
-    await exited;
+    await killAndWait(child);
   }
 
   async remove(): Promise<void> {

@@ -109,12 +109,8 @@ class LocalRedis implements TestRedis {
 
   async stop(): Promise<void> {
     const child = this.process;
-    if (!child) return;
     this.process = undefined;
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGKILL');
-    await exited;
+    await killAndWait(child);
   }
 
   async flush(): Promise<void> {
@@ -132,6 +128,14 @@ class LocalRedis implements TestRedis {
   async close(): Promise<void> {
     await this.stop();
   }
+}
+
+/** SIGKILL, as a crash would; resolves once the process has exited. */
+export async function killAndWait(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGKILL');
+  await exited;
 }
 
 const running = new Set<ChildProcess>();

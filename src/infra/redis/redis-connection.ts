@@ -21,6 +21,9 @@ export type { RedisClient } from './redis-topology';
 
 const CONNECT_TIMEOUT_MS = 2_000;
 
+/** A disruption is acted on once no other has followed for this long. */
+const DISRUPTION_SETTLE_MS = 500;
+
 /** A bad value is logged once per key in this time, however often it is read; the metric counts every read. */
 const BAD_VALUE_LOG_EVERY_MS = 60_000;
 
@@ -53,6 +56,8 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
   private readonly sentinelProbes?: SentinelProbes;
   private readonly logger = new Logger('Redis');
   private readonly disruptionListeners: Array<() => void> = [];
+  private readonly disruptions = new Set<string>();
+  private disruptionTimer?: NodeJS.Timeout;
   private readonly channels = new Map<string, { handlers: Set<Handler>; subscribed: Promise<void> }>();
   private closing = false;
   private turn?: { readonly batch: NodeBatch; readonly replies: Promise<Reply[][]> };
@@ -195,6 +200,7 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
+    clearTimeout(this.disruptionTimer);
     this.badValuesLogged.close();
     this.sentinelProbes?.close();
     await Promise.all([this.client, this.subscriber].map(quit));
@@ -236,13 +242,13 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
    * its own but does not say when that is done. Subscribing once more (a
    * no-op for Redis, answered after the first) gives that moment: only then
    * are the listeners told, so that what they read back from Redis covers
-   * every message they missed. (On a Cluster, ioredis's own re-subscription
-   * of a shard is what `subscribersReady` follows; a second one through the
-   * Cluster would race its bookkeeping of shard subscribers.)
+   * every message they missed. (A Cluster's shard subscribers are made
+   * again by ioredis, whose `subscribersReady` is followed instead: a second
+   * SSUBSCRIBE through the Cluster would race its bookkeeping of them.)
    */
   private async afterResubscribe(): Promise<void> {
     if (this.closing) return;
-    if (!this.sharded && this.channels.size) {
+    if (this.channels.size) {
       try {
         await this.subscriber.subscribe(...this.channels.keys());
       } catch (error) {
@@ -252,10 +258,22 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
     this.disrupted('the subscriber re-subscribed');
   }
 
-  private disrupted(why: string): void {
+  /**
+   * Tells the listeners once things have settled: a failover on a Cluster
+   * remakes its shard subscribers again and again until the replica is
+   * promoted, and each resync costs every socket a buffer read.
+   */
+  private disrupted(why: string, settled?: () => void): void {
     if (this.closing) return;
-    this.logger.warn(`${why}: caches resync, sockets read back what they may have missed`);
-    for (const listener of this.disruptionListeners) listener();
+    this.disruptions.add(why);
+    clearTimeout(this.disruptionTimer);
+    this.disruptionTimer = setTimeout(() => {
+      this.logger.warn(`${[...this.disruptions].join(', ')}: caches resync, sockets read back what they may have missed`);
+      this.disruptions.clear();
+      settled?.();
+      for (const listener of this.disruptionListeners) listener();
+    }, DISRUPTION_SETTLE_MS);
+    this.disruptionTimer.unref();
   }
 
   private dispatch(channel: string, message: string): void {
@@ -281,7 +299,7 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
       if (state === 'down') {
         this.metrics.storeReconnects.inc({ connection: role });
         // Whatever was published while the subscriber was away is lost to this instance.
-        if (redis === this.subscriber && !this.sharded) void this.afterResubscribe();
+        if (redis === this.subscriber && !(redis instanceof Cluster)) void this.afterResubscribe();
       }
       state = 'up';
       lastError = undefined;
@@ -302,19 +320,20 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
       lastError = `${node}: ${error.message}`;
     });
     if (redis !== this.subscriber) return;
-    // A shard's subscriber lost (its master died, or its slots moved): ioredis makes a new one and re-subscribes.
+    // A shard's subscriber lost (its master died, or its slots moved): ioredis makes a new one and re-subscribes,
+    // retrying while the master is away; logged once per outage.
     let lost = false;
+    let logged = false;
     redis.on('-subscriber', () => {
       if (state !== 'up' || this.closing) return;
-      if (!lost) this.logger.warn(`a shard subscriber of ${where} was lost${lastError ? ` (${lastError})` : ''}; re-subscribing`);
-      lost = true;
+      if (!logged) this.logger.warn(`a shard subscriber of ${where} was lost${lastError ? ` (${lastError})` : ''}; re-subscribing`);
+      lost = logged = true;
     });
     redis.on('subscribersReady', () => {
       if (!lost) return;
       lost = false;
       this.metrics.storeReconnects.inc({ connection: role });
-      this.logger.log(`shard subscribers of ${where} are up`);
-      void this.afterResubscribe();
+      this.disrupted('the shard subscribers were made again', () => (logged = false));
     });
   }
 }
