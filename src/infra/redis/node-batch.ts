@@ -1,6 +1,6 @@
-import { keySlot } from './key-slot';
 import type { ChainableCommander, Cluster, Redis } from 'ioredis';
 import { StoreUnavailableError } from '../../common/store-unavailable';
+import { keySlot } from './key-slot';
 
 export type Reply = [Error | null, unknown];
 
