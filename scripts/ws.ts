@@ -39,10 +39,27 @@ const CLOSE_MEANINGS: Readonly<Record<number, string>> = {
 /** Exit codes: 0 closed by the protocol's normal ends, 1 anything else, 2 bad arguments. */
 const NORMAL_CLOSES = new Set([1000, 4000]);
 
+/** The options that take a value. */
+const VALUED = new Set(['--token', '--last-event-id', '--url']);
+
+/**
+ * `--token X` as `--token=X`: a webSocketToken is base64url and may start
+ * with `-`, which parseArgs would otherwise refuse as ambiguous.
+ */
+function joinedValues(argv: readonly string[]): string[] {
+  const joined: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (VALUED.has(argv[i]) && i + 1 < argv.length) joined.push(`${argv[i]}=${argv[++i]}`);
+    else joined.push(argv[i]);
+  }
+  return joined;
+}
+
 function options(): { token: string; lastEventId?: string; url: string } {
   let values;
   try {
     ({ values } = parseArgs({
+      args: joinedValues(process.argv.slice(2)),
       options: {
         token: { type: 'string' },
         'last-event-id': { type: 'string' },

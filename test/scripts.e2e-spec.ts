@@ -162,6 +162,12 @@ describe('npm run ws', () => {
     expect(client.stderr).toBe('refused: HTTP 401: the webSocketToken is unknown, revoked or expired\n');
   });
 
+  it('takes a token that starts with a dash, as a base64url webSocketToken may', async () => {
+    const client = new Script('ws.ts', ['--token', '-starts-with-a-dash', '--url', `${gateway.wsUrl}/ws`]);
+    expect(await client.exited).toBe(1);
+    expect(client.stderr).toBe('refused: HTTP 401: the webSocketToken is unknown, revoked or expired\n');
+  });
+
   it('--help prints the usage; unknown options print it with exit 2', async () => {
     const help = new Script('ws.ts', ['--help']);
     expect(await help.exited).toBe(0);
