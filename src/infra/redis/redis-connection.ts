@@ -361,23 +361,6 @@ export async function execPipeline(pipeline: { exec(): Promise<[Error | null, un
 }
 
 /**
- * The replies of a pipeline, each its value or its error reply, for callers
- * that take some error replies in stride (a key of the wrong type); a lost
- * connection throws as in `execPipeline`.
- */
-export async function execPipelineReplies(pipeline: {
-  exec(): Promise<[Error | null, unknown][] | null>;
-}): Promise<ReadonlyArray<[Error | null, unknown]>> {
-  return viaRedis(async () => {
-    const results = await pipeline.exec();
-    if (!results) throw new StoreUnavailableError();
-    const unavailable = results.find(([error]) => error && isUnavailable(error));
-    if (unavailable) throw unavailable[0];
-    return results;
-  });
-}
-
-/**
  * The replies of each `add` of a batch, each reply its value or its error
  * reply, for callers that take some error replies in stride (a key of the
  * wrong type); a lost connection, or a reply that means "not now", throws

@@ -14,7 +14,7 @@ const PROBE_TIMEOUT_MS = 1_000;
 const backoff = (times: number): number => Math.min(100 * 2 ** Math.min(times, 5), RETRY_CAP_MS) + Math.floor(Math.random() * 100);
 
 /** What a connection is for: commands, pub/sub, or a blocking read of its own (commands with no time limit). */
-export type Role = 'command' | 'subscriber' | 'blocking';
+type Role = 'command' | 'subscriber' | 'blocking';
 
 /**
  * Builds the ioredis client of one role for the configured topology, with
