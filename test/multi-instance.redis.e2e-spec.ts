@@ -323,6 +323,27 @@ describe.each(REDIS_TOPOLOGIES)('many instances on %s', (topology) => {
     });
   }
 
+  if (cluster) {
+    it('follows a resharding while events flow: the slots of the session\'s buffer and of the holder\'s delivery channel move to another master, and every event answered 202 is delivered', async () => {
+      const { socket, sessionId } = await aliceOnB();
+      const client = cluster.client();
+      const instances = await client.zrange('vora:instances', 0, -1);
+      client.disconnect();
+      const bId = instances.find((id) => id.includes(`-${b.child.pid}-`))!;
+      const redirectsBefore = await metric(a, 'vora_redis_redirects_total');
+      let seq = await settledBefore(socket, 100_000);
+      for (const key of [`vora:{s:${sessionId}}:events`, deliveriesChannel(bId)]) {
+        const moved = cluster.moveSlotOf(key);
+        const run = await publishAcross(a, seq, moved);
+        seq = run.next;
+        await expectDelivered(socket, run.accepted);
+      }
+      expect(socket.isClosed).toBe(false);
+      expect(await metric(a, 'vora_redis_redirects_total')).toBeGreaterThan(redirectsBefore);
+      await socket.close();
+    });
+  }
+
   if (sentinel) {
     it('survives a SIGKILLed master and a planned SENTINEL FAILOVER while events flow: every event answered 202 after the new master is up is delivered to the socket that stayed open', async () => {
       const { socket } = await aliceOnB();

@@ -33,6 +33,13 @@ export interface TestRedisCluster {
   flush(): Promise<void>;
   /** A new ioredis Cluster client on the seeds; the caller disconnects it. */
   client(): Cluster;
+  /**
+   * Moves the slot of `key` to another master, as a resharding does: the slot
+   * marked importing and migrating, its keys moved with MIGRATE (clients get
+   * ASK meanwhile), then given to the new master on every master (MOVED from
+   * then on). Resolves with the port of the new master.
+   */
+  moveSlotOf(key: string): Promise<number>;
   /** Every node's port and redis-server process id, for figures taken from the outside (CPU, INFO). */
   nodes(): Array<{ port: number; pid?: number }>;
   /** Kills every node and removes their directories. */
@@ -104,6 +111,26 @@ class LocalCluster implements TestRedisCluster {
       if (!range) throw new Error(`no master serves slot ${slot} (key ${key}) according to 127.0.0.1:${port}`);
       return range.master;
     });
+  }
+
+  async moveSlotOf(key: string): Promise<number> {
+    const from = await this.masterOfKey(key);
+    const masters = (await this.masters()).map((master) => master.port);
+    const to = masters.find((port) => port !== from)!;
+    const slot = Number(await redisCommand(from, 'CLUSTER', 'KEYSLOT', key));
+    const [fromId, toId] = await Promise.all([redisCommand(from, 'CLUSTER', 'MYID'), redisCommand(to, 'CLUSTER', 'MYID')]);
+    await redisCommand(to, 'CLUSTER', 'SETSLOT', slot, 'IMPORTING', String(fromId));
+    await redisCommand(from, 'CLUSTER', 'SETSLOT', slot, 'MIGRATING', String(toId));
+    for (;;) {
+      const keys = (await redisCommand(from, 'CLUSTER', 'GETKEYSINSLOT', slot, 100)) as string[];
+      if (!keys.length) break;
+      await redisCommand(from, 'MIGRATE', '127.0.0.1', to, '', 0, 5000, 'KEYS', ...keys);
+    }
+    // The new owner first, then the old one, then the rest: the order redis-cli --cluster uses.
+    for (const port of [to, from, ...masters.filter((p) => p !== to && p !== from)]) {
+      await redisCommand(port, 'CLUSTER', 'SETSLOT', slot, 'NODE', String(toId));
+    }
+    return to;
   }
 
   async kill(port: number): Promise<void> {
