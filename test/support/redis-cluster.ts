@@ -1,4 +1,4 @@
-import { ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
+import { ChildProcess, execFile, spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import Redis, { Cluster } from 'ioredis';
 import { eventually } from './eventually';
 import { freePort } from './free-port';
-import { killAndWait, killOnExit, waitForPong } from './redis-server';
+import { killAndWait, spawnRedisServer } from './redis-server';
 
 /** A real Redis Cluster on loopback: three masters with one replica each. */
 export interface TestRedisCluster {
@@ -376,26 +376,9 @@ export class RedisNode {
   /** Starts the process (again) with its arguments and `extraArgs`, and waits until it answers PING. */
   async start(extraArgs: string[] = []): Promise<void> {
     if (this.process) return;
-    const child = spawn('redis-server', [...this.args, ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.process = child;
-    let output = '';
-    const keep = (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000));
-    child.stdout!.on('data', keep);
-    child.stderr!.on('data', keep);
-    const exited = new Promise<never>((_, reject) =>
-      child.once('exit', (code, signal) => {
-        if (this.process === child) this.process = undefined;
-        reject(new Error(`redis-server on port ${this.port} exited (${code ?? signal}): ${output}`));
-      }),
-    );
-    exited.catch(() => undefined);
-    killOnExit(child);
-    try {
-      await Promise.race([waitForPong(this.port), exited]);
-    } catch (error) {
-      await this.kill();
-      throw error;
-    }
+    this.process = await spawnRedisServer(this.port, [...this.args, ...extraArgs], (child) => {
+      if (this.process === child) this.process = undefined;
+    });
   }
 
   /** SIGKILL, as a crash would; resolves once the process has exited. */

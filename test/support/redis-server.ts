@@ -86,25 +86,9 @@ class LocalRedis implements TestRedis {
 
   async start(): Promise<void> {
     if (this.process) return;
-    const child = spawn(
-      'redis-server',
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    this.process = child;
-    let stderr = '';
-    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const exited = new Promise<never>((_, reject) =>
-      child.once('exit', (code) => reject(new Error(`redis-server on port ${this.port} exited (${code}): ${stderr}`))),
-    );
-    exited.catch(() => undefined);
-    killOnExit(child);
-    try {
-      await Promise.race([waitForPong(this.port), exited]);
-    } catch (error) {
-      this.process = undefined;
-      throw error;
-    }
+    this.process = await spawnRedisServer(this.port, [
+      '--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning',
+    ]);
   }
 
   async stop(): Promise<void> {
@@ -127,6 +111,34 @@ class LocalRedis implements TestRedis {
 
   async close(): Promise<void> {
     await this.stop();
+  }
+}
+
+/**
+ * Starts redis-server with `args` and resolves once it answers PING on
+ * `port`; one that exits first (a taken port, a bad argument) is reported
+ * with the end of its output. `onExit` runs whenever the process ends.
+ */
+export async function spawnRedisServer(port: number, args: string[], onExit?: (child: ChildProcess) => void): Promise<ChildProcess> {
+  const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const keep = (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000));
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  const exited = new Promise<never>((_, reject) =>
+    child.once('exit', (code, signal) => {
+      onExit?.(child);
+      reject(new Error(`redis-server on port ${port} exited (${code ?? signal}): ${output}`));
+    }),
+  );
+  exited.catch(() => undefined);
+  killOnExit(child);
+  try {
+    await Promise.race([waitForPong(port), exited]);
+    return child;
+  } catch (error) {
+    await killAndWait(child);
+    throw error;
   }
 }
 
