@@ -287,6 +287,18 @@ describe.each(REDIS_TOPOLOGIES)('many instances on %s', (topology) => {
     return { socket, sessionId: welcome.sessionId as string };
   };
 
+  /** The id `gateway` has in the registry of instances (it carries the process id). */
+  const instanceIdOf = async (gateway: GatewayProcess): Promise<string> => {
+    const client = store.client();
+    try {
+      const id = (await client.zrange('vora:instances', 0, -1)).find((member) => member.includes(`-${gateway.child.pid}-`));
+      if (!id) throw new Error(`pid ${gateway.child.pid} is not in vora:instances`);
+      return id;
+    } finally {
+      client.disconnect();
+    }
+  };
+
   /** Five events, all delivered before a fault, so that what follows is about the fault alone. */
   const settledBefore = async (socket: TestSocket, seq: number): Promise<number> => {
     await post(a, seqEvents(ALICE, seq, 5));
@@ -297,10 +309,7 @@ describe.each(REDIS_TOPOLOGIES)('many instances on %s', (topology) => {
   if (cluster) {
     it('survives the SIGKILL of a master while events flow: readiness names it, the replica takes over, and every event answered 202 after that is delivered to the socket that stayed open', async () => {
       const { socket, sessionId } = await aliceOnB();
-      const client = cluster.client();
-      const instances = await client.zrange('vora:instances', 0, -1);
-      client.disconnect();
-      const bId = instances.find((id) => id.includes(`-${b.child.pid}-`))!;
+      const bId = await instanceIdOf(b);
       const failoversBefore = await metric(b, 'vora_redis_failovers_total');
       let seq = 0;
       // The master of the session's buffer, then the master of the channel B hears its deliveries on (sharded pub/sub).
@@ -321,15 +330,10 @@ describe.each(REDIS_TOPOLOGIES)('many instances on %s', (topology) => {
       expect(await metric(b, 'vora_redis_reconnects_total')).toBeGreaterThan(0);
       await socket.close();
     });
-  }
 
-  if (cluster) {
     it('follows a resharding while events flow: the slots of the session\'s buffer and of the holder\'s delivery channel move to another master, and every event answered 202 is delivered', async () => {
       const { socket, sessionId } = await aliceOnB();
-      const client = cluster.client();
-      const instances = await client.zrange('vora:instances', 0, -1);
-      client.disconnect();
-      const bId = instances.find((id) => id.includes(`-${b.child.pid}-`))!;
+      const bId = await instanceIdOf(b);
       const redirectsBefore = await metric(a, 'vora_redis_redirects_total');
       let seq = await settledBefore(socket, 100_000);
       for (const key of [`vora:{s:${sessionId}}:events`, deliveriesChannel(bId)]) {
